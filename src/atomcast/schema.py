@@ -1,0 +1,180 @@
+"""The profile schema: the only attributes rules and templates may use.
+
+Profiles are normalised once on the way in (types checked, datetimes made canonical UTC
+strings) so that every later stage, conditions above all, can trust the values it gets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from atomcast.errors import ProfileError
+
+AttributeType = Literal["string", "number", "integer", "boolean", "datetime", "list", "object"]
+ATTRIBUTE_TYPES: tuple[AttributeType, ...] = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "datetime",
+    "list",
+    "object",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSpec:
+    """One declared profile attribute.
+
+    :param properties: for ``object`` attributes, optional declared sub-attributes; when
+        empty, any key below the object is accepted (its type is then unknown).
+    """
+
+    name: str
+    type: AttributeType
+    required: bool = False
+    sensitive: bool = False
+    description: str = ""
+    properties: Mapping[str, AttributeSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSchema:
+    """All declared attributes by name."""
+
+    attributes: Mapping[str, AttributeSpec]
+
+    def resolve(self, dotted: str) -> AttributeSpec | Literal[False] | None:
+        """The spec for a dotted path such as ``consent.sms``.
+
+        :returns: the spec; ``None`` when the path lies below an ``object`` attribute that
+            declares no properties (allowed, type unknown); ``False`` when the path is unknown.
+        """
+        parts = dotted.split(".")
+        spec = self.attributes.get(parts[0])
+        if spec is None:
+            return False
+        for part in parts[1:]:
+            if spec.type != "object":
+                return False
+            if not spec.properties:
+                return None
+            child = spec.properties.get(part)
+            if child is None:
+                return False
+            spec = child
+        return spec
+
+    @property
+    def sensitive_names(self) -> frozenset[str]:
+        return frozenset(name for name, spec in self.attributes.items() if spec.sensitive)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A validated, normalised profile: the hand-off into segments and selection.
+
+    :param attributes: only declared attributes; datetimes as canonical UTC strings
+        (``YYYY-MM-DDTHH:MM:SSZ``) so that GrowthBook-style string comparison orders them.
+    """
+
+    id: str
+    attributes: Mapping[str, Any]
+
+
+def canonical_datetime(value: Any) -> str:
+    """An ISO 8601 date or datetime (string or object) as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC.
+
+    A naive datetime is taken as UTC, like a bare date.
+
+    :raises ValueError: when ``value`` is not a date or datetime.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.replace(microsecond=0).isoformat() + "Z"
+    if isinstance(value, dt.date):
+        return f"{value.isoformat()}T00:00:00Z"
+    raise ValueError(f"{value!r} is not an ISO 8601 date or datetime")
+
+
+def coerce_value(spec: AttributeSpec, value: Any, path: str) -> Any:
+    """Check ``value`` against ``spec`` and return its normalised form.
+
+    :raises ProfileError: naming the attribute path and the expected type.
+    """
+    kind = spec.type
+    if kind == "string":
+        if isinstance(value, str):
+            return value
+    elif kind == "number":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ProfileError(f"{path}: expected a finite number, got {value!r}", path)
+            return value
+    elif kind == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind == "boolean":
+        if isinstance(value, bool):
+            return value
+    elif kind == "datetime":
+        try:
+            return canonical_datetime(value)
+        except ValueError:
+            pass
+    elif kind == "list":
+        if isinstance(value, list | tuple):
+            return list(value)
+    elif kind == "object" and isinstance(value, Mapping):
+        if not spec.properties:
+            return dict(value)
+        result: dict[str, Any] = {}
+        for key, sub in value.items():
+            child = spec.properties.get(str(key))
+            if child is None or sub is None:
+                continue
+            result[str(key)] = coerce_value(child, sub, f"{path}.{key}")
+        return result
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise ProfileError(f"{path}: expected {kind}, got {type(value).__name__} {shown}", path)
+
+
+def validate_profile(schema: ProfileSchema, raw: Mapping[str, Any]) -> Profile:
+    """Validate a raw profile mapping against the schema.
+
+    Undeclared attributes are dropped (rules and templates may not use them); ``null`` counts
+    as absent.
+
+    :raises ProfileError: for a missing required attribute or a value of the wrong type.
+    """
+    if not isinstance(raw, Mapping):
+        raise ProfileError(f"a profile must be a mapping, got {type(raw).__name__}")
+    attributes: dict[str, Any] = {}
+    for name, spec in schema.attributes.items():
+        value = raw.get(name)
+        if value is None:
+            if spec.required:
+                raise ProfileError(f"{name}: required attribute is missing", name)
+            continue
+        attributes[name] = coerce_value(spec, value, name)
+    profile_id = attributes.get("id", raw.get("id"))
+    if profile_id is None:
+        raise ProfileError("id: a profile needs an id", "id")
+    if not isinstance(profile_id, str | int) or isinstance(profile_id, bool):
+        raise ProfileError(f"id: expected a string, got {type(profile_id).__name__}", "id")
+    return Profile(id=str(profile_id), attributes=attributes)

@@ -1,0 +1,170 @@
+"""YAML that remembers where each value came from.
+
+Editors need ``PATH:LINE`` for the offending *key*, not line 1 of the file, so documents are
+composed into nodes first and converted to plain Python values alongside a table from key
+path to line number. The values stay plain (dict, list, str...) so that pydantic and the
+condition compiler never see YAML types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+KeyPath = tuple[str | int, ...]
+
+
+class YamlSyntaxError(Exception):
+    """Malformed YAML, with the 1-based line of the problem."""
+
+    def __init__(self, message: str, line: int) -> None:
+        self.line = line
+        super().__init__(message)
+
+
+@dataclass(slots=True)
+class Located:
+    """A parsed YAML document with the line of every key and item.
+
+    :param data: the plain Python value.
+    :param lines: 1-based line of each key path; the empty path is the document start.
+    """
+
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: KeyPath) -> int:
+        """Line of ``path``, or of its nearest ancestor that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+    def sub(self, prefix: KeyPath) -> Located:
+        """The part under ``prefix``, with its key paths made relative to it."""
+        node: Any = self.data
+        for key in prefix:
+            node = node[key]
+        n = len(prefix)
+        lines = {p[n:]: ln for p, ln in self.lines.items() if p[:n] == prefix}
+        return Located(node, lines)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader of our own, so the resolver tweak below does not leak into PyYAML."""
+
+
+# PyYAML's SafeLoader turns a bare ``=`` into a "value" tag nobody wants.
+_LineLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _convert(
+    node: yaml.Node, loader: _LineLoader, path: KeyPath, lines: dict[KeyPath, int], offset: int
+) -> Any:
+    lines.setdefault(path, node.start_mark.line + 1 + offset)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise YamlSyntaxError(
+                    "mapping keys must be plain scalars", key_node.start_mark.line + 1 + offset
+                )
+            skey = str(key) if not isinstance(key, str) else key
+            child = (*path, skey)
+            if skey in result:
+                raise YamlSyntaxError(
+                    f"duplicate key {skey!r}", key_node.start_mark.line + 1 + offset
+                )
+            lines[child] = key_node.start_mark.line + 1 + offset
+            result[skey] = _convert(value_node, loader, child, lines, offset)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            child = (*path, index)
+            lines[child] = item.start_mark.line + 1 + offset
+            items.append(_convert(item, loader, child, lines, offset))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml(text: str, line_offset: int = 0) -> Located:
+    """Parse one YAML document.
+
+    :param line_offset: added to every line, for YAML embedded in a larger file (front matter).
+    :raises YamlSyntaxError: with the line of the problem.
+    """
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Located(None, {(): 1 + line_offset})
+        lines: dict[KeyPath, int] = {}
+        data = _convert(node, loader, (), lines, line_offset)
+        lines[()] = 1 + line_offset
+        return Located(data, lines)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = (mark.line + 1 if mark else 1) + line_offset
+        problem = exc.problem or str(exc)
+        context = f" ({exc.context})" if exc.context else ""
+        raise YamlSyntaxError(f"malformed YAML: {problem}{context}", line) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(f"malformed YAML: {exc}", 1 + line_offset) from None
+    finally:
+        loader.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class FrontMatter:
+    """A file split into YAML front matter and body.
+
+    :param meta: the front matter, lines counted from the top of the whole file.
+    :param body: everything after the closing ``---``.
+    :param body_line: the 1-based line where the body starts.
+    """
+
+    meta: Located
+    body: str
+    body_line: int
+
+
+def split_front_matter(text: str) -> FrontMatter:
+    """Split ``---``-fenced YAML front matter from the body.
+
+    A file without front matter yields an empty mapping and the whole text as body.
+
+    :raises YamlSyntaxError: when the front matter is opened but never closed, or malformed.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != "---":
+        return FrontMatter(Located({}, {(): 1}), text, 1)
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() in ("---", "..."):
+            meta = load_yaml("".join(lines[1:index]), line_offset=1)
+            if meta.data is None:
+                meta = Located({}, {(): 1})
+            return FrontMatter(meta, "".join(lines[index + 1 :]), index + 2)
+    raise YamlSyntaxError("front matter opened with '---' is never closed", 1)
+
+
+def to_json_compatible(value: Any) -> Any:
+    """Dates and datetimes as ISO strings, recursively; everything else unchanged."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_json_compatible(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_compatible(v) for v in value]
+    return value
