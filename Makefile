@@ -1,0 +1,55 @@
+# Two commands matter (see README): `make preview` and `make test`. Both create .venv with
+# uv first; uv itself is installed with pip into .tools/ when the machine lacks it.
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .tools/bin/uv
+endif
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_AT ?= 2026-07-15T12:00:00Z
+
+.PHONY: setup test lint typecheck pytest demo preview check golden bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --all-extras --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: setup
+	$(BIN)/atomcast explain . --campaign summer-sale --profile previews/profiles/vip-maya.yaml --at $(DEMO_AT)
+
+check: setup
+	$(BIN)/atomcast check .
+
+preview: setup
+	$(BIN)/atomcast preview . --host 127.0.0.1 --port 8000
+
+golden: setup
+	ATOMCAST_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q
+
+bench: setup
+	$(BIN)/python benchmarks/conditions.py
+	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/batch.py
+
+clean:
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache .atomcast-cache

@@ -1,0 +1,3 @@
+from atomcast.cli import main
+
+main()

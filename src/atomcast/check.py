@@ -1,0 +1,214 @@
+"""``atomcast check``: every load problem plus warnings for atoms nobody can ever get.
+
+The reachability warnings are the ones that can be *shown* cheaply, without solving
+conditions in general: no campaign takes the atom's kind or channels; its ``segments`` all
+contradict its own ``when`` on a numeric range; a higher-priority atom that everyone gets
+always outranks it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atomcast.errors import Problem
+from atomcast.project import Atom, Project, collect_problems
+
+_BOUND_OPERATORS = {"$gt", "$gte", "$lt", "$lte", "$eq"}
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A numeric range with open or closed ends, enough to spot ``$gte 1000`` vs ``$lt 50``."""
+
+    low: float = -math.inf
+    low_open: bool = True
+    high: float = math.inf
+    high_open: bool = True
+
+    def meet(self, other: Interval) -> Interval:
+        if (other.low, not other.low_open) > (self.low, not self.low_open):
+            low, low_open = other.low, other.low_open
+        else:
+            low, low_open = self.low, self.low_open
+        if (other.high, other.high_open) < (self.high, self.high_open):
+            high, high_open = other.high, other.high_open
+        else:
+            high, high_open = self.high, self.high_open
+        return Interval(low, low_open, high, high_open)
+
+    @property
+    def empty(self) -> bool:
+        if self.low > self.high:
+            return True
+        return self.low == self.high and (self.low_open or self.high_open)
+
+
+def numeric_bounds(condition: Any) -> dict[str, Interval]:
+    """Ranges implied by the top-level, implicitly AND-ed numeric clauses of a condition.
+
+    Anything this does not understand contributes no bound, so the result is always implied
+    by the condition (never stricter), which is what makes a contradiction proof sound.
+    """
+    bounds: dict[str, Interval] = {}
+    if not isinstance(condition, Mapping):
+        return bounds
+    for key, clause in condition.items():
+        if key == "$and" and isinstance(clause, list):
+            for part in clause:
+                for name, interval in numeric_bounds(part).items():
+                    bounds[name] = bounds.get(name, Interval()).meet(interval)
+            continue
+        if key.startswith("$"):
+            continue
+        interval = Interval()
+        if isinstance(clause, int | float) and not isinstance(clause, bool):
+            interval = Interval(clause, False, clause, False)
+        elif isinstance(clause, Mapping) and all(op in _BOUND_OPERATORS for op in clause):
+            for op, value in clause.items():
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    break
+                step = {
+                    "$gt": Interval(value, True),
+                    "$gte": Interval(value, False),
+                    "$lt": Interval(high=value, high_open=True),
+                    "$lte": Interval(high=value, high_open=False),
+                    "$eq": Interval(value, False, value, False),
+                }[op]
+                interval = interval.meet(step)
+        bounds[key] = bounds.get(key, Interval()).meet(interval)
+    return bounds
+
+
+def _contradicts(a: Mapping[str, Interval], b: Mapping[str, Interval]) -> str | None:
+    for name in a.keys() & b.keys():
+        if a[name].meet(b[name]).empty:
+            return name
+    return None
+
+
+def unreachable_atoms(project: Project, today: dt.date | None = None) -> list[Problem]:
+    """Warnings for atoms that no profile can ever get, where that can be shown cheaply."""
+    problems: list[Problem] = []
+    today = today or dt.datetime.now(dt.UTC).date()
+    segment_sources = {s.name: s.condition.source for s in project.segments}
+    campaigns = project.config.campaigns
+
+    def warn(atom: Atom, message: str) -> None:
+        problems.append(Problem(atom.path, 1, "warning", f"atom '{atom.id}' {message}"))
+
+    for atom in project.atoms.values():
+        slots = [
+            (name, slot_name)
+            for name, campaign in campaigns.items()
+            for slot_name, slot in campaign.slots.items()
+            if atom.kind in slot.kinds and atom.channels.intersection(campaign.channels)
+        ]
+        is_fallback = any(
+            slot.fallback == atom.id for c in campaigns.values() for slot in c.slots.values()
+        )
+        if not slots and not is_fallback:
+            warn(
+                atom,
+                f"can never be selected: no campaign has a slot taking {atom.kind} "
+                f"on its channels ({', '.join(sorted(atom.channels))})",
+            )
+            continue
+        if atom.valid_until is not None and atom.valid_until < today:
+            warn(atom, f"has expired: its window ended on {atom.valid_until}")
+        if atom.segments is not None and atom.when is not None:
+            when_bounds = numeric_bounds(atom.when.source)
+            reasons = []
+            for segment in sorted(atom.segments):
+                source = segment_sources.get(segment)
+                clash = _contradicts(numeric_bounds(source), when_bounds) if source else None
+                if clash is None:
+                    break
+                reasons.append(f"{segment} ({clash})")
+            else:
+                warn(
+                    atom,
+                    "can never be selected: its 'when' contradicts every segment it "
+                    f"targets: {', '.join(reasons)}",
+                )
+                continue
+        shadow = _always_outranked_by(atom, project)
+        if shadow is not None and not is_fallback:
+            warn(
+                atom,
+                f"can never be selected: '{shadow.id}' has a higher priority, the same "
+                "locale and channels, and no conditions, so it always wins",
+            )
+    return problems
+
+
+def _always_outranked_by(atom: Atom, project: Project) -> Atom | None:
+    experiment_slots = {
+        exp.slot for c in project.config.campaigns.values() for exp in c.experiments.values()
+    }
+    kind_slots = {
+        slot_name
+        for c in project.config.campaigns.values()
+        for slot_name, slot in c.slots.items()
+        if atom.kind in slot.kinds
+    }
+    if kind_slots & experiment_slots:
+        return None
+    for other in project.atoms.values():
+        if (
+            other.id != atom.id
+            and other.kind == atom.kind
+            and other.locale == atom.locale
+            and other.priority > atom.priority
+            and other.segments is None
+            and other.when is None
+            and other.valid_from is None
+            and other.valid_until is None
+            and other.arm is None
+            and atom.channels <= other.channels
+        ):
+            return other
+    return None
+
+
+def persona_coverage(project: Project) -> list[Problem]:
+    """Warnings for segments that no persona falls into: previews would not show them."""
+    from atomcast.selection import Selector
+
+    selector = Selector(project)
+    covered: set[str] = set()
+    for persona in project.personas.values():
+        covered |= selector.segments_of(persona.profile)
+    problems = []
+    for segment in project.segments:
+        if segment.name not in covered and project.personas:
+            problems.append(
+                Problem(
+                    "atomcast.yaml",
+                    segment.line,
+                    "warning",
+                    f"no persona in previews/profiles is in segment '{segment.name}': the preview "
+                    "shows it only through its synthetic profile",
+                )
+            )
+    return problems
+
+
+def check_project(root: Path | str) -> list[Problem]:
+    """Every problem of the project in ``root``, sorted by file and line."""
+    project, problems = collect_problems(root)
+    if project is not None:
+        problems.extend(unreachable_atoms(project))
+        problems.extend(persona_coverage(project))
+    return sorted(set(problems))
+
+
+def summarise(problems: Iterable[Problem]) -> tuple[int, int]:
+    """(errors, warnings)."""
+    items = list(problems)
+    errors = sum(1 for p in items if p.is_error)
+    return errors, len(items) - errors

@@ -1,0 +1,345 @@
+"""Stage 3: choose one atom per slot for a profile, shared by every channel.
+
+The rules are SPEC section 3. Everything that does not depend on the profile (kind, channel
+and date-window filtering, locale grouping, priority order) is done once per campaign and
+day in a :class:`CampaignPlan`; per profile only segments, conditions and the deterministic
+hash draws remain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from atomcast.errors import UnknownCampaignError
+from atomcast.models import CampaignConfig, Channel, SlotConfig
+from atomcast.project import Atom, Project
+from atomcast.schema import Profile
+
+HOLDOUT = "holdout"
+
+
+def unit_hash(*parts: str) -> float:
+    """A deterministic number in [0, 1) from ``parts``: same everywhere, every process.
+
+    Python's ``hash()`` is salted per process, so a real digest is needed for "the same
+    profile always gets the same atom" to hold across workers and machines.
+    """
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def parse_instant(value: str | dt.datetime | None) -> dt.datetime:
+    """An aware UTC datetime from ISO 8601 text (date alone means midnight UTC), or now."""
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"--at {value!r} is not an ISO 8601 date or datetime") from None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentPlan:
+    name: str
+    slot: str
+    arms: tuple[tuple[str, float], ...]
+    holdout: float
+
+    def assign(self, profile_id: str, campaign: str) -> str:
+        """The profile's arm, or ``holdout``: a hash bucket, stable across runs."""
+        bucket = unit_hash(profile_id, campaign, self.name)
+        if bucket < self.holdout:
+            return HOLDOUT
+        position = (bucket - self.holdout) / (1 - self.holdout)
+        total = sum(weight for _, weight in self.arms)
+        running = 0.0
+        for arm, weight in self.arms:
+            running += weight / total
+            if position < running:
+                return arm
+        return self.arms[-1][0]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotPlan:
+    """A slot's candidates for one campaign and day, grouped by locale, best first."""
+
+    name: str
+    config: SlotConfig
+    by_locale: Mapping[str, tuple[Atom, ...]]
+    fallback: Atom | None
+    experiment: ExperimentPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPlan:
+    name: str
+    config: CampaignConfig
+    day: dt.date
+    channels: tuple[Channel, ...]
+    slots: tuple[SlotPlan, ...]
+    experiments: tuple[ExperimentPlan, ...]
+
+
+ChannelState = Literal["ready", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDecision:
+    """The decision for one slot.
+
+    :param ranked: eligible atoms of the chosen locale, in preference order.
+    :param by_channel: the atom each channel uses (the first ranked atom serving it, else
+        the fallback for a required slot, else ``None``).
+    """
+
+    slot: str
+    locale: str | None
+    ranked: tuple[Atom, ...]
+    by_channel: Mapping[Channel, Atom | None]
+    fallback_used: frozenset[Channel] = frozenset()
+    arm_only: bool = False
+
+    @property
+    def chosen(self) -> Atom | None:
+        """The slot's decision as reported: shared by every channel the atom serves."""
+        if self.ranked:
+            return self.ranked[0]
+        return next((atom for atom in self.by_channel.values() if atom is not None), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelPlan:
+    channel: Channel
+    state: ChannelState
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Everything decided for one profile and campaign, before any rendering."""
+
+    profile: Profile
+    campaign: CampaignPlan
+    at: dt.datetime
+    segments: tuple[str, ...]
+    experiments: Mapping[str, str]
+    slots: Mapping[str, SlotDecision]
+    channels: Mapping[Channel, ChannelPlan] = field(default_factory=dict)
+
+    @property
+    def decisions(self) -> dict[str, str | None]:
+        return {
+            name: (d.chosen.id if d.chosen is not None else None) for name, d in self.slots.items()
+        }
+
+    def atoms_for(self, channel: Channel) -> dict[str, Atom | None]:
+        return {name: d.by_channel.get(channel) for name, d in self.slots.items()}
+
+
+def weighted_order(atoms: Sequence[Atom], *key: str) -> list[Atom]:
+    """Atoms of equal priority in a weighted, deterministic order.
+
+    The first pick uses the hash of ``key`` (profile id, campaign, slot) alone, as the SPEC
+    says; later picks, needed when a channel skips the first, draw again with a round number.
+    Atoms are sorted by id first so file order on disk never matters.
+    """
+    remaining = sorted(atoms, key=lambda atom: atom.id)
+    ordered: list[Atom] = []
+    draw = 0
+    while len(remaining) > 1:
+        point = unit_hash(*key) if draw == 0 else unit_hash(*key, str(draw))
+        total = sum(atom.weight for atom in remaining)
+        running = 0.0
+        pick = remaining[-1]
+        for atom in remaining:
+            running += atom.weight / total
+            if point < running:
+                pick = atom
+                break
+        ordered.append(pick)
+        remaining.remove(pick)
+        draw += 1
+    ordered.extend(remaining)
+    return ordered
+
+
+def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tuple[Atom, ...]:
+    """Highest priority first; equal priorities in weighted deterministic order."""
+    ranked: list[Atom] = []
+    by_priority: dict[int, list[Atom]] = {}
+    for atom in atoms:
+        by_priority.setdefault(atom.priority, []).append(atom)
+    for priority in sorted(by_priority, reverse=True):
+        group = by_priority[priority]
+        ranked.extend(
+            weighted_order(group, profile_id, campaign, slot) if len(group) > 1 else group
+        )
+    return tuple(ranked)
+
+
+class Selector:
+    """Selection for one project: plans are cached per campaign and day."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self._plans: dict[tuple[str, dt.date], CampaignPlan] = {}
+
+    def plan(self, campaign: str, at: dt.datetime) -> CampaignPlan:
+        """The profile-independent part of selection for ``campaign`` on ``at``'s UTC day."""
+        day = at.astimezone(dt.UTC).date()
+        cached = self._plans.get((campaign, day))
+        if cached is not None:
+            return cached
+        config = self.project.config.campaigns.get(campaign)
+        if config is None:
+            known = ", ".join(sorted(self.project.config.campaigns)) or "none"
+            raise UnknownCampaignError(f"unknown campaign '{campaign}' (campaigns: {known})")
+        channels = tuple(config.channels)
+        experiments = tuple(
+            ExperimentPlan(
+                name,
+                exp.slot,
+                tuple(exp.variants.items()),
+                exp.holdout / 100,
+            )
+            for name, exp in config.experiments.items()
+        )
+        slots: list[SlotPlan] = []
+        for slot_name, slot in config.slots.items():
+            experiment = next((e for e in experiments if e.slot == slot_name), None)
+            by_locale: dict[str, list[Atom]] = {}
+            for atom in self.project.atoms.values():
+                if atom.kind not in slot.kinds or not atom.in_window(day):
+                    continue
+                if not atom.channels.intersection(channels):
+                    continue
+                if atom.experiment is not None and (
+                    experiment is None or atom.experiment != experiment.name
+                ):
+                    continue
+                by_locale.setdefault(atom.locale, []).append(atom)
+            ordered = {
+                locale: tuple(sorted(atoms, key=lambda a: (-a.priority, a.id)))
+                for locale, atoms in by_locale.items()
+            }
+            fallback = self.project.atoms.get(slot.fallback) if slot.fallback else None
+            slots.append(SlotPlan(slot_name, slot, ordered, fallback, experiment))
+        plan = CampaignPlan(campaign, config, day, channels, tuple(slots), experiments)
+        self._plans[(campaign, day)] = plan
+        return plan
+
+    def segments_of(self, profile: Profile) -> frozenset[str]:
+        """Every named segment whose condition holds, in dependency order."""
+        found: set[str] = set()
+        attributes = profile.attributes
+        for segment in self.project.segments:
+            if segment.condition.fn(attributes, frozenset(found) if found else frozenset()):
+                found.add(segment.name)
+        return frozenset(found)
+
+    def eligible(
+        self, atom: Atom, profile: Profile, segments: frozenset[str], arm: str | None
+    ) -> bool:
+        """Segments (any-of), ``when`` and experiment arm; kind, window and channels are
+        already filtered by the plan."""
+        if atom.segments is not None and not atom.segments & segments:
+            return False
+        if atom.arm is not None and atom.arm != arm:
+            return False
+        return atom.when is None or atom.when.fn(profile.attributes, segments)
+
+    def select(
+        self, profile: Profile, campaign: str, at: dt.datetime, channels: Sequence[Channel] = ()
+    ) -> Selection:
+        plan = self.plan(campaign, at)
+        segments = self.segments_of(profile)
+        arms = {exp.name: exp.assign(profile.id, campaign) for exp in plan.experiments}
+        chain = self.project.locale_chain(profile.attributes.get("locale"))
+        wanted = tuple(c for c in plan.channels if not channels or c in channels)
+        decisions: dict[str, SlotDecision] = {}
+        for slot in plan.slots:
+            arm = arms.get(slot.experiment.name) if slot.experiment else None
+            decisions[slot.name] = self._decide(slot, plan, profile, segments, arm, chain, wanted)
+        channel_plans = {
+            channel: self._channel_plan(plan, channel, profile, decisions) for channel in wanted
+        }
+        return Selection(
+            profile=profile,
+            campaign=plan,
+            at=at,
+            segments=tuple(sorted(segments)),
+            experiments=arms,
+            slots=decisions,
+            channels=channel_plans,
+        )
+
+    def _decide(
+        self,
+        slot: SlotPlan,
+        plan: CampaignPlan,
+        profile: Profile,
+        segments: frozenset[str],
+        arm: str | None,
+        chain: Sequence[str],
+        channels: Sequence[Channel],
+    ) -> SlotDecision:
+        locale: str | None = None
+        eligible: list[Atom] = []
+        for candidate_locale in chain:
+            eligible = [
+                atom
+                for atom in slot.by_locale.get(candidate_locale, ())
+                if self.eligible(atom, profile, segments, arm)
+            ]
+            if eligible:
+                locale = candidate_locale
+                break
+        # When the profile's arm has content, the experiment decides the slot.
+        arm_atoms = [atom for atom in eligible if atom.arm is not None]
+        if arm_atoms:
+            eligible = arm_atoms
+        ranked = rank(eligible, profile.id, plan.name, slot.name)
+        by_channel: dict[Channel, Atom | None] = {}
+        fallback_used: set[Channel] = set()
+        for channel in channels:
+            atom = next((a for a in ranked if channel in a.channels), None)
+            fallback = slot.fallback
+            if atom is None and slot.config.required and fallback and channel in fallback.channels:
+                atom = fallback
+                fallback_used.add(channel)
+            by_channel[channel] = atom
+        return SlotDecision(
+            slot.name, locale, ranked, by_channel, frozenset(fallback_used), bool(arm_atoms)
+        )
+
+    def _channel_plan(
+        self,
+        plan: CampaignPlan,
+        channel: Channel,
+        profile: Profile,
+        decisions: Mapping[str, SlotDecision],
+    ) -> ChannelPlan:
+        if not plan.config.transactional:
+            consent = profile.attributes.get("consent")
+            if not (isinstance(consent, Mapping) and consent.get(channel) is True):
+                return ChannelPlan(channel, "skipped", f"no consent: consent.{channel} is not true")
+        for slot in plan.slots:
+            if slot.config.required and decisions[slot.name].by_channel.get(channel) is None:
+                return ChannelPlan(
+                    channel,
+                    "skipped",
+                    f"no eligible atom for required slot '{slot.name}'",
+                )
+        return ChannelPlan(channel, "ready")
