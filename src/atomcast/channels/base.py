@@ -1,0 +1,185 @@
+"""What every channel shares: the per-profile context, slot views and the output record.
+
+A *slot view* is the chosen atom's fields with their templates rendered for one profile,
+which is what a layout sees as ``slots.<slot>``. Views are built lazily and once per profile,
+because the same atom usually fills the slot in every channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from jinja2 import TemplateError, UndefinedError
+from markupsafe import Markup
+
+from atomcast.errors import RenderError
+from atomcast.markdown import render_markdown
+from atomcast.models import Channel
+from atomcast.project import Atom
+from atomcast.templating import compile_template, has_jinja, safe_url
+
+Status = Literal["rendered", "skipped", "error"]
+
+#: The field each kind's ``short`` falls back to, so push and SMS layouts can always use it.
+MAIN_FIELD = {
+    "headline": "text",
+    "body": "text",
+    "offer": "title",
+    "cta": "label",
+    "snippet": "text",
+    "image": "alt",
+}
+_TEXT_FIELDS = ("text", "short", "alt", "title", "code", "terms", "label")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderWarning:
+    """``{"code": ..., "message": ...}`` as in SPEC section 5."""
+
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(slots=True)
+class ChannelOutput:
+    """One channel's entry in the rendered JSON."""
+
+    status: Status
+    fields: dict[str, Any] = field(default_factory=dict)
+    warnings: list[RenderWarning] = field(default_factory=list)
+    reason: str | None = None
+    atoms: dict[str, str | None] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status}
+        if self.reason is not None:
+            data["reason"] = self.reason
+        data.update(self.fields)
+        data["warnings"] = [w.to_json() for w in self.warnings]
+        if self.atoms:
+            data["atoms"] = self.atoms
+        return data
+
+
+def describe_template_error(exc: Exception, where: str) -> str:
+    """A one-line reason for a template failure, naming the file and field."""
+    if isinstance(exc, UndefinedError):
+        return f"{where}: {exc.message} (use | default(...) for optional attributes)"
+    if isinstance(exc, TemplateError):
+        return f"{where}: {exc.message or exc.__class__.__name__}"
+    return f"{where}: {exc.__class__.__name__}: {exc}"
+
+
+def render_string(source: str, context: Mapping[str, Any], where: str, html: bool = False) -> str:
+    """Render one authored template; plain strings skip Jinja entirely.
+
+    :raises RenderError: naming ``where`` when the template fails for this profile.
+    """
+    if not has_jinja(source):
+        return source
+    try:
+        return compile_template(source, "html" if html else "text").render(context)
+    except Exception as exc:  # any template failure is this profile's error
+        raise RenderError(describe_template_error(exc, where)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledBody:
+    """An atom's Markdown body, converted once: HTML and text templates to fill per profile."""
+
+    html: str
+    text: str
+    dropped_links: tuple[str, ...]
+
+
+_BODY_CACHE: dict[str, CompiledBody] = {}
+
+
+def compiled_body(atom: Atom) -> CompiledBody | None:
+    if atom.body is None:
+        return None
+    cached = _BODY_CACHE.get(atom.body.source)
+    if cached is None:
+        result = render_markdown(atom.body.source)
+        cached = CompiledBody(result.html, result.text, result.dropped_links)
+        _BODY_CACHE[atom.body.source] = cached
+    return cached
+
+
+ImageFields = Callable[[Atom], Mapping[str, Any]]
+
+
+def build_slot_view(
+    atom: Atom, context: Mapping[str, Any], image_fields: ImageFields
+) -> dict[str, Any]:
+    """The fields of ``atom`` rendered for one profile, as layouts see them.
+
+    Every field of the kind is present (``None`` when the atom has none) so that layouts can
+    test ``{% if slots.offer.code %}`` without tripping StrictUndefined.
+
+    :raises RenderError: when one of the atom's templates fails for this profile.
+    """
+    view: dict[str, Any] = {"id": atom.id, "kind": atom.kind}
+    fields = atom.fields
+    for name in _TEXT_FIELDS:
+        value = fields.get(name)
+        view[name] = (
+            render_string(value, context, f"{atom.path}: {name}")
+            if isinstance(value, str)
+            else None
+        )
+    for name in ("url", "link"):
+        value = fields.get(name)
+        if isinstance(value, str):
+            rendered = render_string(value, context, f"{atom.path}: {name}")
+            view[name] = safe_url(rendered) or None
+        else:
+            view[name] = None
+    for name in ("discount", "amount", "expires", "focal"):
+        view[name] = fields.get(name)
+    body = compiled_body(atom)
+    if body is not None:
+        view["html"] = Markup(render_string(body.html, context, f"{atom.path}: body", html=True))
+        view["text"] = render_string(body.text, context, f"{atom.path}: body").strip()
+    elif atom.kind == "body":
+        view["html"], view["text"] = Markup(""), ""
+    if atom.kind == "image":
+        view.update(image_fields(atom))
+    main = MAIN_FIELD.get(atom.kind)
+    if not view.get("short") and main:
+        view["short"] = view.get(main)
+    return view
+
+
+class SlotViews:
+    """Per-profile cache of slot views: each atom is rendered once, whatever the channels."""
+
+    def __init__(self, context: Mapping[str, Any], image_fields: ImageFields) -> None:
+        self._context = context
+        self._image_fields = image_fields
+        self._views: dict[str, dict[str, Any] | RenderError] = {}
+
+    def view(self, atom: Atom) -> dict[str, Any]:
+        cached = self._views.get(atom.id)
+        if cached is None:
+            try:
+                cached = build_slot_view(atom, self._context, self._image_fields)
+            except RenderError as exc:
+                cached = exc
+            self._views[atom.id] = cached
+        if isinstance(cached, RenderError):
+            raise cached
+        return cached
+
+    def for_channel(self, atoms: Mapping[str, Atom | None]) -> dict[str, dict[str, Any] | None]:
+        return {
+            slot: (self.view(atom) if atom is not None else None) for slot, atom in atoms.items()
+        }
+
+
+CHANNEL_ORDER: tuple[Channel, ...] = ("email", "push", "sms", "web")

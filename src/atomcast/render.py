@@ -1,0 +1,264 @@
+"""Stages 4-5: render a profile's selection into every channel, as SPEC section 5 JSON.
+
+:class:`Renderer` holds what is shared by every campaign of a project (compiled layouts,
+image renditions); :class:`CampaignRenderer` is what campaign jobs call per profile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from atomcast.channels.base import (
+    CHANNEL_ORDER,
+    ChannelOutput,
+    RenderWarning,
+    SlotViews,
+    render_string,
+)
+from atomcast.channels.email import EmailCompiler, render_email
+from atomcast.channels.push import push_limits, render_push
+from atomcast.channels.sms import render_sms
+from atomcast.channels.web import render_web
+from atomcast.errors import ImageError, ProfileError, RenderError
+from atomcast.images import ImageRenditions, ImageSet, remote_image_set
+from atomcast.models import CHANNELS, Channel
+from atomcast.project import Atom, Project
+from atomcast.schema import Profile, validate_profile
+from atomcast.selection import Selection, Selector, parse_instant
+
+DEFAULT_ASSETS_URL = "/assets/"
+
+
+@dataclass(slots=True)
+class RenderResult:
+    """One profile's render: the record a campaign job stores."""
+
+    profile_id: str
+    campaign: str
+    segments: tuple[str, ...]
+    experiments: Mapping[str, str]
+    decisions: Mapping[str, str | None]
+    channels: dict[str, ChannelOutput] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile_id": self.profile_id,
+            "campaign": self.campaign,
+            "segments": list(self.segments),
+            "experiments": dict(self.experiments),
+            "decisions": dict(self.decisions),
+            "channels": {name: out.to_json() for name, out in self.channels.items()},
+        }
+
+
+class Renderer:
+    """Renders a loaded project; create once, reuse for every profile.
+
+    :param assets_dir: where image renditions are written (default: the project's
+        ``assets.dir``).
+    :param assets_base_url: the URL prefix of renditions (default: ``assets.base_url``, then
+        ``brand.assets_base_url``, then ``/assets/`` for the preview server).
+    """
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        assets_dir: Path | None = None,
+        assets_base_url: str | None = None,
+    ) -> None:
+        self.project = project
+        self.selector = Selector(project)
+        self.email = EmailCompiler()
+        config = project.config
+        base_url = (
+            assets_base_url
+            or config.assets.base_url
+            or config.brand.assets_base_url
+            or DEFAULT_ASSETS_URL
+        )
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.assets_dir = assets_dir or (project.root / config.assets.dir)
+        self.images = ImageRenditions(self.assets_dir, base_url)
+        self._image_fields: dict[str, dict[str, Any] | ImageError] = {}
+        self.brand = config.brand.model_dump()
+
+    def campaign(
+        self,
+        name: str,
+        *,
+        at: dt.datetime | str | None = None,
+        channels: Sequence[str] = (),
+    ) -> CampaignRenderer:
+        """A renderer for one campaign at one instant (default: now)."""
+        return CampaignRenderer(self, name, parse_instant(at), channels)
+
+    def image_set(self, atom: Atom) -> ImageSet:
+        src = str(atom.fields.get("src") or "")
+        if atom.image_path is None:
+            return remote_image_set(src)
+        focal = atom.fields.get("focal") or (0.5, 0.5)
+        return self.images.renditions(atom.image_path, (float(focal[0]), float(focal[1])))
+
+    def image_fields(self, atom: Atom) -> Mapping[str, Any]:
+        """Layout fields of an image atom; renditions are made once per atom and cached."""
+        cached = self._image_fields.get(atom.id)
+        if cached is None:
+            try:
+                images = self.image_set(atom)
+                email = images.email
+                cached = {
+                    "url": images.email_url,
+                    "url_2x": email[-1].url if email else images.email_url,
+                    "width": images.email_width or None,
+                    "height": (email[0].height or None) if email else None,
+                    "srcset": images.srcset(),
+                    "web_url": images.web[-1].url if images.web else images.email_url,
+                    "push_url": images.push.url if images.push else images.email_url,
+                    "image_warnings": [(w.code, w.message) for w in images.warnings],
+                }
+            except ImageError as exc:
+                cached = exc
+            self._image_fields[atom.id] = cached
+        if isinstance(cached, ImageError):
+            raise RenderError(f"{atom.path}: {cached}")
+        return cached
+
+
+class CampaignRenderer:
+    """Render one campaign for many profiles. Build it once; call :meth:`render` per profile."""
+
+    def __init__(
+        self, renderer: Renderer, name: str, at: dt.datetime, channels: Sequence[str] = ()
+    ) -> None:
+        self.renderer = renderer
+        self.project = renderer.project
+        self.name = name
+        self.at = at
+        self.plan = renderer.selector.plan(name, at)
+        self.config = self.plan.config
+        unknown = [c for c in channels if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel {unknown[0]!r} (channels: {', '.join(CHANNELS)})")
+        wanted = [c for c in CHANNEL_ORDER if not channels or c in channels]
+        self.channels: tuple[Channel, ...] = tuple(wanted)
+        self.slot_order = tuple(self.config.slots)
+        self.campaign_context = {"name": name, "description": self.config.description}
+        layouts = self.project.layouts
+        self.layouts = {
+            channel: layouts.get((channel, cfg.layout))
+            for channel, cfg in self.config.channels.items()
+        }
+        self.push_limits = (
+            push_limits(self.config.channels["push"]) if "push" in self.config.channels else None
+        )
+
+    def render_raw(self, raw: Mapping[str, Any]) -> RenderResult:
+        """Validate a raw profile mapping, then render it.
+
+        :raises ProfileError: when the profile does not fit the schema.
+        """
+        return self.render(validate_profile(self.project.schema, raw))
+
+    def select(self, profile: Profile) -> Selection:
+        return self.renderer.selector.select(profile, self.name, self.at, self.channels)
+
+    def render(self, profile: Profile) -> RenderResult:
+        """Render every requested channel for ``profile``; a channel's failure stays in that
+        channel (``status: error``)."""
+        selection = self.select(profile)
+        brand = self.renderer.brand
+        context: dict[str, Any] = {
+            "profile": profile.attributes,
+            "brand": brand,
+            "campaign": self.campaign_context,
+            "locale": profile.attributes.get("locale") or self.project.config.locales.default,
+        }
+        views = SlotViews(context, self.renderer.image_fields)
+        result = RenderResult(
+            profile_id=profile.id,
+            campaign=self.name,
+            segments=selection.segments,
+            experiments=selection.experiments,
+            decisions=selection.decisions,
+        )
+        for channel in self.channels:
+            result.channels[channel] = self._render_channel(channel, selection, context, views)
+        return result
+
+    def _render_channel(
+        self,
+        channel: Channel,
+        selection: Selection,
+        base_context: Mapping[str, Any],
+        views: SlotViews,
+    ) -> ChannelOutput:
+        if channel not in self.config.channels:
+            return ChannelOutput("skipped", reason=f"{channel} is not in the campaign")
+        plan = selection.channels[channel]
+        atoms = selection.atoms_for(channel)
+        atom_ids = {slot: (a.id if a else None) for slot, a in atoms.items()}
+        if plan.state == "skipped":
+            return ChannelOutput("skipped", reason=plan.reason)
+        layout = self.layouts.get(channel)
+        if layout is None:
+            return ChannelOutput("error", reason=f"layout for {channel} is missing")
+        try:
+            slots = views.for_channel(atoms)
+            context = {**base_context, "slots": slots, "channel": channel}
+            output = self._dispatch(channel, layout, context)
+        except RenderError as exc:
+            return ChannelOutput("error", reason=str(exc), atoms=atom_ids)
+        if any(atom_ids[s] != selection.decisions.get(s) for s in atom_ids):
+            output.atoms = atom_ids
+        for view in slots.values():
+            if view and view.get("image_warnings") and channel in ("email", "web", "push"):
+                for code, message in view["image_warnings"]:
+                    output.warnings.append(RenderWarning(code, message))
+        return output
+
+    def _dispatch(self, channel: Channel, layout: Any, context: dict[str, Any]) -> ChannelOutput:
+        cfg = self.config.channels[channel]
+        brand = self.renderer.brand
+        if channel == "email":
+            compiled = self.renderer.email.compile(layout)
+            unsubscribe = render_string(brand["unsubscribe_url"], context, "brand.unsubscribe_url")
+            context["unsubscribe_url"] = unsubscribe
+            return render_email(compiled, context, self.slot_order)
+        if channel == "push":
+            assert self.push_limits is not None
+            return render_push(layout, context, self.push_limits, self.name)
+        if channel == "sms":
+            footer = None
+            if not self.config.transactional and brand.get("sms_footer"):
+                footer = render_string(brand["sms_footer"], context, "brand.sms_footer")
+            return render_sms(layout, context, cfg, footer)
+        return render_web(layout, context)
+
+    def render_many(self, profiles: Iterable[Profile]) -> Iterator[RenderResult]:
+        for profile in profiles:
+            yield self.render(profile)
+
+
+def render_profile(
+    project: Project,
+    campaign: str,
+    raw_profile: Mapping[str, Any],
+    *,
+    at: dt.datetime | str | None = None,
+    channels: Sequence[str] = (),
+) -> dict[str, Any]:
+    """One-shot convenience: render a raw profile and return SPEC section 5 JSON.
+
+    :raises ProfileError: when the profile does not fit the schema.
+    """
+    renderer = Renderer(project).campaign(campaign, at=at, channels=channels)
+    return renderer.render_raw(raw_profile).to_json()
+
+
+__all__ = ["CampaignRenderer", "ProfileError", "RenderResult", "Renderer", "render_profile"]
