@@ -35,7 +35,7 @@ pytest: setup
 test: lint typecheck pytest
 
 demo: setup
-	$(BIN)/atomcast explain . --campaign summer-sale --profile previews/profiles/vip-maya.yaml --at $(DEMO_AT)
+	$(BIN)/atomcast explain . --campaign summer-sale --profile previews/profiles/vip-margaret.yaml --at $(DEMO_AT)
 
 check: setup
 	$(BIN)/atomcast check .
