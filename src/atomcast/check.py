@@ -8,7 +8,6 @@ always outranks it.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -91,10 +90,12 @@ def _contradicts(a: Mapping[str, Interval], b: Mapping[str, Interval]) -> str | 
     return None
 
 
-def unreachable_atoms(project: Project, today: dt.date | None = None) -> list[Problem]:
-    """Warnings for atoms that no profile can ever get, where that can be shown cheaply."""
+def unreachable_atoms(project: Project) -> list[Problem]:
+    """Warnings for atoms that no profile can ever get, where that can be shown cheaply.
+
+    An expired window is not reported: content is often written for a season and kept.
+    """
     problems: list[Problem] = []
-    today = today or dt.datetime.now(dt.UTC).date()
     segment_sources = {s.name: s.condition.source for s in project.segments}
     campaigns = project.config.campaigns
 
@@ -118,8 +119,6 @@ def unreachable_atoms(project: Project, today: dt.date | None = None) -> list[Pr
                 f"on its channels ({', '.join(sorted(atom.channels))})",
             )
             continue
-        if atom.valid_until is not None and atom.valid_until < today:
-            warn(atom, f"has expired: its window ended on {atom.valid_until}")
         if atom.segments is not None and atom.when is not None:
             when_bounds = numeric_bounds(atom.when.source)
             reasons = []

@@ -7,6 +7,7 @@ a message (``PATH:LINE: error: ...`` where a file is at fault) and exit status 1
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from functools import wraps
@@ -52,6 +53,15 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(1)
         except (AtomcastError, ValueError) as exc:
             _fail(f"error: {exc}")
+            raise AssertionError("unreachable") from None
+        except Exception as exc:
+            # A bug of ours, not bad input: say so plainly; ATOMCAST_DEBUG shows the traceback.
+            if os.environ.get("ATOMCAST_DEBUG"):
+                raise
+            _fail(
+                f"internal error: {exc.__class__.__name__}: {exc} (set ATOMCAST_DEBUG=1 "
+                "for a traceback, and please report it)"
+            )
             raise AssertionError("unreachable") from None
 
     return wrapper
@@ -104,15 +114,12 @@ def main() -> None:
 
 @main.command()
 @project_dir
+@reports_errors
 def check(directory: Path) -> None:
     """Load and validate everything; one PATH:LINE line per problem."""
     from atomcast.check import check_project, summarise
 
-    try:
-        problems = check_project(directory)
-    except AtomcastError as exc:
-        _fail(f"error: {exc}")
-        return
+    problems = check_project(directory)
     for problem in problems:
         click.echo(str(problem))
     errors, warnings = summarise(problems)

@@ -661,10 +661,6 @@ class _Loader:
             self.problems.add(
                 file, line("kind"), "body atom needs a Markdown body after the front matter"
             )
-        if spec.kind == "offer" and spec.discount is None and spec.amount is None and not spec.code:
-            self.problems.add(
-                file, line("title"), "offer has no discount, amount or code", "warning"
-            )
         if spec.kind == "cta" and spec.url and not spec.url.startswith(("https://", "{{")):
             self.problems.add(file, line("url"), f"cta url must be https, got {spec.url!r}")
         if spec.link and not spec.link.startswith(("https://", "{{", "/")):
