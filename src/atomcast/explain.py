@@ -187,14 +187,11 @@ def _outcome(
     decision_locale: str | None,
     ranked: Sequence[Atom],
     by_channel: Mapping[Channel, Atom | None],
-    arm_only: bool,
 ) -> str:
     if not eligible:
         return "ineligible"
     if atom.locale != decision_locale:
         return f"not considered: candidates came from the more specific locale {decision_locale}"
-    if arm_only and atom.arm is None:
-        return "lost: the experiment arm's atoms take the slot"
     if ranked and ranked[0].id == atom.id:
         return "chosen"
     used_by = sorted(
@@ -258,7 +255,6 @@ def explain(
                         decision.locale,
                         decision.ranked,
                         decision.by_channel,
-                        decision.arm_only,
                     ),
                     checks=tuple(checks),
                 )

@@ -344,6 +344,7 @@ class _Loader:
         self.root = root
         self.problems = _Problems(root)
         self.source_lines: dict[str, Located] = {}
+        self.broken_layouts: set[tuple[str, str]] = set()
 
     def load(self) -> Project | None:
         config_path = self.root / CONFIG_FILE
@@ -474,7 +475,9 @@ class _Loader:
         for name, campaign in config.campaigns.items():
             base: KeyPath = ("campaigns", name)
             for channel, channel_config in campaign.channels.items():
-                if (channel, channel_config.layout) not in layouts:
+                key = (channel, channel_config.layout)
+                # A layout that exists but failed to load has its own errors already.
+                if key not in layouts and key not in self.broken_layouts:
                     expected = (
                         f"{LAYOUTS_DIR}/{channel}/{channel_config.layout}{LAYOUT_SUFFIX[channel]}"
                     )
@@ -800,6 +803,8 @@ class _Loader:
                 layout = self._layout(channel, file, schema)
                 if layout is not None:
                     layouts[(channel, file.stem)] = layout
+                else:
+                    self.broken_layouts.add((channel, file.stem))
         return layouts
 
     def _layout(self, channel: Channel, file: Path, schema: ProfileSchema) -> Layout | None:

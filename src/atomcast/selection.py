@@ -109,7 +109,6 @@ class SlotDecision:
     ranked: tuple[Atom, ...]
     by_channel: Mapping[Channel, Atom | None]
     fallback_used: frozenset[Channel] = frozenset()
-    arm_only: bool = False
 
     @property
     def chosen(self) -> Atom | None:
@@ -306,10 +305,6 @@ class Selector:
             if eligible:
                 locale = candidate_locale
                 break
-        # When the profile's arm has content, the experiment decides the slot.
-        arm_atoms = [atom for atom in eligible if atom.arm is not None]
-        if arm_atoms:
-            eligible = arm_atoms
         ranked = rank(eligible, profile.id, plan.name, slot.name)
         by_channel: dict[Channel, Atom | None] = {}
         fallback_used: set[Channel] = set()
@@ -320,9 +315,7 @@ class Selector:
                 atom = fallback
                 fallback_used.add(channel)
             by_channel[channel] = atom
-        return SlotDecision(
-            slot.name, locale, ranked, by_channel, frozenset(fallback_used), bool(arm_atoms)
-        )
+        return SlotDecision(slot.name, locale, ranked, by_channel, frozenset(fallback_used))
 
     def _channel_plan(
         self,

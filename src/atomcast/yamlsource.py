@@ -114,6 +114,10 @@ def load_yaml(text: str, line_offset: int = 0) -> Located:
         return Located(data, lines)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        # An unclosed bracket or quote is noticed lines later; the editor needs the opening.
+        context = exc.context or ""
+        if exc.context_mark is not None and ("flow" in context or "quoted scalar" in context):
+            mark = exc.context_mark
         line = (mark.line + 1 if mark else 1) + line_offset
         problem = exc.problem or str(exc)
         context = f" ({exc.context})" if exc.context else ""
