@@ -16,6 +16,7 @@ from typing import Any
 
 from atomcast.errors import Problem
 from atomcast.project import Atom, Project, collect_problems
+from atomcast.selection import slot_tags
 
 _BOUND_OPERATORS = {"$gt", "$gte", "$lt", "$lte", "$eq"}
 
@@ -107,7 +108,9 @@ def unreachable_atoms(project: Project) -> list[Problem]:
             (name, slot_name)
             for name, campaign in campaigns.items()
             for slot_name, slot in campaign.slots.items()
-            if atom.kind in slot.kinds and atom.channels.intersection(campaign.channels)
+            if atom.kind in slot.kinds
+            and atom.channels.intersection(campaign.channels)
+            and _tags_admit(slot_tags(campaign, slot_name), atom)
         ]
         is_fallback = any(
             slot.fallback == atom.id for c in campaigns.values() for slot in c.slots.values()
@@ -143,6 +146,10 @@ def unreachable_atoms(project: Project) -> list[Problem]:
                 "locale and channels, and no conditions, so it always wins",
             )
     return problems
+
+
+def _tags_admit(tags: frozenset[str] | None, atom: Atom) -> bool:
+    return tags is None or not tags.isdisjoint(atom.tags)
 
 
 def _always_outranked_by(atom: Atom, project: Project) -> Atom | None:

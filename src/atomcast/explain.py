@@ -16,7 +16,7 @@ from atomcast.conditions import ClauseTrace, explain_condition
 from atomcast.models import Channel
 from atomcast.project import Atom, Project
 from atomcast.schema import Profile
-from atomcast.selection import HOLDOUT, Selection, Selector, SlotPlan
+from atomcast.selection import HOLDOUT, Selection, Selector, SlotPlan, slot_tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,7 @@ def _window_check(atom: Atom, day: dt.date) -> Check:
 def explain_atom(
     atom: Atom,
     slot: SlotPlan,
+    tags: frozenset[str] | None,
     campaign_channels: Sequence[Channel],
     day: dt.date,
     profile: Profile,
@@ -119,6 +120,16 @@ def explain_atom(
             f"{atom.kind}; slot takes {', '.join(slot.config.kinds)}",
         )
     ]
+    if tags is not None:
+        shared = sorted(tags.intersection(atom.tags))
+        checks.append(
+            Check(
+                "tags",
+                bool(shared),
+                f"slot takes tags {', '.join(sorted(tags))}; atom has "
+                f"{', '.join(atom.tags) or 'none'}",
+            )
+        )
     if atom.locale in chain:
         checks.append(
             Check(
@@ -238,7 +249,15 @@ def explain(
             if atom.kind not in slot.config.kinds:
                 continue
             checks = explain_atom(
-                atom, slot, plan.channels, plan.day, profile, segments, arm, chain
+                atom,
+                slot,
+                slot_tags(plan.config, slot.name),
+                plan.channels,
+                plan.day,
+                profile,
+                segments,
+                arm,
+                chain,
             )
             eligible = all(check.passed for check in checks)
             candidates.append(

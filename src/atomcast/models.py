@@ -74,6 +74,8 @@ class SlotConfig(_Strict):
     required: bool = False
     fallback: str | None = None
     description: str = ""
+    #: Any-of tag filter on candidates; overrides the campaign's ``tags`` for this slot.
+    tags: list[str] | None = None
 
 
 class ExperimentConfig(_Strict):
@@ -95,6 +97,8 @@ class ExperimentConfig(_Strict):
 class CampaignConfig(_Strict):
     description: str = ""
     transactional: bool = False
+    #: Any-of tag filter on every slot's candidates, so seasons and campaigns stay apart.
+    tags: list[str] | None = None
     channels: dict[Channel, ChannelConfig] = Field(min_length=1)
     slots: dict[str, SlotConfig] = Field(min_length=1)
     experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)

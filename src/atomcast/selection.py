@@ -147,6 +147,14 @@ class Selection:
         return {name: d.by_channel.get(channel) for name, d in self.slots.items()}
 
 
+def slot_tags(config: CampaignConfig, slot: str) -> frozenset[str] | None:
+    """The tag filter of a slot (its own, else the campaign's); ``None`` means any atom."""
+    tags = config.slots[slot].tags
+    if tags is None:
+        tags = config.tags
+    return frozenset(tags) if tags is not None else None
+
+
 def weighted_order(atoms: Sequence[Atom], *key: str) -> list[Atom]:
     """Atoms of equal priority in a weighted, deterministic order.
 
@@ -218,9 +226,12 @@ class Selector:
         slots: list[SlotPlan] = []
         for slot_name, slot in config.slots.items():
             experiment = next((e for e in experiments if e.slot == slot_name), None)
+            tags = slot_tags(config, slot_name)
             by_locale: dict[str, list[Atom]] = {}
             for atom in self.project.atoms.values():
                 if atom.kind not in slot.kinds or not atom.in_window(day):
+                    continue
+                if tags is not None and tags.isdisjoint(atom.tags):
                     continue
                 if not atom.channels.intersection(channels):
                     continue
