@@ -61,8 +61,6 @@ def test_no_stale_golden_files() -> None:
     """A golden folder for a persona or campaign that no longer exists is a leftover."""
     expected = {f"{c}/{p}" for c, p in CASES}
     found = {
-        f"{folder.parent.name}/{folder.name}"
-        for folder in GOLDEN.glob("*/*")
-        if folder.is_dir()
+        f"{folder.parent.name}/{folder.name}" for folder in GOLDEN.glob("*/*") if folder.is_dir()
     }
     assert found <= expected, f"stale golden folders: {sorted(found - expected)}"
