@@ -75,7 +75,8 @@ class Explanation:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; clause traces keep their nesting."""
-        return _jsonable(asdict(self))
+        result: dict[str, Any] = _jsonable(asdict(self))
+        return result
 
 
 def _jsonable(value: Any) -> Any:
@@ -294,7 +295,7 @@ def explain(
                 candidates=tuple(candidates),
             )
         )
-    channels = {
+    channels: dict[str, Mapping[str, str | None]] = {
         ch: {"status": "rendered" if p.state == "ready" else "skipped", "reason": p.reason}
         for ch, p in selection.channels.items()
     }

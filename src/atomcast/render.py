@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from markupsafe import escape
+
 from atomcast.channels.base import (
     CHANNEL_ORDER,
     ChannelOutput,
+    Memo,
     RenderWarning,
     SlotViews,
+    atom_dependencies,
+    dependency_key,
     render_string,
 )
 from atomcast.channels.email import EmailCompiler, render_email
@@ -29,8 +34,27 @@ from atomcast.models import CHANNELS, Channel
 from atomcast.project import Atom, Project
 from atomcast.schema import Profile, validate_profile
 from atomcast.selection import Selection, Selector, parse_instant
+from atomcast.templating import profile_dependencies
 
 DEFAULT_ASSETS_URL = "/assets/"
+#: Memo bounds per campaign renderer (and so per worker process): a few MB each.
+VIEW_MEMO_SIZE = 20_000
+OUTPUT_MEMO_SIZE = 5_000
+
+
+#: Stands in for the unsubscribe URL in memoised email; alphanumeric after the scheme so
+#: that HTML escaping leaves it intact and the real, escaped URL can replace it.
+UNSUBSCRIBE_SENTINEL = "https://atomcast.invalid/unsubscribe-7f3a9c2e51d84b06"
+_SENTINEL_HOST = "atomcast.invalid"
+
+
+def personalise_unsubscribe(fields: Mapping[str, Any], url: str) -> dict[str, Any]:
+    """Put a profile's unsubscribe URL into a memoised email record."""
+    personal = dict(fields)
+    personal["html"] = fields["html"].replace(UNSUBSCRIBE_SENTINEL, str(escape(url)))
+    personal["text"] = fields["text"].replace(UNSUBSCRIBE_SENTINEL, url)
+    personal["headers"] = {**fields["headers"], "List-Unsubscribe": f"<{url}>"}
+    return personal
 
 
 @dataclass(slots=True)
@@ -94,9 +118,14 @@ class Renderer:
         *,
         at: dt.datetime | str | None = None,
         channels: Sequence[str] = (),
+        memoise: bool = True,
     ) -> CampaignRenderer:
-        """A renderer for one campaign at one instant (default: now)."""
-        return CampaignRenderer(self, name, parse_instant(at), channels)
+        """A renderer for one campaign at one instant (default: now).
+
+        :param memoise: reuse renders across profiles that agree on every attribute the
+            templates read (on by default; off only to prove it changes nothing).
+        """
+        return CampaignRenderer(self, name, parse_instant(at), channels, memoise)
 
     def image_set(self, atom: Atom) -> ImageSet:
         src = str(atom.fields.get("src") or "")
@@ -134,7 +163,12 @@ class CampaignRenderer:
     """Render one campaign for many profiles. Build it once; call :meth:`render` per profile."""
 
     def __init__(
-        self, renderer: Renderer, name: str, at: dt.datetime, channels: Sequence[str] = ()
+        self,
+        renderer: Renderer,
+        name: str,
+        at: dt.datetime,
+        channels: Sequence[str] = (),
+        memoise: bool = True,
     ) -> None:
         self.renderer = renderer
         self.project = renderer.project
@@ -154,9 +188,30 @@ class CampaignRenderer:
             channel: layouts.get((channel, cfg.layout))
             for channel, cfg in self.config.channels.items()
         }
+        self.memoise = memoise
+        self.view_memo: Memo | None = Memo(VIEW_MEMO_SIZE) if memoise else None
+        self.output_memo = Memo(OUTPUT_MEMO_SIZE)
+        self.layout_dependencies = {
+            channel: self._layout_dependencies(channel) for channel in CHANNEL_ORDER
+        }
         self.push_limits = (
             push_limits(self.config.channels["push"]) if "push" in self.config.channels else None
         )
+
+    def _layout_dependencies(self, channel: Channel) -> frozenset[str] | None:
+        layout = self.layouts.get(channel)
+        if layout is None:
+            return None
+        sources = [part.source for part in layout.parts.values()]
+        if channel == "sms" and not self.config.transactional:
+            sources.append(self.renderer.brand.get("sms_footer") or "")
+        found: set[str] = set()
+        for source in sources:
+            dependencies = profile_dependencies(source)
+            if dependencies is None:
+                return None
+            found |= dependencies
+        return frozenset(found)
 
     def render_raw(self, raw: Mapping[str, Any]) -> RenderResult:
         """Validate a raw profile mapping, then render it.
@@ -179,42 +234,92 @@ class CampaignRenderer:
             "campaign": self.campaign_context,
             "locale": profile.attributes.get("locale") or self.project.config.locales.default,
         }
-        views = SlotViews(context, self.renderer.image_fields)
+        views = SlotViews(context, self.renderer.image_fields, self.view_memo)
+        decisions = selection.decisions
         result = RenderResult(
             profile_id=profile.id,
             campaign=self.name,
             segments=selection.segments,
             experiments=selection.experiments,
-            decisions=selection.decisions,
+            decisions=decisions,
         )
         for channel in self.channels:
-            result.channels[channel] = self._render_channel(channel, selection, context, views)
+            result.channels[channel] = self._render_channel(
+                channel, selection, decisions, context, views
+            )
         return result
+
+    def _output_key(
+        self, channel: Channel, atoms: Mapping[str, Atom | None], attributes: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
+        """The memo key of a text channel's output, or ``None`` when it must be rendered.
+
+        The output is a function of the layout, the chosen atoms and the profile attributes
+        that any of their templates read; a key that includes the profile id would never hit.
+        """
+        dependencies = self.layout_dependencies.get(channel)
+        if dependencies is None or not self.memoise:
+            return None
+        needed = set(dependencies)
+        for atom in atoms.values():
+            if atom is None:
+                continue
+            atom_needs = atom_dependencies(atom)
+            if atom_needs is None:
+                return None
+            needed |= atom_needs
+        if "id" in needed:
+            return None
+        ids = tuple(atom.id if atom else None for atom in atoms.values())
+        return (channel, ids, *dependency_key(attributes, frozenset(needed)))
 
     def _render_channel(
         self,
         channel: Channel,
         selection: Selection,
+        decisions: Mapping[str, str | None],
         base_context: Mapping[str, Any],
         views: SlotViews,
     ) -> ChannelOutput:
         if channel not in self.config.channels:
             return ChannelOutput("skipped", reason=f"{channel} is not in the campaign")
         plan = selection.channels[channel]
-        atoms = selection.atoms_for(channel)
-        atom_ids = {slot: (a.id if a else None) for slot, a in atoms.items()}
         if plan.state == "skipped":
             return ChannelOutput("skipped", reason=plan.reason)
+        atoms = selection.atoms_for(channel)
+        atom_ids = {slot: (a.id if a else None) for slot, a in atoms.items()}
         layout = self.layouts.get(channel)
         if layout is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
+        key = self._output_key(channel, atoms, base_context["profile"])
+        memoised = self.output_memo.get(key) if key is not None else None
+        unsubscribe: str | None = None
         try:
             slots = views.for_channel(atoms)
-            context = {**base_context, "slots": slots, "channel": channel}
-            output = self._dispatch(channel, layout, context)
+            if channel == "email":
+                unsubscribe = render_string(
+                    self.renderer.brand["unsubscribe_url"], base_context, "brand.unsubscribe_url"
+                )
+            if memoised is None:
+                context = {**base_context, "slots": slots, "channel": channel}
+                if channel == "email":
+                    # Memoised email carries a sentinel where the per-profile URL goes.
+                    context["unsubscribe_url"] = UNSUBSCRIBE_SENTINEL if key else unsubscribe
+                memoised = self._dispatch(channel, layout, context)
+                if key is not None:
+                    self.output_memo.put(key, memoised)
         except RenderError as exc:
             return ChannelOutput("error", reason=str(exc), atoms=atom_ids)
-        if any(atom_ids[s] != selection.decisions.get(s) for s in atom_ids):
+        fields = memoised.fields
+        if channel == "email" and key is not None and unsubscribe is not None:
+            fields = personalise_unsubscribe(fields, unsubscribe)
+            if _SENTINEL_HOST in fields["html"]:
+                # The layout transformed the URL (a filter, a slice): render this one directly.
+                self.layout_dependencies["email"] = None
+                return self._render_channel(channel, selection, decisions, base_context, views)
+        # A copy: the memoised record is shared, its fields are never mutated.
+        output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
+        if any(atom_ids[s] != decisions.get(s) for s in atom_ids):
             output.atoms = atom_ids
         for view in slots.values():
             if view and view.get("image_warnings") and channel in ("email", "web", "push"):
@@ -227,8 +332,6 @@ class CampaignRenderer:
         brand = self.renderer.brand
         if channel == "email":
             compiled = self.renderer.email.compile(layout)
-            unsubscribe = render_string(brand["unsubscribe_url"], context, "brand.unsubscribe_url")
-            context["unsubscribe_url"] = unsubscribe
             return render_email(compiled, context, self.slot_order)
         if channel == "push":
             assert self.push_limits is not None

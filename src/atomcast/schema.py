@@ -104,7 +104,7 @@ def canonical_datetime(value: Any) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.replace(microsecond=0).isoformat() + "Z"
+        return str(value.replace(microsecond=0).isoformat()) + "Z"
     if isinstance(value, dt.date):
         return f"{value.isoformat()}T00:00:00Z"
     raise ValueError(f"{value!r} is not an ISO 8601 date or datetime")

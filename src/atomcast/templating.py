@@ -12,13 +12,14 @@ that uses an attribute outside the profile schema or prints a ``sensitive`` one.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined, Template, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -27,13 +28,18 @@ Mode = Literal["html", "text"]
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 
 
+_IGNORED_IN_URL = re.compile(r"[\x00-\x20\x7f]+")
+
+
 def is_safe_url(url: str) -> bool:
     """True for http(s), mailto and tel URLs and for relative links.
 
     Control characters and whitespace are stripped first because browsers ignore them
     inside a scheme (``java\\tscript:``).
     """
-    cleaned = "".join(ch for ch in str(url) if ch > " " and ch != "\x7f")
+    cleaned = _IGNORED_IN_URL.sub("", str(url))
+    if cleaned.startswith("https://"):
+        return True
     if not cleaned:
         return False
     scheme = urlsplit(cleaned).scheme.lower()
@@ -69,8 +75,26 @@ def _percent(value: Any) -> str:
     return f"{number:.0f}%" if number.is_integer() else f"{number:g}%"
 
 
+class _Environment(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with a fast path for the plain data mappings we pass in.
+
+    Jinja resolves ``slots.offer.code`` by trying a Python attribute first and catching the
+    AttributeError; on the per-profile hot path that exception costs more than the render.
+    A plain dict's *items* are data, never callables with side effects, so looking them up
+    first is both safe and what a template author means.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def _make_environment(mode: Mode) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Environment(
         autoescape=mode == "html",
         undefined=StrictUndefined,
         keep_trailing_newline=False,
@@ -135,8 +159,9 @@ class ProfileReference:
     printed: bool
 
 
-def _profile_path(node: nodes.Node) -> str | None:
+def _profile_path(start: nodes.Node) -> str | None:
     """``profile.consent.sms`` (or with ``[...]``) as a dotted path, else None."""
+    node: nodes.Node = start
     parts: list[str] = []
     while True:
         if isinstance(node, nodes.Getattr):
@@ -166,8 +191,10 @@ def _references(node: nodes.Node, printed: bool) -> Iterator[ProfileReference]:
 
 def _walk_statements(node: nodes.Node) -> Iterator[ProfileReference]:
     if isinstance(node, nodes.Output):
-        for child in node.nodes:
-            yield from _references(child, printed=not isinstance(child, nodes.TemplateData))
+        for expression in node.nodes:
+            yield from _references(
+                expression, printed=not isinstance(expression, nodes.TemplateData)
+            )
         return
     if isinstance(node, nodes.Assign | nodes.For | nodes.With | nodes.CallBlock | nodes.Macro):
         # A value bound to a name can be printed later; treat it as printed to stay safe.
@@ -179,8 +206,8 @@ def _walk_statements(node: nodes.Node) -> Iterator[ProfileReference]:
         return
     if isinstance(node, nodes.If):
         yield from _references(node.test, printed=False)
-        for child in (*node.body, *node.elif_, *node.else_):
-            yield from _walk_statements(child)
+        for statement in (*node.body, *node.elif_, *node.else_):
+            yield from _walk_statements(statement)
         return
     for child in node.iter_child_nodes():
         if isinstance(child, nodes.Expr):
@@ -196,3 +223,74 @@ def analyse(source: str, mode: Mode = "text") -> list[ProfileReference]:
     """
     tree = _ENVIRONMENTS[mode].parse(source)
     return list(_walk_statements(tree))
+
+
+#: Names a template may read that are the same for every profile of a campaign renderer,
+#: or derived only from the profile's own attributes (``locale``).
+_CONTEXT_NAMES = frozenset(
+    {"profile", "brand", "campaign", "locale", "channel", "slots", "unsubscribe_url", "preheader"}
+)
+#: Jinja globals whose output is not a function of their arguments.
+_IMPURE_GLOBALS = frozenset({"lipsum"})
+_DEPENDENCIES: dict[str, frozenset[str] | None] = {}
+
+
+def profile_dependencies(source: str) -> frozenset[str] | None:
+    """The top-level profile attributes a template's output can depend on.
+
+    This is what makes memoised rendering sound: two profiles that agree on these attributes
+    get the same output from the same template and slots. ``None`` means it cannot be known
+    statically (``profile`` used as a whole, a dynamic key, an impure global) and the template
+    must be rendered every time. ``locale`` counts as the ``locale`` attribute.
+    """
+    if source in _DEPENDENCIES:
+        return _DEPENDENCIES[source]
+    result: frozenset[str] | None
+    try:
+        tree = _ENVIRONMENTS["text"].parse(source)
+    except TemplateSyntaxError:
+        result = None
+    else:
+        result = _dependencies(tree)
+    _DEPENDENCIES[source] = result
+    return result
+
+
+def _dependencies(tree: nodes.Template) -> frozenset[str] | None:
+    names = meta.find_undeclared_variables(tree)
+    if not names <= _CONTEXT_NAMES:
+        return None
+    # Globals never show as undeclared, so look for the impure one by name.
+    if any(name.name in _IMPURE_GLOBALS for name in tree.find_all(nodes.Name)):
+        return None
+    used: set[str] = set()
+    resolved: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node  # type: ignore[attr-defined]
+        if isinstance(base, nodes.Name) and base.name == "profile":
+            if isinstance(node, nodes.Getattr):
+                used.add(node.attr)
+            elif (
+                isinstance(node, nodes.Getitem)
+                and isinstance(node.arg, nodes.Const)
+                and isinstance(node.arg.value, str)
+            ):
+                used.add(node.arg.value)
+            else:
+                return None
+            resolved.add(id(base))
+    for name in tree.find_all(nodes.Name):
+        if name.name == "profile" and id(name) not in resolved:
+            return None
+    if "locale" in names:
+        used.add("locale")
+    return frozenset(used)
+
+
+def freeze(value: Any) -> Any:
+    """A hashable stand-in for a profile value, typed so that 1, 1.0 and True differ."""
+    if isinstance(value, list | tuple):
+        return ("list", tuple(freeze(item) for item in value))
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
+    return (value.__class__.__name__, value)

@@ -18,7 +18,13 @@ from atomcast.errors import RenderError
 from atomcast.markdown import render_markdown
 from atomcast.models import Channel
 from atomcast.project import Atom
-from atomcast.templating import compile_template, has_jinja, safe_url
+from atomcast.templating import (
+    compile_template,
+    freeze,
+    has_jinja,
+    profile_dependencies,
+    safe_url,
+)
 
 Status = Literal["rendered", "skipped", "error"]
 
@@ -156,21 +162,102 @@ def build_slot_view(
     return view
 
 
-class SlotViews:
-    """Per-profile cache of slot views: each atom is rendered once, whatever the channels."""
+_ATOM_DEPENDENCIES: dict[tuple[str, str], frozenset[str] | None] = {}
 
-    def __init__(self, context: Mapping[str, Any], image_fields: ImageFields) -> None:
+
+def atom_dependencies(atom: Atom) -> frozenset[str] | None:
+    """Profile attributes any of the atom's templates reads; ``None`` when unknowable."""
+    key = (atom.id, atom.fingerprint)
+    if key in _ATOM_DEPENDENCIES:
+        return _ATOM_DEPENDENCIES[key]
+    sources = [v for v in atom.fields.values() if isinstance(v, str)]
+    if atom.body is not None:
+        sources.append(atom.body.source)
+    found: set[str] = set()
+    result: frozenset[str] | None = None
+    for source in sources:
+        dependencies = profile_dependencies(source)
+        if dependencies is None:
+            break
+        found |= dependencies
+    else:
+        result = frozenset(found)
+    _ATOM_DEPENDENCIES[key] = result
+    return result
+
+
+class Memo:
+    """A bounded memo of renders keyed on the profile attributes they depend on.
+
+    Millions of profiles share a few thousand first names: a campaign job renders each
+    (atom or layout, attribute values) pair once. Cleared whole when full, which keeps memory
+    flat without the bookkeeping of an LRU.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.entries: dict[Any, Any] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Any) -> Any:
+        value = self.entries.get(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        if len(self.entries) >= self.limit:
+            self.entries.clear()
+        self.entries[key] = value
+
+
+def dependency_key(attributes: Mapping[str, Any], dependencies: frozenset[str]) -> tuple[Any, ...]:
+    return tuple(freeze(attributes.get(name)) for name in sorted(dependencies))
+
+
+class SlotViews:
+    """Per-profile slot views: each atom is rendered once, whatever the channels.
+
+    With a :class:`Memo`, an atom whose templates read only known profile attributes is
+    rendered once per distinct value of those attributes across profiles.
+    """
+
+    def __init__(
+        self,
+        context: Mapping[str, Any],
+        image_fields: ImageFields,
+        memo: Memo | None = None,
+    ) -> None:
         self._context = context
         self._image_fields = image_fields
         self._views: dict[str, dict[str, Any] | RenderError] = {}
+        self._memo = memo
+
+    def _build(self, atom: Atom) -> dict[str, Any] | RenderError:
+        try:
+            return build_slot_view(atom, self._context, self._image_fields)
+        except RenderError as exc:
+            return exc
 
     def view(self, atom: Atom) -> dict[str, Any]:
         cached = self._views.get(atom.id)
         if cached is None:
-            try:
-                cached = build_slot_view(atom, self._context, self._image_fields)
-            except RenderError as exc:
-                cached = exc
+            dependencies = atom_dependencies(atom) if self._memo is not None else None
+            if self._memo is not None and dependencies is not None:
+                key = (
+                    atom.id,
+                    atom.fingerprint,
+                    *dependency_key(self._context["profile"], dependencies),
+                )
+                cached = self._memo.get(key)
+                if cached is None:
+                    cached = self._build(atom)
+                    self._memo.put(key, cached)
+            else:
+                cached = self._build(atom)
             self._views[atom.id] = cached
         if isinstance(cached, RenderError):
             raise cached

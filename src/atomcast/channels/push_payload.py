@@ -253,12 +253,17 @@ def grapheme_clusters(text: str) -> list[str]:
     :param text: any string.
     :returns: the clusters, in order; ``"".join`` of them is ``text``.
     """
+    if text.isascii() and "\r" not in text:
+        # Every ASCII character but CR LF is a cluster of its own: skip the regex engine.
+        return list(text)
     clusters: list[str] = _GRAPHEME.findall(text)
     return clusters
 
 
 def grapheme_len(text: str) -> int:
     """Return the number of extended grapheme clusters in ``text``."""
+    if text.isascii() and "\r" not in text:
+        return len(text)
     return len(grapheme_clusters(text))
 
 

@@ -204,8 +204,14 @@ def smart_replace(text: str) -> tuple[str, tuple[Replacement, ...]]:
     return "".join(out), replacements
 
 
+_GRAPHEME = regex.compile(r"\X")
+
+
 def _graphemes(text: str) -> list[str]:
-    clusters: list[str] = regex.findall(r"\X", text)
+    if text.isascii() and "\r" not in text:
+        # Every ASCII character but CR LF is a cluster of its own: skip the regex engine.
+        return list(text)
+    clusters: list[str] = _GRAPHEME.findall(text)
     return clusters
 
 

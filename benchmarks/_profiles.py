@@ -1,0 +1,61 @@
+"""Deterministic synthetic profiles from the demo schema, shared by the benchmarks."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+FIRST_NAMES = [
+    "Margaret",
+    "Julien",
+    "Zoë",
+    "Sam",
+    "Priya",
+    "Dale",
+    "Amélie",
+    "Nadia",
+    "Ruth",
+    "Oskar",
+    "Léa",
+    "Kenji",
+    "Ana",
+    "Tomás",
+    "Grace",
+    "Ifeoma",
+]
+LOCALES = ["en-US", "en-US", "en-US", "fr-CA", "fr", "en-GB"]
+INTERESTS = ["hiking", "camping", "sailing", "cooking", "home", "running", "fishing", "reading"]
+CITIES = ["Portland", "Boston", "Montréal", "Québec", "Halifax", "Seattle", "Burlington"]
+
+
+def synthetic_profile(index: int, rng: random.Random) -> dict[str, Any]:
+    """One realistic profile: a mix of locales, segments, consents and missing values."""
+    profile: dict[str, Any] = {"id": f"bench-{index:08d}"}
+    if rng.random() < 0.9:
+        profile["first_name"] = rng.choice(FIRST_NAMES)
+    profile["locale"] = rng.choice(LOCALES)
+    profile["lifetime_value"] = round(rng.expovariate(1 / 600), 2)
+    profile["cart_total"] = round(rng.choice([0, 0, 0, rng.uniform(5, 400)]), 2)
+    year = rng.choice([2024, 2025, 2026])
+    profile["last_purchase_at"] = (
+        f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z"
+    )
+    profile["interests"] = rng.sample(INTERESTS, rng.randint(0, 3))
+    profile["consent"] = {
+        "email": rng.random() < 0.85,
+        "push": rng.random() < 0.6,
+        "sms": rng.random() < 0.5,
+        "web": rng.random() < 0.9,
+    }
+    if rng.random() < 0.5:
+        profile["city"] = rng.choice(CITIES)
+    if rng.random() < 0.7:
+        profile["orders_count"] = rng.randint(0, 40)
+    return profile
+
+
+def synthetic_profiles(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    rng = random.Random(seed)
+    for index in range(count):
+        yield synthetic_profile(index, rng)

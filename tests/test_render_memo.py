@@ -1,0 +1,35 @@
+"""Memoised rendering must be invisible: the same bytes as rendering every profile afresh."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+from atomcast.project import load_project
+from atomcast.render import Renderer
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _profiles import synthetic_profile  # noqa: E402
+
+
+@pytest.mark.parametrize("campaign", ["summer-sale", "cabin-season"])
+@pytest.mark.parametrize("at", ["2026-06-20T09:00:00Z", "2026-12-10T09:00:00Z"])
+def test_memo_changes_nothing(campaign: str, at: str, tmp_path: Path) -> None:
+    project = load_project(ROOT)
+    renderer = Renderer(project, assets_dir=tmp_path)
+    memoised = renderer.campaign(campaign, at=at)
+    fresh = renderer.campaign(campaign, at=at, memoise=False)
+    rng = random.Random(3)
+    for index in range(400):
+        # Few distinct names so that the memo really hits.
+        raw = synthetic_profile(index, rng)
+        first = json.dumps(memoised.render_raw(raw).to_json(), sort_keys=True)
+        second = json.dumps(fresh.render_raw(raw).to_json(), sort_keys=True)
+        assert first == second, raw["id"]
+    assert memoised.view_memo is not None and memoised.view_memo.hits > 0
+    assert memoised.output_memo.hits > 0
