@@ -18,22 +18,43 @@ def _value(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def clause_lines(clauses: Iterable[ClauseTrace], only_failing: bool, depth: int = 0) -> list[Text]:
-    """One line per clause: path, operator, expected, the profile's actual value."""
+#: Operators that fail when a child *holds*: for them the culprits are the passing children.
+_NEGATING = frozenset({"$nor", "$not"})
+
+
+def clause_lines(
+    clauses: Iterable[ClauseTrace], only_failing: bool, depth: int = 0, negated: bool = False
+) -> list[Text]:
+    """One line per clause: path, operator, expected, the profile's actual value.
+
+    With ``only_failing``, only the clauses that made the condition fail are shown: the
+    failing ones, or under ``$nor`` / ``$not`` the ones that held.
+    """
     lines: list[Text] = []
     for clause in clauses:
-        if only_failing and clause.passed:
+        if only_failing and clause.passed != negated:
             continue
         mark = PASS if clause.passed else FAIL
         line = Text("    " * (depth + 1) + f"{mark} ", style="green" if clause.passed else "red")
+        label = clause.path.rsplit(".", 1)[-1]
         if clause.children:
-            line.append(f"{clause.path} {clause.operator}".strip())
+            line.append(
+                clause.operator if label == clause.operator else f"{label} {clause.operator}"
+            )
         else:
-            line.append(f"{clause.path} {clause.operator} {_value(clause.expected)}")
+            name = "" if label == clause.operator else f"{clause.path} "
+            line.append(f"{name}{clause.operator} {_value(clause.expected)}")
             line.append(f"  (profile: {_value(clause.actual)})", style="dim")
         lines.append(line)
         if clause.children:
-            lines.extend(clause_lines(clause.children, only_failing, depth + 1))
+            lines.extend(
+                clause_lines(
+                    clause.children,
+                    only_failing,
+                    depth + 1,
+                    negated != (clause.operator in _NEGATING),
+                )
+            )
     return lines
 
 

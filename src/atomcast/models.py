@@ -7,11 +7,14 @@ a layout file, a segment name) need the whole project and are checked in :mod:`p
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from atomcast.schema import AttributeType
+
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 Kind = Literal["headline", "body", "image", "offer", "cta", "snippet"]
 KINDS: tuple[Kind, ...] = ("headline", "body", "image", "offer", "cta", "snippet")
@@ -122,6 +125,14 @@ class ProjectConfig(_Strict):
     def _has_id(cls, value: dict[str, AttributeConfig]) -> dict[str, AttributeConfig]:
         if "id" not in value:
             raise ValueError("the profile schema must declare 'id'")
+        for name in value:
+            # Templates reach attributes as profile.NAME: it must be a plain identifier, and
+            # never a dunder that the sandbox would have to reason about.
+            if not _ATTRIBUTE_NAME.fullmatch(name):
+                raise ValueError(
+                    f"attribute name {name!r} must start with a letter and hold only letters, "
+                    "digits and underscores"
+                )
         return value
 
 
