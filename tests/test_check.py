@@ -307,7 +307,8 @@ def test_not_a_project(tmp_path: Path) -> None:
 
 def test_unreachable_atom_warnings(mini_project: Path) -> None:
     (mini_project / "content_atoms" / "headline-contradiction.md").write_text(
-        "---\nkind: headline\nsegments: [vip]\nwhen: {lifetime_value: {$lt: 50}}\ntext: Never\n---\n"
+        "---\nkind: headline\nsegments: [vip]\n"
+        "when: {lifetime_value: {$lt: 50}}\ntext: Never\n---\n"
     )
     (mini_project / "content_atoms" / "snippet-orphan.md").write_text(
         "---\nkind: snippet\ntext: No slot takes me\n---\n"
