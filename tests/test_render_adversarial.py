@@ -90,7 +90,8 @@ def test_sandbox_escapes_fail_the_channel_not_the_render(
         if output["status"] == "rendered":
             # Jinja printed an attribute that the sandbox hid; nothing leaked.
             dumped = json.dumps(output)
-            assert "subclasses" not in dumped and "function" not in dumped.lower()
+            assert "subclasses" not in dumped
+            assert "function" not in dumped.lower()
             assert "module 'os'" not in dumped
         else:
             assert output["status"] == "error"
@@ -108,7 +109,7 @@ def test_profile_internals_are_rejected_by_check(template: str, mini_project: Pa
         "headline-evil",
         f'---\nkind: headline\npriority: 100\ntext: "{template}"\n---\n',
     )
-    with pytest.raises(ProjectError, match="headline-evil.md:4: error: text: profile"):
+    with pytest.raises(ProjectError, match=r"headline-evil\.md:4: error: text: profile"):
         load_project(mini_project)
 
 
@@ -123,7 +124,8 @@ def test_javascript_links_are_dropped(mini_project: Path, tmp_path: Path) -> Non
     for channel in ("email", "web"):
         html = record["channels"][channel]["html"].lower()
         # Raw HTML is shown as text (escaped), so only a real attribute would be a hole.
-        assert '<a href="javascript' not in html and "<a href='javascript" not in html
+        assert '<a href="javascript' not in html
+        assert "<a href='javascript" not in html
         assert "&lt;a href=" in html
         assert 'href="https://test.example/"' in html
 
@@ -181,7 +183,8 @@ def test_missing_attribute_without_default_is_a_channel_error(
     without = render(mini_project, tmp_path)
     email = without["channels"]["email"]
     assert email["status"] == "error"
-    assert "headline-rude.md" in email["reason"] and "first_name" in email["reason"]
+    assert "headline-rude.md" in email["reason"]
+    assert "first_name" in email["reason"]
     assert "Hi ," not in json.dumps(without)
 
 

@@ -14,7 +14,7 @@ from atomcast.render import Renderer
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from _profiles import synthetic_profile  # noqa: E402
+from _profiles import synthetic_profile
 
 
 @pytest.mark.parametrize("campaign", ["summer-sale", "cabin-season"])
@@ -31,5 +31,6 @@ def test_memo_changes_nothing(campaign: str, at: str, tmp_path: Path) -> None:
         first = json.dumps(memoised.render_raw(raw).to_json(), sort_keys=True)
         second = json.dumps(fresh.render_raw(raw).to_json(), sort_keys=True)
         assert first == second, raw["id"]
-    assert memoised.view_memo is not None and memoised.view_memo.hits > 0
+    assert memoised.view_memo is not None
+    assert memoised.view_memo.hits > 0
     assert memoised.output_memo.hits > 0

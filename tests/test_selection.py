@@ -133,7 +133,8 @@ def test_same_atom_in_every_channel_and_next_candidate_for_the_rest(project: Pro
     assert offer.by_channel["email"] == offer.chosen
     for channel in ("email", "web", "push", "sms"):
         atom = offer.by_channel[channel]
-        assert atom is not None and channel in atom.channels
+        assert atom is not None
+        assert channel in atom.channels
     if offer.chosen.id == "offer-20":
         assert offer.by_channel["sms"] is not None
         assert offer.by_channel["sms"].id != "offer-20"
