@@ -101,7 +101,8 @@ class EmailCompiler:
             html = mjml2html(protected.text, disable_comments=True)
         except (ValueError, RuntimeError) as exc:
             raise RenderError(f"{layout.path}:{body.line}: MJML error: {exc}") from None
-        restored = protected.restore(html, url_filter="safe_url")
+        # MJML decodes entities, so a literal brace must not reopen a Jinja construct.
+        restored = protected.restore(html, url_filter="safe_url", literal_brace="&#123;")
         try:
             template = compile_template(restored, "html")
         except TemplateSyntaxError as exc:
