@@ -266,3 +266,27 @@ def test_channel_not_in_campaign_is_skipped(mini_project: Path) -> None:
     # Transactional: rendered without consent, and no marketing opt-out footer.
     assert record["channels"]["sms"]["status"] == "rendered"
     assert "STOP" not in record["channels"]["sms"]["text"]
+
+
+def test_web_layout_links_are_guarded_like_email(mini_project: Path, tmp_path: Path) -> None:
+    (mini_project / "layouts" / "web" / "banner.html").write_text(
+        '<a href="{{ profile.first_name }}">{{ slots.headline.text }}</a>'
+        '<img src="{{ profile.first_name }}" alt="">',
+        encoding="utf-8",
+    )
+    record = render(mini_project, tmp_path, first_name="javascript:alert(1)")
+    html = record["channels"]["web"]["html"]
+    assert 'href=""' in html
+    assert 'src=""' in html
+
+
+def test_unknown_template_variable_is_a_check_error(mini_project: Path) -> None:
+    write_atom(
+        mini_project,
+        "headline-typo",
+        '---\nkind: headline\ntext: "{{ slot.headline.short }}"\n---\n',
+    )
+    with pytest.raises(
+        ProjectError, match=r"headline-typo\.md:3: error: text: unknown variable 'slot'"
+    ):
+        load_project(mini_project)

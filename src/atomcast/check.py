@@ -119,7 +119,8 @@ def unreachable_atoms(project: Project) -> list[Problem]:
             warn(
                 atom,
                 f"can never be selected: no campaign has a slot taking {atom.kind} "
-                f"on its channels ({', '.join(sorted(atom.channels))})",
+                f"on its channels ({', '.join(sorted(atom.channels))}) whose tag filter "
+                f"admits its tags ({', '.join(atom.tags) or 'none'})",
             )
             continue
         if atom.segments is not None and atom.when is not None:

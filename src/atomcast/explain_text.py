@@ -100,12 +100,13 @@ def print_explanation(console: Console, explanation: Explanation, verbose: bool 
     if explanation.experiments:
         arms = ", ".join(f"{name} → {arm}" for name, arm in explanation.experiments.items())
         console.print(f"experiments: {arms}")
+    state_text = "selected, renders unless a template fails"
     for channel, state in explanation.channels.items():
         reason = f" ({state['reason']})" if state.get("reason") else ""
         ok = state["status"] == "rendered"
         console.print(
             Text(
-                f"  {channel}: {'will render' if ok else 'skipped'}{reason}",
+                f"  {channel}: {state_text if ok else 'skipped'}{reason}",
                 style="green" if ok else "yellow",
             )
         )

@@ -103,6 +103,8 @@ class ImageWarning:
 
     code: str
     message: str
+    #: The rendition purpose the warning is about, so each channel shows only its own.
+    purpose: Purpose | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +449,7 @@ def _warnings(
                     "image_too_small",
                     f"source too small: {source.name} is {info.width}x{info.height}; {purpose} "
                     f"wants {wanted} px wide, made {got} px instead (never upscaled)",
+                    purpose,
                 )
             )
     for rendition in made:
@@ -457,6 +460,7 @@ def _warnings(
                     f"{rendition.purpose} rendition of {source.name} is "
                     f"{rendition.bytes / 1048576:.1f} MB (over "
                     f"{MAX_RENDITION_BYTES // 1048576} MB): {rendition.file_name}",
+                    rendition.purpose,
                 )
             )
     return found

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import TemplateSyntaxError, meta
 from pydantic import BaseModel, ValidationError
 
 from atomcast.conditions import (
@@ -39,7 +39,7 @@ from atomcast.models import (
     ProjectConfig,
 )
 from atomcast.schema import AttributeSpec, Profile, ProfileSchema, validate_profile
-from atomcast.templating import analyse
+from atomcast.templating import analyse, environment
 from atomcast.yamlsource import KeyPath, Located, YamlSyntaxError, load_yaml, split_front_matter
 
 CONFIG_FILE = "atomcast.yaml"
@@ -55,7 +55,10 @@ LAYOUT_SUFFIX: dict[Channel, str] = {
 }
 PUSH_LAYOUT_FIELDS = ("title", "subtitle", "body", "image", "url")
 #: What a template may name besides ``profile``: anything else is a typo.
-TEMPLATE_GLOBALS = frozenset({"profile", "brand", "campaign", "slots", "locale", "channel"})
+#: What an atom's or the brand's templates may name: anything else is a typo.
+ATOM_NAMES = frozenset({"profile", "brand", "campaign", "locale"})
+#: What a layout may name besides.
+LAYOUT_NAMES = ATOM_NAMES | {"slots", "channel", "unsubscribe_url", "preheader"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,13 +292,24 @@ def _check_template(
     schema: ProfileSchema,
     problems: _Problems,
     mode: str = "text",
+    names: frozenset[str] = ATOM_NAMES,
 ) -> bool:
-    """Parse a template and check its profile references; True when it parses."""
+    """Parse a template and check its names and profile references; True when it parses."""
     try:
         references = analyse(source, "html" if mode == "html" else "text")
+        unknown = sorted(meta.find_undeclared_variables(environment("text").parse(source)) - names)
     except TemplateSyntaxError as exc:
         problems.add(path, line + (exc.lineno or 1) - 1, f"{what}: template error: {exc.message}")
         return False
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(names), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        problems.add(
+            path,
+            line,
+            f"{what}: unknown variable '{name}'{hint}; templates here see "
+            f"{', '.join(sorted(names))}",
+        )
     sensitive = schema.sensitive_names
     for ref in references:
         ref_line = line + ref.line - 1
@@ -374,7 +388,8 @@ class _Loader:
         schema = ProfileSchema({k: _attribute_spec(k, v) for k, v in config.profile.items()})
         segments = self._segments(config, schema, located, config_path)
         layouts = self._layouts(schema)
-        atoms = self._atoms(config, schema, {s.name for s in segments})
+        # Every declared name counts: a segment with a broken condition has its own error.
+        atoms = self._atoms(config, schema, set(config.segments))
         self._campaigns(config, located, config_path, atoms, layouts)
         personas = self._personas(schema)
         self._brand(config, schema, located, config_path)
@@ -731,7 +746,8 @@ class _Loader:
                     f"experiment '{experiment}' has no variant '{arm}' (it has {arms})",
                 )
         locale = spec.locale or config.locales.default
-        if locale not in known_locales:
+        reachable = known_locales | {known.split("-")[0] for known in known_locales}
+        if locale not in reachable and "-" in locale:
             self.problems.add(
                 file,
                 line("locale"),
@@ -865,7 +881,9 @@ class _Loader:
             parts["body"] = TemplateSource(text, rel, 1)
         for key, part in parts.items():
             part_mode = mode if key == "body" or channel == "web" else "text"
-            _check_template(part.source, rel, part.line, key, schema, self.problems, part_mode)
+            _check_template(
+                part.source, rel, part.line, key, schema, self.problems, part_mode, LAYOUT_NAMES
+            )
         if any(p.is_error for p in self.problems.items[before:]):
             return None
         return Layout(channel, file.stem, rel, parts, _file_fingerprint(text.encode()))

@@ -149,7 +149,7 @@ class Renderer:
                     "srcset": images.srcset(),
                     "web_url": images.web[-1].url if images.web else images.email_url,
                     "push_url": images.push.url if images.push else images.email_url,
-                    "image_warnings": [(w.code, w.message) for w in images.warnings],
+                    "image_warnings": [(w.purpose, w.code, w.message) for w in images.warnings],
                 }
             except ImageError as exc:
                 cached = exc
@@ -322,9 +322,10 @@ class CampaignRenderer:
         if any(atom_ids[s] != decisions.get(s) for s in atom_ids):
             output.atoms = atom_ids
         for view in slots.values():
-            if view and view.get("image_warnings") and channel in ("email", "web", "push"):
-                for code, message in view["image_warnings"]:
-                    output.warnings.append(RenderWarning(code, message))
+            if view and view.get("image_warnings"):
+                for purpose, code, message in view["image_warnings"]:
+                    if purpose in (None, channel):
+                        output.warnings.append(RenderWarning(code, message))
         return output
 
     def _dispatch(self, channel: Channel, layout: Any, context: dict[str, Any]) -> ChannelOutput:

@@ -150,8 +150,11 @@ def build_slot_view(
         view[name] = fields.get(name)
     body = compiled_body(atom)
     if body is not None:
-        view["html"] = Markup(render_string(body.html, context, f"{atom.path}: body", html=True))
-        view["text"] = render_string(body.text, context, f"{atom.path}: body").strip()
+        html = Markup(render_string(body.html, context, f"{atom.path}: body", html=True))
+        text = render_string(body.text, context, f"{atom.path}: body").strip()
+        view["html"] = html
+        # A headline or offer may carry a body too, but its own ``text`` stays its text.
+        view["body_text" if atom.kind != "body" else "text"] = text
     elif atom.kind == "body":
         view["html"], view["text"] = Markup(""), ""
     if atom.kind == "image":

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from atomcast.channels.base import ChannelOutput, render_string
+from atomcast.jinjatokens import protect
 from atomcast.project import Layout
 
 #: View entries that are for atomcast itself, not for front ends.
@@ -36,10 +37,25 @@ def slot_data(slots: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
     }
 
 
+_GUARDED: dict[str, str] = {}
+
+
+def guarded_source(source: str) -> str:
+    """The layout with every templated href/src passed through ``safe_url``, as in email,
+    so that a profile value can never become a ``javascript:`` link in a web page."""
+    guarded = _GUARDED.get(source)
+    if guarded is None:
+        protected = protect(source)
+        guarded = protected.restore(protected.text, url_filter="safe_url")
+        _GUARDED[source] = guarded
+    return guarded
+
+
 def render_web(layout: Layout, context: Mapping[str, Any]) -> ChannelOutput:
     """Render one profile's web fragment.
 
     :raises RenderError: when a template fails for this profile.
     """
-    html = render_string(layout.parts["body"].source, context, layout.path, html=True)
+    source = guarded_source(layout.parts["body"].source)
+    html = render_string(source, context, layout.path, html=True)
     return ChannelOutput("rendered", {"html": html.strip(), "data": slot_data(context["slots"])})
