@@ -146,7 +146,11 @@ def build_slot_view(
             view[name] = safe_url(rendered) or None
         else:
             view[name] = None
-    for name in ("discount", "amount", "expires", "focal"):
+    for name in ("discount", "amount"):
+        # YAML's 30 arrives as 30.0 through the float field: print "30% off", not "30.0%".
+        number = fields.get(name)
+        view[name] = int(number) if isinstance(number, float) and number.is_integer() else number
+    for name in ("expires", "focal"):
         view[name] = fields.get(name)
     body = compiled_body(atom)
     if body is not None:
