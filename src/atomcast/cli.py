@@ -52,7 +52,9 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
                 click.echo(str(problem), err=True)
             sys.exit(1)
         except (AtomcastError, ValueError) as exc:
-            _fail(f"error: {exc}")
+            message = str(exc)
+            # Errors about a file already read "PATH:LINE: error: ..."; others get the prefix.
+            _fail(message if ": error: " in message else f"error: {message}")
             raise AssertionError("unreachable") from None
         except Exception as exc:
             # A bug of ours, not bad input: say so plainly; ATOMCAST_DEBUG shows the traceback.
@@ -205,3 +207,9 @@ def explain(
         return
     console = Console(highlight=False, soft_wrap=True)
     print_explanation(console, explanation, verbose=show_all)
+
+
+from atomcast.preview.cli import preview_command  # noqa: E402  (registered last, see below)
+
+# The preview pulls in Starlette and uvicorn only when it runs; the command itself is light.
+main.add_command(preview_command)

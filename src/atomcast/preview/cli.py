@@ -1,0 +1,101 @@
+"""``atomcast preview``: the live preview server, or a static export with ``--export``."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import webbrowser
+from pathlib import Path
+
+import click
+
+from atomcast.errors import ProjectError
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+@click.command("preview")
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the preview in a browser.")
+@click.option(
+    "--export",
+    "export_to",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the matrix as a static site into this folder instead of serving it.",
+)
+@click.option(
+    "--at", "at", default=None, help="Instant the preview starts at (ISO 8601; default now)."
+)
+@click.option(
+    "--campaign",
+    "campaigns",
+    multiple=True,
+    help="With --export: only these campaigns (repeatable; default all).",
+)
+def preview_command(
+    directory: Path,
+    host: str,
+    port: int,
+    open_browser: bool,
+    export_to: Path | None,
+    at: str | None,
+    campaigns: tuple[str, ...],
+) -> None:
+    """Live preview of every persona x channel x variant, or a static export."""
+    try:
+        if export_to is not None:
+            from atomcast.preview.export import export_site
+
+            result = export_site(directory, export_to, at=at, campaigns=campaigns)
+            click.echo(
+                f"wrote {len(result.pages)} campaign page(s), {result.cells} combinations, "
+                f"to {result.out / 'index.html'}"
+            )
+            return
+        _serve(directory, host, port, open_browser, at)
+    except ProjectError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | None) -> None:
+    import uvicorn
+
+    from atomcast.preview.app import PreviewServer, PreviewState, create_app
+
+    if not _is_loopback(host):
+        click.echo(
+            f"warning: binding {host}: anyone who can reach this machine can read the "
+            "project's rendered content",
+            err=True,
+        )
+    state = PreviewState(directory, default_at=at)
+    app = create_app(state)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/"
+    click.echo(f"atomcast preview of {state.root} on {url} (Ctrl-C to stop)")
+    if open_browser:
+        threading.Timer(0.8, webbrowser.open, args=(url,)).start()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        lifespan="on",
+    )
+    PreviewServer(config, state).run()

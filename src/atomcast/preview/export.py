@@ -1,0 +1,157 @@
+"""``atomcast preview --export OUT``: the matrix as a static site for pull-request review.
+
+The layout is ``OUT/index.html`` (links to every campaign), ``OUT/<campaign>/index.html``
+with the matrix, coverage and every explain panel embedded as JSON, ``OUT/static/`` (the
+same app.js and app.css the server uses) and ``OUT/assets/`` (image renditions). Pages use
+relative URLs only, so the folder works from a file system, a CI artifact or any static
+host. The page runs the same script as the live server, in a read-only mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atomcast.preview.app import (
+    CONTENT_SECURITY_POLICY,
+    STATIC_DIR,
+    read_web_css,
+    schema_json,
+    template_environment,
+)
+from atomcast.preview.matrix import build_matrix, explain_json, instant_key
+from atomcast.project import Project, load_project
+from atomcast.render import Renderer
+from atomcast.selection import parse_instant
+
+#: A page opened from disk has no server to send headers, so the policy travels in a meta
+#: tag; ``frame-ancestors`` is not allowed there and is dropped.
+STATIC_CSP = "; ".join(
+    part
+    for part in CONTENT_SECURITY_POLICY.split("; ")
+    if not part.startswith(("frame-ancestors", "connect-src"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """What was written: the output folder, one page per campaign and the render count."""
+
+    out: Path
+    pages: tuple[Path, ...]
+    cells: int
+
+
+def _meta(project: Project, at: dt.datetime) -> dict[str, Any]:
+    config = project.config
+    locales = {config.locales.default, *config.locales.fallbacks}
+    for chain in config.locales.fallbacks.values():
+        locales.update(chain)
+    for persona in project.personas.values():
+        locale = persona.profile.attributes.get("locale")
+        if isinstance(locale, str):
+            locales.add(locale)
+    return {
+        "project": config.brand.name,
+        "default_at": instant_key(at),
+        "campaigns": [
+            {
+                "name": name,
+                "description": campaign.description,
+                "channels": list(campaign.channels),
+                "slots": list(campaign.slots),
+                "experiments": list(campaign.experiments),
+            }
+            for name, campaign in config.campaigns.items()
+        ],
+        "locales": sorted(locales),
+        "segments": [segment.name for segment in project.segments],
+        "schema": schema_json(project.schema),
+        "problems": [],
+        "generation": 0,
+        "web_css": read_web_css(project.root),
+    }
+
+
+def export_site(
+    root: Path | str,
+    out: Path | str,
+    *,
+    at: str | dt.datetime | None = None,
+    campaigns: tuple[str, ...] = (),
+) -> ExportResult:
+    """Write the static preview of ``root`` into ``out`` (created; its static/ and assets/
+    are replaced).
+
+    :raises ProjectError: when the project does not load.
+    """
+    project = load_project(root)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    instant = parse_instant(at)
+    static_out = out_dir / "static"
+    if static_out.exists():
+        shutil.rmtree(static_out)
+    shutil.copytree(STATIC_DIR, static_out)
+    # Pages sit one folder down, and srcdoc iframes resolve URLs against their page.
+    renderer = Renderer(project, assets_dir=out_dir / "assets", assets_base_url="../assets/")
+    env = template_environment()
+    template = env.get_template("index.html")
+    meta = _meta(project, instant)
+    names = campaigns or tuple(project.config.campaigns)
+    pages: list[Path] = []
+    cells = 0
+    for name in names:
+        matrix = build_matrix(project, renderer, name, instant)
+        explains = {
+            row.row.key: explain_json(project, renderer, name, matrix.at, row.row.profile)
+            for row in matrix.rows
+        }
+        boot = {"meta": meta, "matrix": matrix.to_json(project), "explains": explains}
+        html = template.render(
+            mode="static",
+            static_prefix="../static/",
+            title=f"{name} · {project.config.brand.name} · atomcast preview",
+            project_name=project.config.brand.name,
+            csp=STATIC_CSP,
+            boot=boot,
+        )
+        page = out_dir / name / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(html, encoding="utf-8")
+        pages.append(page)
+        cells += len(matrix.cells)
+    _write_index(out_dir, project, names, instant)
+    return ExportResult(out_dir, tuple(pages), cells)
+
+
+def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.datetime) -> None:
+    env = template_environment()
+    template = env.from_string(
+        """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<title>{{ brand }} · atomcast preview</title>
+<link rel="stylesheet" href="static/app.css"></head>
+<body class="export-index"><main class="matrix-wrap">
+<h1>{{ brand }}: preview matrix</h1>
+<p class="muted">Rendered at {{ at }} by atomcast. One page per campaign.</p>
+<ul>{% for name, description in campaigns %}
+<li><a href="{{ name | urlencode }}/index.html"><strong>{{ name }}</strong></a>
+<span class="muted">{{ description }}</span></li>{% endfor %}
+</ul></main></body></html>
+"""
+    )
+    html = template.render(
+        csp=STATIC_CSP,
+        brand=project.config.brand.name,
+        at=instant_key(at),
+        campaigns=[(name, project.config.campaigns[name].description) for name in names],
+    )
+    (out / "index.html").write_text(html, encoding="utf-8")
+
+
+__all__ = ["ExportResult", "export_site"]

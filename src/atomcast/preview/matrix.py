@@ -1,0 +1,368 @@
+"""The preview matrix: rows (personas and synthetic profiles) x the campaign's channels.
+
+Everything here is plain data built from the real renderer, so what the preview shows is
+exactly what ``atomcast render`` would produce. The server and the static export both
+serialise a :class:`Matrix` with :meth:`Matrix.to_json`; the browser builds the DOM from it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from atomcast.channels.base import CHANNEL_ORDER
+from atomcast.explain import explain
+from atomcast.models import Channel
+from atomcast.preview.synthetic import synthetic_profiles
+from atomcast.project import Project
+from atomcast.render import CampaignRenderer, Renderer, RenderResult
+from atomcast.schema import Profile
+from atomcast.selection import parse_instant
+
+RowKind = Literal["persona", "segment", "experiment", "custom"]
+
+
+def instant_key(at: dt.datetime) -> str:
+    """The canonical text of an instant: ``2026-07-15T12:00:00Z``."""
+    return at.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One profile of the matrix.
+
+    :param key: stable across reloads (``persona:vip-maya``, ``segment:vip``,
+        ``experiment:headline-test:a``), so live updates can find the row in the page.
+    :param path: the persona file, for personas.
+    :param approximate: a synthetic profile that could not be verified to be what it claims.
+    """
+
+    key: str
+    label: str
+    kind: RowKind
+    description: str
+    raw: Mapping[str, Any]
+    profile: Profile
+    path: str | None = None
+    approximate: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One rendered combination: a row in one channel.
+
+    :param output: the channel's SPEC section 5 record (``status``, ``html``, ``warnings``...).
+    :param atoms: slot -> atom id this channel actually used (dependency tracking and the
+        coverage strip both need it).
+    :param layout: the layout name the channel used, when the campaign has the channel.
+    """
+
+    row: str
+    channel: Channel
+    output: Mapping[str, Any]
+    atoms: Mapping[str, str | None]
+    layout: str | None
+
+    @property
+    def status(self) -> str:
+        return str(self.output.get("status", "error"))
+
+    @property
+    def reason(self) -> str | None:
+        reason = self.output.get("reason")
+        return str(reason) if reason is not None else None
+
+    def used_atoms(self) -> frozenset[str]:
+        return frozenset(a for a in self.atoms.values() if a)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "channel": self.channel,
+            "status": self.status,
+            "reason": self.reason,
+            "warnings": list(self.output.get("warnings", ())),
+            "atoms": dict(self.atoms),
+            "layout": self.layout,
+            "output": dict(self.output),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """What one render decided for a row, shared by all its cells."""
+
+    row: Row
+    segments: tuple[str, ...]
+    experiments: Mapping[str, str]
+    decisions: Mapping[str, str | None]
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.row
+        return {
+            "key": row.key,
+            "label": row.label,
+            "kind": row.kind,
+            "description": row.description,
+            "path": row.path,
+            "approximate": row.approximate,
+            "note": row.note,
+            "profile_id": row.profile.id,
+            "locale": row.profile.attributes.get("locale"),
+            "raw": _plain(row.raw),
+            "segments": list(self.segments),
+            "experiments": dict(self.experiments),
+            "decisions": dict(self.decisions),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnusedAtom:
+    id: str
+    path: str
+    kind: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """The coverage strip of one campaign: what renders, what does not and why."""
+
+    total: int
+    rendered: int
+    skipped: int
+    failed: int
+    reasons: tuple[tuple[str, str, int], ...]
+    unused_atoms: tuple[UnusedAtom, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "rendered": self.rendered,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "reasons": [
+                {"status": status, "reason": reason, "count": count}
+                for status, reason, count in self.reasons
+            ],
+            "unused_atoms": [
+                {"id": a.id, "path": a.path, "kind": a.kind, "note": a.note}
+                for a in self.unused_atoms
+            ],
+        }
+
+
+@dataclass(slots=True)
+class Matrix:
+    """Every row x channel of one campaign at one instant."""
+
+    campaign: str
+    at: dt.datetime
+    channels: tuple[Channel, ...]
+    rows: list[RowResult] = field(default_factory=list)
+    cells: dict[tuple[str, Channel], Cell] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return matrix_key(self.campaign, self.at)
+
+    def row(self, key: str) -> RowResult | None:
+        return next((r for r in self.rows if r.row.key == key), None)
+
+    def coverage(self, project: Project) -> Coverage:
+        counts = {"rendered": 0, "skipped": 0, "error": 0}
+        reasons: dict[tuple[str, str], int] = {}
+        used: set[str] = set()
+        for cell in self.cells.values():
+            counts[cell.status] = counts.get(cell.status, 0) + 1
+            if cell.status != "rendered":
+                reason = cell.reason or "no reason given"
+                reasons[(cell.status, reason)] = reasons.get((cell.status, reason), 0) + 1
+            if cell.status == "rendered":
+                used |= cell.used_atoms()
+        config = project.config.campaigns.get(self.campaign)
+        unused: list[UnusedAtom] = []
+        if config is not None:
+            kinds = {kind for slot in config.slots.values() for kind in slot.kinds}
+            experiments = set(config.experiments)
+            day = self.at.astimezone(dt.UTC).date()
+            for atom in sorted(project.atoms.values(), key=lambda a: (a.kind, a.id)):
+                if atom.kind not in kinds or atom.id in used:
+                    continue
+                if not atom.channels.intersection(config.channels):
+                    note = "serves none of the campaign's channels"
+                elif atom.experiment is not None and atom.experiment not in experiments:
+                    note = f"variant of '{atom.experiment}', which this campaign does not run"
+                elif not atom.in_window(day):
+                    note = f"outside its date window on {day.isoformat()}"
+                else:
+                    note = "no preview row selects it"
+                unused.append(UnusedAtom(atom.id, atom.path, atom.kind, note))
+        ordered = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+        return Coverage(
+            total=len(self.cells),
+            rendered=counts.get("rendered", 0),
+            skipped=counts.get("skipped", 0),
+            failed=counts.get("error", 0),
+            reasons=tuple((status, reason, n) for (status, reason), n in ordered),
+            unused_atoms=tuple(unused),
+        )
+
+    def to_json(self, project: Project) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "campaign": self.campaign,
+            "at": instant_key(self.at),
+            "channels": list(self.channels),
+            "rows": [r.to_json() for r in self.rows],
+            "cells": [
+                self.cells[(r.row.key, ch)].to_json() for r in self.rows for ch in self.channels
+            ],
+            "coverage": self.coverage(project).to_json(),
+        }
+
+
+def matrix_key(campaign: str, at: dt.datetime) -> str:
+    return f"{campaign}@{instant_key(at)}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def persona_rows(project: Project) -> list[Row]:
+    """The personas of ``previews/profiles``, in file-name order."""
+    return [
+        Row(
+            key=f"persona:{persona.name}",
+            label=persona.name,
+            kind="persona",
+            description=persona.description,
+            raw=persona.raw,
+            profile=persona.profile,
+            path=persona.path,
+        )
+        for persona in sorted(project.personas.values(), key=lambda p: p.name)
+    ]
+
+
+def build_rows(project: Project, renderer: Renderer, campaign: str) -> list[Row]:
+    """Personas, then one synthetic row per segment and per experiment arm."""
+    rows = persona_rows(project)
+    for synthetic in synthetic_profiles(project, campaign, renderer.selector):
+        rows.append(
+            Row(
+                key=synthetic.key,
+                label=synthetic.label,
+                kind="segment" if synthetic.kind == "segment" else "experiment",
+                description=synthetic.note,
+                raw=synthetic.raw,
+                profile=synthetic.profile,
+                approximate=synthetic.approximate,
+                note=synthetic.note,
+            )
+        )
+    return rows
+
+
+def _cells_of(
+    result: RenderResult, row_key: str, renderer: CampaignRenderer
+) -> dict[Channel, Cell]:
+    cells: dict[Channel, Cell] = {}
+    for channel, output in result.channels.items():
+        ch: Channel = channel  # type: ignore[assignment]
+        data = output.to_json()
+        atoms: Mapping[str, str | None] = output.atoms or (
+            dict(result.decisions) if output.status != "skipped" else {}
+        )
+        config = renderer.config.channels.get(ch)
+        cells[ch] = Cell(row_key, ch, data, dict(atoms), config.layout if config else None)
+    return cells
+
+
+def render_row(
+    renderer: CampaignRenderer, row: Row, channels: Iterable[Channel] | None = None
+) -> tuple[RowResult, dict[Channel, Cell]]:
+    """Render one row; ``channels`` restricts which cells are kept (the rest are dropped)."""
+    result = renderer.render(row.profile)
+    cells = _cells_of(result, row.key, renderer)
+    if channels is not None:
+        wanted = set(channels)
+        cells = {ch: cell for ch, cell in cells.items() if ch in wanted}
+    info = RowResult(row, tuple(result.segments), dict(result.experiments), dict(result.decisions))
+    return info, cells
+
+
+def campaign_channels(project: Project, campaign: str) -> tuple[Channel, ...]:
+    config = project.config.campaigns[campaign]
+    return tuple(ch for ch in CHANNEL_ORDER if ch in config.channels)
+
+
+def build_matrix(
+    project: Project, renderer: Renderer, campaign: str, at: dt.datetime | str | None
+) -> Matrix:
+    """Render every row x channel of ``campaign`` at ``at``.
+
+    :raises UnknownCampaignError: for a campaign not in ``atomcast.yaml``.
+    """
+    instant = parse_instant(at)
+    campaign_renderer = renderer.campaign(campaign, at=instant)
+    channels = campaign_channels(project, campaign)
+    matrix = Matrix(campaign, instant, channels)
+    for row in build_rows(project, renderer, campaign):
+        info, cells = render_row(campaign_renderer, row)
+        matrix.rows.append(info)
+        for channel in channels:
+            matrix.cells[(row.key, channel)] = cells[channel]
+    return matrix
+
+
+def rerender(
+    matrix: Matrix,
+    project: Project,
+    renderer: Renderer,
+    targets: Mapping[str, Sequence[Channel]],
+) -> tuple[list[RowResult], list[Cell]]:
+    """Re-render the given row -> channels of ``matrix`` in place with a new project.
+
+    Rows are rebuilt from the new project (a persona's attributes may have changed); a row
+    that no longer exists is left alone (the caller rebuilds the whole matrix for that).
+
+    :returns: the rows whose header changed (segments, decisions, attributes) and the cells
+        whose output actually changed.
+    """
+    campaign_renderer = renderer.campaign(matrix.campaign, at=matrix.at)
+    fresh = {row.key: row for row in build_rows(project, renderer, matrix.campaign)}
+    changed: list[Cell] = []
+    changed_rows: list[RowResult] = []
+    for index, current in enumerate(matrix.rows):
+        key = current.row.key
+        channels = targets.get(key)
+        if not channels or key not in fresh:
+            continue
+        info, cells = render_row(campaign_renderer, fresh[key], channels)
+        matrix.rows[index] = info
+        if info.to_json() != current.to_json():
+            changed_rows.append(info)
+        for channel, cell in cells.items():
+            old = matrix.cells.get((key, channel))
+            matrix.cells[(key, channel)] = cell
+            if old is None or old.output != cell.output or old.atoms != cell.atoms:
+                changed.append(cell)
+    return changed_rows, changed
+
+
+def explain_json(
+    project: Project, renderer: Renderer, campaign: str, at: dt.datetime, profile: Profile
+) -> dict[str, Any]:
+    """The explain view of one profile: :func:`atomcast.explain.explain` as JSON."""
+    return explain(project, profile, campaign, at, renderer.selector).to_json()
