@@ -133,17 +133,27 @@ def _campaign_option(func: Callable[P, R]) -> Callable[P, R]:
     return click.option("--campaign", "-c", required=True, help="Campaign name.")(func)
 
 
+def _profile_option(func: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--profile",
+        "-p",
+        "profile_path",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="Profile file (.yaml or .json) or a persona name.",
+    )(func)
+
+
+def _at_option(func: Callable[P, R]) -> Callable[P, R]:
+    return click.option(
+        "--at", "at", default=None, help="Instant for date windows (ISO 8601; default now)."
+    )(func)
+
+
 @main.command()
 @project_dir
 @_campaign_option
-@click.option(
-    "--profile",
-    "-p",
-    "profile_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Profile file (.yaml or .json) or a persona name.",
-)
+@_profile_option
 @click.option(
     "--channel",
     "channels",
@@ -151,7 +161,7 @@ def _campaign_option(func: Callable[P, R]) -> Callable[P, R]:
     type=click.Choice(CHANNELS),
     help="Render only these channels (repeatable).",
 )
-@click.option("--at", "at", default=None, help="Instant for date windows (ISO 8601; default now).")
+@_at_option
 @click.option("--indent", default=2, show_default=True, help="JSON indent (0 for one line).")
 @reports_errors
 def render(
@@ -175,15 +185,8 @@ def render(
 @main.command()
 @project_dir
 @_campaign_option
-@click.option(
-    "--profile",
-    "-p",
-    "profile_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Profile file (.yaml or .json) or a persona name.",
-)
-@click.option("--at", "at", default=None, help="Instant for date windows (ISO 8601; default now).")
+@_profile_option
+@_at_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--all", "show_all", is_flag=True, help="Show every check of every candidate.")
 @reports_errors

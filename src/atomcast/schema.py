@@ -86,6 +86,21 @@ class Profile:
     attributes: Mapping[str, Any]
 
 
+def parse_iso_datetime(text: str) -> dt.datetime:
+    """ISO 8601 text (a date alone, ``Z`` or an offset) as a datetime, naive when it has no
+    offset.
+
+    :raises ValueError: naming the text.
+    """
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        return dt.datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date or datetime") from None
+
+
 def canonical_datetime(value: Any) -> str:
     """An ISO 8601 date or datetime (string or object) as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC.
 
@@ -94,13 +109,7 @@ def canonical_datetime(value: Any) -> str:
     :raises ValueError: when ``value`` is not a date or datetime.
     """
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
+        value = parse_iso_datetime(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)

@@ -17,7 +17,7 @@ from typing import Literal
 from atomcast.errors import UnknownCampaignError
 from atomcast.models import CampaignConfig, Channel, SlotConfig
 from atomcast.project import Atom, Project
-from atomcast.schema import Profile
+from atomcast.schema import Profile, parse_iso_datetime
 
 HOLDOUT = "holdout"
 
@@ -37,13 +37,10 @@ def parse_instant(value: str | dt.datetime | None) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC)
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"--at {value!r} is not an ISO 8601 date or datetime") from None
+            value = parse_iso_datetime(value)
+        except ValueError as exc:
+            raise ValueError(f"--at {exc}") from None
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
