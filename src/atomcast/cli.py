@@ -216,3 +216,8 @@ from atomcast.preview.cli import preview_command  # noqa: E402  (registered last
 
 # The preview pulls in Starlette and uvicorn only when it runs; the command itself is light.
 main.add_command(preview_command)
+
+from atomcast.batch.cli import batch_command  # noqa: E402  (registered last, like preview)
+
+# Batch imports pyarrow and Dask only when a run needs them; the command itself is light.
+main.add_command(batch_command)

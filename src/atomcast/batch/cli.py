@@ -1,0 +1,175 @@
+"""``atomcast batch``: render every profile of a file (SPEC section 4)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from atomcast.batch.parts import OUTPUT_FORMATS
+from atomcast.batch.progress import PROGRESS_MODES, make_progress, print_summary
+from atomcast.errors import AtomcastError, ProjectError
+from atomcast.models import CHANNELS
+
+#: ``atomcast.batch.engine.ENGINES``, spelled here so that ``--help`` stays light.
+ENGINE_CHOICES = ("local", "dask")
+
+
+def _channels(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--channels email,sms`` and ``--channels email --channels sms`` alike."""
+    found: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name not in CHANNELS:
+                raise click.BadParameter(
+                    f"unknown channel {name!r} (channels: {', '.join(CHANNELS)})",
+                    param_hint="--channels",
+                )
+            if name not in found:
+                found.append(name)
+    return tuple(found)
+
+
+@click.command("batch")
+@click.argument(
+    "directory",
+    required=False,
+    default=".",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--campaign", "-c", required=True, help="Campaign name.")
+@click.option(
+    "--profiles",
+    "-p",
+    "profiles",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Profiles: .jsonl (.ndjson), .csv or .parquet.",
+)
+@click.option(
+    "--out",
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder: rendered.jsonl, rejects.jsonl, manifest.json.",
+)
+@click.option(
+    "--workers",
+    "-w",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: the number of CPUs).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINE_CHOICES),
+    default="local",
+    show_default=True,
+    help="Where to run.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Dask scheduler (tcp://host:8786); default: a private LocalCluster.",
+)
+@click.option(
+    "--channels",
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="CH[,CH...]",
+    help="Render only these channels (repeatable or comma-separated).",
+)
+@click.option("--at", "at", default=None, help="Instant for date windows (ISO 8601; default now).")
+@click.option("--resume", is_flag=True, help="Finish an interrupted run in OUT.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="jsonl",
+    show_default=True,
+    help="Format of the rendered records.",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Records per chunk (default 2000; a resume keeps the interrupted run's).",
+)
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
+    help="Bar on a terminal, a log line every few seconds otherwise.",
+)
+def batch_command(
+    directory: Path,
+    campaign: str,
+    profiles: Path,
+    out: Path,
+    workers: int | None,
+    engine: str,
+    scheduler: str | None,
+    channels: tuple[str, ...],
+    at: str | None,
+    resume: bool,
+    output_format: str,
+    chunk_size: int | None,
+    progress_mode: str,
+) -> None:
+    """Render every profile of a file into OUT (rendered, rejects, manifest).
+
+    Every input record ends in exactly one of OUT/rendered.jsonl or OUT/rejects.jsonl, in
+    input order. A run that is killed can be finished with --resume.
+    """
+    from atomcast.batch.engine import BatchJob, interrupted_run
+
+    wanted = _channels(channels)
+    try:
+        if resume and at is None:
+            previous = interrupted_run(out)
+            at = previous.at if previous is not None else None
+        job = BatchJob(directory, campaign, at=at, channels=wanted)
+        progress = make_progress(progress_mode)  # type: ignore[arg-type]
+        report = job.run(
+            profiles,
+            out,
+            workers=workers or os.cpu_count() or 1,
+            engine=engine,  # type: ignore[arg-type]
+            scheduler=scheduler,
+            output_format=output_format,  # type: ignore[arg-type]
+            chunk_size=chunk_size,
+            resume=resume,
+            progress=progress,
+        )
+    except ProjectError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except (AtomcastError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted: finished chunks are kept; rerun with --resume", err=True)
+        sys.exit(130)
+    if report.already_complete:
+        click.echo(f"{out}: this run is already complete; nothing to do", err=True)
+    if progress_mode != "none":
+        print_summary(report.manifest)
+    click.echo(
+        f"{report.profiles_in} profiles: {report.rendered} rendered, {report.rejected} "
+        f"rejected -> {report.rendered_path}",
+        err=True,
+    )
+
+
+__all__ = ["batch_command"]

@@ -1,0 +1,228 @@
+"""The JSON line of a rendered profile, faster than encoding the whole record every time.
+
+A line is exactly ``json.dumps(result.to_json(), ensure_ascii=False, separators=(",", ":"))``
+plus a newline, in UTF-8; that is what :class:`RecordEncoder` produces, byte for byte, but it
+encodes a record piece by piece (a JSON object is the concatenation of its members) and
+reuses the bytes of pieces that repeat across profiles:
+
+- the segments / experiments / decisions of a profile (a campaign has few combinations);
+- a channel output the renderer memoised and shares between profiles (push, SMS and web
+  usually), recognised by the identity of its ``fields`` mapping, which the renderer never
+  mutates;
+- an email that differs from another only by the profile's unsubscribe URL: the URL is
+  swapped for a sentinel, the result looked up, and the URL put back into the bytes.
+
+Encoding the email's HTML (most of a record's bytes) and the UTF-8 conversion of the whole
+line otherwise cost more than rendering the profile did. Each cache admits a piece on its
+second sighting only, so that one-off pieces cost nothing but a lookup, and is cleared whole
+when full, so that memory stays flat.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from atomcast.channels.base import ChannelOutput
+from atomcast.render import RenderResult
+
+#: Alphanumeric (JSON leaves it alone) and border-free (no prefix equals a suffix), so that
+#: replacing it back can never match across the text around it.
+SENTINEL = "Zq7AtomcastUnsubscribeSentinel4Kx9Wm2Pb8"
+_SENTINEL_BYTES = SENTINEL.encode("ascii")
+SHARED_LIMIT = 2048
+EMAIL_LIMIT = 512
+HEAD_LIMIT = 8192
+#: Keys ``ChannelOutput.to_json`` writes itself; fields that use them take the plain path.
+_RESERVED = frozenset({"status", "reason", "warnings", "atoms"})
+
+
+def _border_free(text: str) -> bool:
+    return not any(text[:size] == text[-size:] for size in range(1, len(text)))
+
+
+assert _border_free(SENTINEL)
+
+
+class _Admission:
+    """Second-sighting admission: remembers hashes of keys seen once (small ints only)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[int] = set()
+
+    def admit(self, key: Any) -> bool:
+        marker = hash(key)
+        if marker in self.seen:
+            return True
+        if len(self.seen) >= self.limit:
+            self.seen.clear()
+        self.seen.add(marker)
+        return False
+
+
+def _normal(value: Any, url: str) -> Any:
+    """``value`` with ``url`` swapped for the sentinel, hashable; ``None`` when it cannot be
+    (the caller then encodes the output directly)."""
+    if isinstance(value, str):
+        if SENTINEL in value:
+            return None
+        return value.replace(url, SENTINEL)
+    if isinstance(value, Mapping):
+        items = []
+        for key, item in value.items():
+            normal = _normal(item, url)
+            if normal is None or not isinstance(key, str) or SENTINEL in key:
+                return None
+            items.append((key, normal))
+        return ("\0map", tuple(items))
+    if value is None or isinstance(value, bool | int | float):
+        return ("\0scalar", type(value).__name__, value)
+    return None
+
+
+def _count(value: Any) -> int:
+    """Sentinels in a normalised value (what the encoded bytes must contain, no more)."""
+    if isinstance(value, str):
+        return value.count(SENTINEL)
+    if isinstance(value, tuple) and value and value[0] == "\0map":
+        return sum(_count(item) for _, item in value[1])
+    return 0
+
+
+class RecordEncoder:
+    """Encodes :class:`~atomcast.render.RenderResult` records into JSON lines (bytes).
+
+    ``encode(result)`` is always equal to ``(dumps(result.to_json()) + "\\n").encode()``
+    with ``dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode``.
+    """
+
+    def __init__(self) -> None:
+        self.dumps: Callable[[Any], str] = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":")
+        ).encode
+        self._heads: dict[tuple[Any, ...], bytes] = {}
+        self._shared: dict[tuple[Any, ...], tuple[Mapping[str, Any], bytes]] = {}
+        self._shared_admission = _Admission(SHARED_LIMIT * 4)
+        self._email: dict[tuple[Any, ...], bytes] = {}
+        self._email_admission = _Admission(EMAIL_LIMIT * 8)
+        self._names: dict[str, bytes] = {}
+        #: Pieces served from the caches, by cache (for benchmarks and tests).
+        self.hits = {"shared": 0, "email": 0}
+
+    def encode(self, result: RenderResult) -> bytes:
+        """The record's JSON line, newline included, in UTF-8.
+
+        :raises UnicodeEncodeError: when the record holds a lone surrogate.
+        """
+        dumps = self.dumps
+        pieces = [b'{"profile_id":', dumps(result.profile_id).encode(), self._head(result)]
+        first = True
+        for name, output in result.channels.items():
+            label = self._names.get(name)
+            if label is None:
+                label = self._names[name] = dumps(name).encode() + b":"
+            if not first:
+                pieces.append(b",")
+            first = False
+            pieces.append(label)
+            pieces.append(self._channel(output))
+        pieces.append(b"}}\n")
+        return b"".join(pieces)
+
+    def _head(self, result: RenderResult) -> bytes:
+        """``,"campaign":...,"decisions":{...},"channels":{`` (shared by many profiles)."""
+        key = (
+            result.campaign,
+            result.segments,
+            tuple(result.experiments.items()),
+            tuple(result.decisions.items()),
+        )
+        head = self._heads.get(key)
+        if head is None:
+            dumps = self.dumps
+            head = (
+                f',"campaign":{dumps(result.campaign)},"segments":{dumps(list(result.segments))}'
+                f',"experiments":{dumps(dict(result.experiments))}'
+                f',"decisions":{dumps(dict(result.decisions))},"channels":{{'
+            ).encode()
+            if len(self._heads) >= HEAD_LIMIT:
+                self._heads.clear()
+            self._heads[key] = head
+        return head
+
+    def _plain(self, output: ChannelOutput) -> bytes:
+        return self.dumps(output.to_json()).encode()
+
+    def _channel(self, output: ChannelOutput) -> bytes:
+        fields = output.fields
+        rest = (
+            output.status,
+            output.reason,
+            tuple((w.code, w.message) for w in output.warnings),
+            tuple(output.atoms.items()),
+        )
+        key = (id(fields), *rest)
+        hit = self._shared.get(key)
+        if hit is not None and hit[0] is fields:
+            self.hits["shared"] += 1
+            return hit[1]
+        url = _unsubscribe_url(fields)
+        if url and not _RESERVED.intersection(fields):
+            return self._email_channel(output, url, rest)
+        encoded = self._plain(output)
+        if self._shared_admission.admit(key):
+            if len(self._shared) >= SHARED_LIMIT:
+                self._shared.clear()
+            # The mapping is kept alive with its bytes, so its id cannot be reused meanwhile.
+            self._shared[key] = (fields, encoded)
+        return encoded
+
+    def _email_channel(self, output: ChannelOutput, url: str, rest: tuple[Any, ...]) -> bytes:
+        normal = _normal(output.fields, url)
+        if normal is None:
+            return self._plain(output)
+        key = (normal, *rest)
+        encoded = self._email.get(key)
+        if encoded is None:
+            plain = self._plain(output)
+            if not self._email_admission.admit(key):
+                return plain
+            personal = output.to_json()
+            personal.update(_denormalised(output.fields, url))
+            encoded = self.dumps(personal).encode()
+            if encoded.count(_SENTINEL_BYTES) != _count(normal):
+                return plain
+            if len(self._email) >= EMAIL_LIMIT:
+                self._email.clear()
+            self._email[key] = encoded
+            return plain
+        self.hits["email"] += 1
+        return encoded.replace(_SENTINEL_BYTES, self.dumps(url)[1:-1].encode())
+
+
+def _unsubscribe_url(fields: Mapping[str, Any]) -> str | None:
+    headers = fields.get("headers")
+    if not isinstance(headers, Mapping):
+        return None
+    value = headers.get("List-Unsubscribe")
+    if isinstance(value, str) and len(value) > 2 and value[0] == "<" and value[-1] == ">":
+        return value[1:-1]
+    return None
+
+
+def _denormalised(fields: Mapping[str, Any], url: str) -> dict[str, Any]:
+    """The fields with the URL swapped for the sentinel (the shape the cache stores)."""
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(url, SENTINEL)
+        if isinstance(value, Mapping):
+            return {key: swap(item) for key, item in value.items()}
+        return value
+
+    return {key: swap(value) for key, value in fields.items()}
+
+
+__all__ = ["SENTINEL", "RecordEncoder"]

@@ -1,0 +1,580 @@
+"""Crash-safe output: per-chunk part files, the journal, and the final assembly.
+
+A run writes every finished chunk as its own part files in ``OUT/.parts/``, each written to
+a temporary name and renamed into place; the chunk's stats file is renamed *last*, so its
+presence is the proof that the chunk is complete. ``journal.json`` records what the parts
+were made from (input file, content fingerprint, options) so that ``--resume`` can refuse to
+mix two different runs. When every chunk is done, the parts are concatenated into the final
+files (again temp + rename) and ``manifest.json`` is written last: a manifest in OUT means
+the run is complete and its files belong to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from atomcast.batch.stats import ChunkStats
+from atomcast.errors import BatchError
+
+if TYPE_CHECKING:
+    from atomcast.render import RenderResult
+
+OutputFormat = Literal["jsonl", "jsonl.gz", "parquet"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("jsonl", "jsonl.gz", "parquet")
+PARTS_DIR = ".parts"
+JOURNAL = "journal.json"
+JOURNAL_LOG = "journal.log"
+ASSEMBLY = "assembled.json"
+RENDERED_PARTIAL = "rendered.partial"
+REJECTS_PARTIAL = "rejects.partial"
+MANIFEST = "manifest.json"
+REJECTS = "rejects.jsonl"
+RENDERED: dict[OutputFormat, str] = {
+    "jsonl": "rendered.jsonl",
+    "jsonl.gz": "rendered.jsonl.gz",
+    "parquet": "rendered.parquet",
+}
+JOURNAL_VERSION = 1
+#: zlib level for ``jsonl.gz``: rendered HTML compresses about 8x even at level 1-3, and the
+#: higher levels cost more CPU than the whole render of a profile.
+GZIP_LEVEL = 3
+_FINGERPRINT_SPAN = 1 << 20
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def input_fingerprint(path: Path) -> tuple[int, str]:
+    """``(size, hash)`` of an input file: its size, first and last MiB.
+
+    Cheap even for huge files, content-based (a copy or ``touch`` keeps it), and any
+    change that moves or resizes records changes it.
+    """
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        digest.update(handle.read(_FINGERPRINT_SPAN))
+        if size > _FINGERPRINT_SPAN:
+            handle.seek(max(size - _FINGERPRINT_SPAN, _FINGERPRINT_SPAN))
+            digest.update(handle.read(_FINGERPRINT_SPAN))
+    return size, digest.hexdigest()
+
+
+# --- sinks: where one chunk's records go --------------------------------------------------
+
+
+class RenderedSink:
+    """The rendered records of one chunk in the output format, written to ``handle``."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def add(self, blob: bytes, result: RenderResult) -> None:
+        self.handle.write(blob)
+
+    def close(self) -> None:
+        """Flush what is buffered (the handle itself stays open)."""
+
+
+class GzipSink(RenderedSink):
+    """One gzip member per chunk: concatenated members are one valid gzip stream."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        super().__init__(handle)
+        # wbits 31 = gzip framing; zlib writes a zero mtime, so the bytes are reproducible.
+        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+
+    def add(self, blob: bytes, result: RenderResult) -> None:
+        self.handle.write(self.compressor.compress(blob))
+
+    def close(self) -> None:
+        self.handle.write(self.compressor.flush())
+
+
+def parquet_schema(channels: Sequence[str]) -> Any:
+    """Columns of ``rendered.parquet``: ids and decisions, then status and JSON per channel."""
+    import pyarrow as pa
+
+    fields = [
+        pa.field("profile_id", pa.string(), nullable=False),
+        pa.field("campaign", pa.string(), nullable=False),
+        pa.field("segments", pa.list_(pa.string())),
+        pa.field("experiments", pa.string()),
+        pa.field("decisions", pa.string()),
+    ]
+    for channel in channels:
+        fields.append(pa.field(f"{channel}_status", pa.string()))
+        fields.append(pa.field(channel, pa.string()))
+    return pa.schema(fields)
+
+
+class ParquetSink(RenderedSink):
+    """Columns of one chunk, written as one Parquet file (one row group) on close."""
+
+    def __init__(self, handle: IO[bytes], channels: Sequence[str], dumps: Any) -> None:
+        super().__init__(handle)
+        self.channels = tuple(channels)
+        self.dumps = dumps
+        self.columns: dict[str, list[Any]] = {name: [] for name in parquet_schema(channels).names}
+
+    def add(self, blob: bytes, result: RenderResult) -> None:
+        record = result.to_json()
+        columns = self.columns
+        dumps = self.dumps
+        columns["profile_id"].append(record["profile_id"])
+        columns["campaign"].append(record["campaign"])
+        columns["segments"].append(record["segments"])
+        columns["experiments"].append(dumps(record["experiments"]))
+        columns["decisions"].append(dumps(record["decisions"]))
+        outputs = record["channels"]
+        for channel in self.channels:
+            output = outputs.get(channel)
+            columns[f"{channel}_status"].append(output["status"] if output else None)
+            columns[channel].append(dumps(output) if output else None)
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(self.columns, schema=parquet_schema(self.channels))
+        pq.write_table(table, self.handle, compression="zstd")
+        self.columns = {}
+
+
+def make_sink(
+    handle: IO[bytes], output_format: OutputFormat, channels: Sequence[str], dumps: Any
+) -> RenderedSink:
+    if output_format == "jsonl.gz":
+        return GzipSink(handle)
+    if output_format == "parquet":
+        return ParquetSink(handle, channels, dumps)
+    return RenderedSink(handle)
+
+
+# --- part files ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartPaths:
+    rendered: Path
+    rejects: Path
+    stats: Path
+
+    def all(self) -> tuple[Path, Path, Path]:
+        return self.rendered, self.rejects, self.stats
+
+
+def part_paths(parts_dir: Path, index: int) -> PartPaths:
+    stem = f"chunk-{index:08d}"
+    return PartPaths(
+        parts_dir / f"{stem}.rendered",
+        parts_dir / f"{stem}.rejects",
+        parts_dir / f"{stem}.json",
+    )
+
+
+class PartWriter:
+    """Streams one chunk into temporary part files; :meth:`commit` renames them into place,
+    the stats file last (it is the chunk's "done" mark)."""
+
+    def __init__(self, parts_dir: Path, index: int) -> None:
+        self.paths = part_paths(parts_dir, index)
+        suffix = f".tmp-{os.getpid()}"
+        self.tmp = PartPaths(*(p.with_name(p.name + suffix) for p in self.paths.all()))
+        self.rendered: IO[bytes] = open(self.tmp.rendered, "wb", buffering=1 << 20)  # noqa: SIM115
+        self.rejects: IO[bytes] = open(self.tmp.rejects, "wb")  # noqa: SIM115
+
+    def commit(self, stats: ChunkStats) -> None:
+        self.rendered.close()
+        self.rejects.close()
+        os.replace(self.tmp.rendered, self.paths.rendered)
+        os.replace(self.tmp.rejects, self.paths.rejects)
+        write_atomic(self.paths.stats, json.dumps(stats.to_json()).encode())
+
+    def abort(self) -> None:
+        for handle in (self.rendered, self.rejects):
+            with contextlib.suppress(OSError):
+                handle.close()
+        for path in self.tmp.all():
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def commit_bytes(
+    parts_dir: Path, index: int, rendered: bytes, rejects: bytes, stats: ChunkStats
+) -> None:
+    """Write a chunk rendered elsewhere (a Dask worker) as part files, stats last."""
+    paths = part_paths(parts_dir, index)
+    write_atomic(paths.rendered, rendered)
+    write_atomic(paths.rejects, rejects)
+    write_atomic(paths.stats, json.dumps(stats.to_json()).encode())
+
+
+def read_chunk_stats(parts_dir: Path, index: int) -> ChunkStats | None:
+    """The stats of a finished chunk, or ``None`` when the chunk is not (fully) written."""
+    paths = part_paths(parts_dir, index)
+    try:
+        data = json.loads(paths.stats.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not (paths.rendered.exists() and paths.rejects.exists()):
+        return None
+    stats = ChunkStats.from_json(data)
+    return stats if stats.index == index else None
+
+
+# --- journal ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class JournalHeader:
+    """What the parts in ``OUT/.parts`` were made from; a resume must match it exactly."""
+
+    campaign: str
+    at: str
+    channels: tuple[str, ...]
+    output_format: str
+    chunk_size: int
+    input_path: str
+    input_format: str
+    input_size: int
+    input_fingerprint: str
+    content_fingerprint: str
+    version: int = JOURNAL_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["channels"] = list(self.channels)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JournalHeader:
+        values = dict(data)
+        values["channels"] = tuple(values.get("channels", ()))
+        return cls(**values)
+
+
+_CHECKS: tuple[tuple[str, str], ...] = (
+    ("version", "the journal format"),
+    ("input_fingerprint", "the profiles file (its content changed or it is another file)"),
+    ("input_size", "the profiles file size"),
+    ("content_fingerprint", "the content (atoms, layouts or atomcast.yaml changed)"),
+    ("campaign", "the campaign"),
+    ("at", "--at"),
+    ("channels", "--channels"),
+    ("output_format", "--format"),
+    ("chunk_size", "--chunk-size"),
+)
+
+
+def resume_mismatch(old: JournalHeader, new: JournalHeader) -> str | None:
+    """Why ``new`` cannot continue the run of ``old``, or ``None`` when it can."""
+    for name, what in _CHECKS:
+        before, now = getattr(old, name), getattr(new, name)
+        if before != now:
+            shown_before = before if not isinstance(before, tuple) else ",".join(before) or "all"
+            shown_now = now if not isinstance(now, tuple) else ",".join(now) or "all"
+            if name.endswith("fingerprint"):
+                return f"{what} differs from the interrupted run"
+            return f"{what} differs from the interrupted run ({shown_before} then, {shown_now} now)"
+    return None
+
+
+@dataclass(slots=True)
+class Assembly:
+    """How far the final files are assembled: chunks appended and the files' lengths."""
+
+    chunks: int = 0
+    rendered: int = 0
+    rejects: int = 0
+
+
+class Journal:
+    """``OUT/.parts``: the header, the log of finished chunks, the part files, and the
+    final files being assembled.
+
+    Finished chunks are appended to ``rendered.partial`` / ``rejects.partial`` in input
+    order as soon as every chunk before them is done, and their part files are deleted:
+    the output is written once, and the disk holds one copy of it, not two.
+    ``assembled.json`` (renamed into place after each append) records the assembled
+    lengths; a resume truncates the partial files to them, which drops a half-done append.
+    Parquet output keeps its rendered parts until the end, when they become row groups.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.parts = out / PARTS_DIR
+        self.header_path = self.parts / JOURNAL
+        self.log_path = self.parts / JOURNAL_LOG
+        self.assembly_path = self.parts / ASSEMBLY
+        self.assembly = Assembly()
+        self.output_format: OutputFormat = "jsonl"
+        self._log: IO[str] | None = None
+        self._rendered: IO[bytes] | None = None
+        self._rejects: IO[bytes] | None = None
+
+    @property
+    def appends_rendered(self) -> bool:
+        return self.output_format != "parquet"
+
+    def exists(self) -> bool:
+        return self.header_path.exists()
+
+    def read_header(self) -> JournalHeader:
+        try:
+            return JournalHeader.from_json(json.loads(self.header_path.read_text("utf-8")))
+        except (OSError, ValueError, TypeError) as exc:
+            raise BatchError(
+                f"{self.header_path}: unreadable journal ({exc}); remove {self.parts} to start over"
+            ) from None
+
+    def start(self, header: JournalHeader) -> None:
+        """Begin a fresh run: an empty parts folder and a new header."""
+        if self.parts.exists():
+            shutil.rmtree(self.parts)
+        self.parts.mkdir(parents=True)
+        write_atomic(self.header_path, json.dumps(header.to_json(), indent=2).encode())
+
+    def open(self, output_format: OutputFormat) -> None:
+        """Open the assembly where the last run left it (a fresh run starts at zero).
+
+        :raises BatchError: when the partial files are shorter than recorded (tampered).
+        """
+        self.output_format = output_format
+        self._clean_temporaries()
+        try:
+            data = json.loads(self.assembly_path.read_bytes())
+            self.assembly = Assembly(
+                int(data["chunks"]), int(data["rendered"]), int(data["rejects"])
+            )
+        except FileNotFoundError:
+            self.assembly = Assembly()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BatchError(
+                f"{self.assembly_path}: unreadable ({exc}); remove {self.parts}"
+            ) from None
+        self._rendered = self._open_partial(
+            RENDERED_PARTIAL, self.assembly.rendered, self.out / RENDERED[output_format]
+        )
+        self._rejects = self._open_partial(
+            REJECTS_PARTIAL, self.assembly.rejects, self.out / REJECTS
+        )
+        # Parts of chunks already appended (a kill between the append and the delete).
+        for index in range(self.assembly.chunks):
+            paths = part_paths(self.parts, index)
+            with contextlib.suppress(FileNotFoundError):
+                paths.rejects.unlink()
+            if self.appends_rendered:
+                with contextlib.suppress(FileNotFoundError):
+                    paths.rendered.unlink()
+
+    def _open_partial(self, name: str, length: int, final: Path) -> IO[bytes]:
+        path = self.parts / name
+        if not path.exists() and final.exists() and final.stat().st_size == length:
+            # Killed while renaming the finished files into place: take them back.
+            os.replace(final, path)
+        handle = open(path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
+        size = os.fstat(handle.fileno()).st_size
+        if size < length:
+            handle.close()
+            raise BatchError(
+                f"{path} is shorter than the journal says ({size} < {length} bytes); "
+                f"remove {self.parts} to start over"
+            )
+        if size > length:
+            handle.truncate(length)  # the tail of an append that was cut short
+        return handle
+
+    def _clean_temporaries(self) -> None:
+        """Remove half-written parts left by a killed run."""
+        for pattern in ("*.tmp-*", ".*.tmp-*"):
+            for path in self.parts.glob(pattern):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+    def done(self, index: int) -> ChunkStats | None:
+        """The stats of a finished chunk, or ``None`` when it must be rendered (again)."""
+        if index < self.assembly.chunks:
+            try:
+                stats = ChunkStats.from_json(
+                    json.loads(part_paths(self.parts, index).stats.read_bytes())
+                )
+            except (OSError, ValueError, KeyError) as exc:
+                raise BatchError(
+                    f"chunk {index}: its stats are gone ({exc}); remove {self.parts}"
+                ) from None
+            if not self.appends_rendered and not part_paths(self.parts, index).rendered.exists():
+                raise BatchError(f"chunk {index}: its rendered part is gone; remove {self.parts}")
+            return stats
+        return read_chunk_stats(self.parts, index)
+
+    def record(self, stats: ChunkStats) -> None:
+        """Log a finished chunk to ``journal.log`` (an audit trail; resumes trust the stats
+        files, renamed atomically), then append what can be appended in order."""
+        if self._log is None:
+            self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115
+        entry = {
+            "chunk": stats.index,
+            "records": stats.records,
+            "first_line": stats.first_line,
+            "last_line": stats.last_line,
+            "rendered": stats.rendered,
+            "rejected": stats.rejected,
+        }
+        self._log.write(json.dumps(entry) + "\n")
+        self._log.flush()
+        self.assemble()
+
+    def assemble(self) -> None:
+        """Append every finished chunk that directly follows the assembled ones."""
+        rendered, rejects = self._rendered, self._rejects
+        if rendered is None or rejects is None:
+            return
+        while True:
+            index = self.assembly.chunks
+            if read_chunk_stats(self.parts, index) is None:
+                return
+            paths = part_paths(self.parts, index)
+            if self.appends_rendered:
+                _append_file(paths.rendered, rendered)
+            _append_file(paths.rejects, rejects)
+            self.assembly = Assembly(
+                index + 1,
+                os.fstat(rendered.fileno()).st_size,
+                os.fstat(rejects.fileno()).st_size,
+            )
+            write_atomic(
+                self.assembly_path,
+                json.dumps(
+                    {
+                        "chunks": self.assembly.chunks,
+                        "rendered": self.assembly.rendered,
+                        "rejects": self.assembly.rejects,
+                    }
+                ).encode(),
+            )
+            if self.appends_rendered:
+                paths.rendered.unlink()
+            paths.rejects.unlink()
+
+    def finish(self, chunks: int, channels: Sequence[str]) -> None:
+        """Move the assembled files into place (parquet: write it from the parts)."""
+        self.assemble()
+        if self.assembly.chunks != chunks:
+            raise BatchError(
+                f"only {self.assembly.chunks} of {chunks} chunks are finished; rerun with --resume"
+            )
+        self._close_partials()
+        final = self.out / RENDERED[self.output_format]
+        if self.appends_rendered:
+            os.replace(self.parts / RENDERED_PARTIAL, final)
+        else:
+            paths = [part_paths(self.parts, index).rendered for index in range(chunks)]
+            concatenate_parquet(paths, final, channels)
+        os.replace(self.parts / REJECTS_PARTIAL, self.out / REJECTS)
+
+    def _close_partials(self) -> None:
+        for handle in (self._rendered, self._rejects):
+            if handle is not None:
+                handle.close()
+        self._rendered = self._rejects = None
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._close_partials()
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+
+# --- final assembly -----------------------------------------------------------------------
+
+
+def _append_file(source: Path, target: IO[bytes]) -> None:
+    """Append ``source`` to the unbuffered ``target``: in the kernel where the platform
+    can (``copy_file_range``), else through a buffer."""
+    with open(source, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        offset = 0
+        copy_range = getattr(os, "copy_file_range", None)
+        if copy_range is not None:
+            try:
+                while offset < size:
+                    sent = copy_range(handle.fileno(), target.fileno(), size - offset)
+                    if sent == 0:
+                        break
+                    offset += sent
+            except OSError:
+                pass  # e.g. a file system without it: finish with plain reads and writes
+        if offset < size:
+            handle.seek(offset)
+            shutil.copyfileobj(handle, target, 1 << 20)
+
+
+def concatenate_parquet(paths: Sequence[Path], target: Path, channels: Sequence[str]) -> None:
+    """``target`` := one Parquet file with each part as a row group, atomically."""
+    import pyarrow.parquet as pq
+
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    schema = parquet_schema(channels)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for path in paths:
+                table = pq.read_table(path, schema=schema)
+                if table.num_rows:
+                    writer.write_table(table)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def remove_outputs(out: Path) -> None:
+    """Remove a previous run's final files (manifest first: no manifest, no claim)."""
+    for name in (MANIFEST, *RENDERED.values(), REJECTS):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+
+
+__all__ = [
+    "MANIFEST",
+    "OUTPUT_FORMATS",
+    "PARTS_DIR",
+    "REJECTS",
+    "RENDERED",
+    "Journal",
+    "JournalHeader",
+    "OutputFormat",
+    "PartWriter",
+    "commit_bytes",
+    "concatenate_parquet",
+    "input_fingerprint",
+    "make_sink",
+    "part_paths",
+    "remove_outputs",
+    "resume_mismatch",
+    "write_atomic",
+]

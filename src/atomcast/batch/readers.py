@@ -1,0 +1,683 @@
+"""Profile files for batch runs: JSON Lines, CSV and Parquet, read in bounded chunks.
+
+The parent process only *splits* a file into chunks (raw JSONL lines, CSV rows as lists of
+strings, Parquet record batches); turning a chunk into profile mappings happens in the
+worker that renders it (:meth:`JsonlChunk.records` and friends), so the parsing cost is
+spread over every core and a chunk crosses the process boundary in its cheapest form.
+
+Every record keeps its position for rejects: the 1-based line for JSONL, the physical line
+the row starts on for CSV, the 1-based record number for Parquet. A record that cannot be
+read becomes a :class:`RecordError` at that position, never an exception, so that a bad
+record ends in ``rejects.jsonl`` instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import decimal
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal, TypeAlias
+
+from atomcast.errors import BatchError
+from atomcast.schema import AttributeType, ProfileSchema
+
+InputFormat = Literal["jsonl", "csv", "parquet"]
+INPUT_FORMATS: tuple[InputFormat, ...] = ("jsonl", "csv", "parquet")
+_SUFFIXES: dict[str, InputFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+DEFAULT_CHUNK_SIZE = 2000
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """An input record that could not be read as a profile mapping.
+
+    :param reason: why, for ``rejects.jsonl`` (``malformed JSON: ...``).
+    :param key: a short, low-cardinality form of the reason for the manifest's counts.
+    :param profile_id: the record's ``id`` when it could still be made out.
+    """
+
+    reason: str
+    key: str
+    profile_id: str | None = None
+
+
+#: A record as read: a raw profile mapping, or why it could not be read.
+RawOrError: TypeAlias = dict[str, Any] | RecordError
+#: ``(position, raw_or_error)``; position is the 1-based line or record number.
+Item: TypeAlias = tuple[int, RawOrError]
+
+
+def detect_format(path: Path) -> InputFormat:
+    """The input format from the file name (``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``).
+
+    :raises BatchError: for any other suffix.
+    """
+    suffix = path.suffix.lower()
+    found = _SUFFIXES.get(suffix)
+    if found is None:
+        raise BatchError(
+            f"{path}: cannot tell the format from '{suffix or path.name}' "
+            "(expected .jsonl, .ndjson, .csv or .parquet)"
+        )
+    return found
+
+
+def id_of(raw: Mapping[str, Any]) -> str | None:
+    """The record's id for a reject line, when it has a usable one."""
+    value = raw.get("id")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+# --- chunks ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class JsonlChunk:
+    """Raw JSON Lines of one chunk: ``(line number, bytes)``; blank lines are left out."""
+
+    index: int
+    lines: list[tuple[int, bytes]]
+    position: int
+
+    @property
+    def count(self) -> int:
+        return len(self.lines)
+
+    def records(self, schema: ProfileSchema) -> Iterator[Item]:
+        loads = json.loads
+        for line_no, data in self.lines:
+            try:
+                value = loads(data)
+            except UnicodeDecodeError:
+                yield line_no, RecordError("malformed JSON: not valid UTF-8", "malformed JSON")
+                continue
+            except ValueError as exc:
+                msg = getattr(exc, "msg", str(exc))
+                col = getattr(exc, "colno", None)
+                where = f" (column {col})" if col is not None else ""
+                yield line_no, RecordError(f"malformed JSON: {msg}{where}", "malformed JSON")
+                continue
+            if not isinstance(value, dict):
+                kind = "array" if isinstance(value, list) else type(value).__name__
+                yield (
+                    line_no,
+                    RecordError(
+                        f"not a JSON object: a profile must be an object, got {kind}",
+                        "not a JSON object",
+                    ),
+                )
+                continue
+            yield line_no, value
+
+
+@dataclass(frozen=True, slots=True)
+class CsvColumn:
+    """A CSV header cell: its attribute path (dotted headers nest) and declared type.
+
+    ``type`` is ``None`` for a column the schema does not type (undeclared, or below an
+    ``object`` without properties): its cells stay strings.
+    """
+
+    name: str
+    path: tuple[str, ...]
+    type: AttributeType | None
+
+
+@dataclass(slots=True)
+class CsvChunk:
+    """CSV rows of one chunk, as ``(physical line, cells)``; a row the CSV grammar rejected
+    is ``(line, reason)``."""
+
+    index: int
+    header: tuple[str, ...]
+    rows: list[tuple[int, list[str] | str]]
+    position: int
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    def records(self, schema: ProfileSchema) -> Iterator[Item]:
+        columns = csv_columns(self.header, schema)
+        width = len(columns)
+        for line_no, row in self.rows:
+            if isinstance(row, str):
+                yield line_no, RecordError(f"malformed CSV: {row}", "malformed CSV")
+                continue
+            if len(row) != width:
+                yield (
+                    line_no,
+                    RecordError(
+                        f"malformed CSV: the row has {len(row)} fields, the header has {width}",
+                        "malformed CSV",
+                    ),
+                )
+                continue
+            yield line_no, csv_record(columns, row)
+
+
+@dataclass(slots=True)
+class ParquetChunk:
+    """Parquet records of one chunk: a record batch, or ``count`` unreadable records.
+
+    :param first: the 1-based record number of the first record.
+    :param batch: a ``pyarrow.RecordBatch`` (it pickles as Arrow IPC, cheap to ship).
+    :param error: why the records could not be read, when ``batch`` is ``None``.
+    """
+
+    index: int
+    first: int
+    count: int
+    position: int
+    batch: Any = None
+    error: str | None = None
+
+    def records(self, schema: ProfileSchema) -> Iterator[Item]:
+        if self.batch is None:
+            reason = f"unreadable Parquet data: {self.error}"
+            for offset in range(self.count):
+                yield self.first + offset, RecordError(reason, "unreadable Parquet data")
+            return
+        names = self.batch.schema.names
+        dotted = any("." in name for name in names)
+        try:
+            rows = self.batch.to_pylist()
+        except Exception as exc:  # an Arrow type Python cannot hold: reject, never drop
+            reason = f"unreadable Parquet data: {exc.__class__.__name__}: {exc}"
+            for offset in range(self.count):
+                yield self.first + offset, RecordError(reason, "unreadable Parquet data")
+            return
+        for offset, row in enumerate(rows):
+            yield self.first + offset, parquet_record(row, dotted)
+
+
+Chunk: TypeAlias = JsonlChunk | CsvChunk | ParquetChunk
+
+
+# --- record conversion (runs in workers) --------------------------------------------------
+
+_COLUMN_CACHE: dict[tuple[tuple[str, ...], int], tuple[CsvColumn, ...]] = {}
+
+
+def csv_columns(header: tuple[str, ...], schema: ProfileSchema) -> tuple[CsvColumn, ...]:
+    """The typed columns of a CSV header, worked out once per header and schema."""
+    key = (header, id(schema))
+    cached = _COLUMN_CACHE.get(key)
+    if cached is not None:
+        return cached
+    columns: list[CsvColumn] = []
+    for name in header:
+        path = tuple(part.strip() for part in name.strip().split("."))
+        spec = schema.resolve(".".join(path))
+        columns.append(CsvColumn(name, path, spec.type if spec else None))
+    result = tuple(columns)
+    if len(_COLUMN_CACHE) > 64:
+        _COLUMN_CACHE.clear()
+    _COLUMN_CACHE[key] = result
+    return result
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def convert_cell(kind: AttributeType | None, text: str) -> Any:
+    """A CSV cell as the schema's type.
+
+    :raises ValueError: when the text is not of that type.
+    """
+    if kind is None or kind in ("string", "datetime"):
+        # Datetimes are checked and made canonical by the profile schema itself.
+        return text
+    stripped = text.strip()
+    if kind == "number":
+        return _number(stripped)
+    if kind == "integer":
+        value = _number(stripped)
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError("not an integer")
+            return int(value)
+        return value
+    if kind == "boolean":
+        lowered = stripped.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError("not a boolean (true/false, 1/0, yes/no)")
+    if kind == "list":
+        if stripped.startswith("["):
+            value = json.loads(stripped)
+            if not isinstance(value, list):
+                raise ValueError("not a JSON array")
+            return value
+        return [part.strip() for part in stripped.split("|") if part.strip()]
+    # object: a JSON object in one cell (dotted columns fill it key by key instead)
+    value = json.loads(stripped)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def _set_path(target: dict[str, Any], path: tuple[str, ...], value: Any) -> bool:
+    """Put ``value`` at ``path``, creating objects on the way; False on a clash."""
+    node = target
+    for part in path[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            return False
+        node = child
+    if isinstance(node.get(path[-1]), dict) and isinstance(value, dict):
+        node[path[-1]] = {**value, **node[path[-1]]}
+        return True
+    node[path[-1]] = value
+    return True
+
+
+def _has_surrogates(text: str) -> bool:
+    # Undecodable bytes were kept as lone surrogates (surrogateescape) so the row survives.
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def csv_record(columns: tuple[CsvColumn, ...], row: list[str]) -> RawOrError:
+    """One CSV row as a raw profile: typed cells, dotted headers nested, empty = absent."""
+    raw: dict[str, Any] = {}
+    failure: RecordError | None = None
+    for column, text in zip(columns, row, strict=True):
+        if text == "":
+            continue
+        if failure is not None:
+            continue
+        if not text.isascii() and _has_surrogates(text):
+            failure = RecordError(
+                f"column '{column.name}': not valid UTF-8", f"bad value: {column.name}"
+            )
+            continue
+        try:
+            value = convert_cell(column.type, text)
+        except ValueError as exc:
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            failure = RecordError(
+                f"column '{column.name}': expected {column.type}, got {shown!r} ({detail})",
+                f"bad value: {column.name}",
+            )
+            continue
+        if not _set_path(raw, column.path, value):
+            failure = RecordError(
+                f"column '{column.name}': clashes with column '{column.path[0]}'",
+                f"bad value: {column.name}",
+            )
+    if failure is not None:
+        return RecordError(failure.reason, failure.key, id_of(raw))
+    return raw
+
+
+def _plain(value: Any) -> Any:
+    """Arrow values Python-side: decimals as numbers, nulls inside objects dropped."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def parquet_record(row: dict[str, Any], dotted: bool) -> RawOrError:
+    """One Parquet row as a raw profile; null is absent and ``a.b`` columns nest."""
+    raw: dict[str, Any] = {}
+    for name, value in row.items():
+        if value is None:
+            continue
+        plain = _plain(value) if isinstance(value, dict | list | decimal.Decimal) else value
+        if dotted and "." in name:
+            if not _set_path(raw, tuple(name.split(".")), plain):
+                return RecordError(
+                    f"column '{name}': clashes with column '{name.split('.')[0]}'",
+                    f"bad value: {name}",
+                    id_of(raw),
+                )
+        else:
+            raw[name] = plain
+    return raw
+
+
+# --- sources (run in the parent) ----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProfileSource:
+    """A profile file opened for chunked reading.
+
+    :param total: the progress total: bytes for JSONL and CSV, records for Parquet.
+    :param columns_ignored: CSV/Parquet columns the profile schema does not declare.
+    """
+
+    path: Path
+    format: InputFormat
+    chunk_size: int
+    total: int
+    unit: Literal["bytes", "records"]
+    columns_ignored: tuple[str, ...] = ()
+    _header: tuple[str, ...] = field(default=(), repr=False)
+    _columns: tuple[str, ...] | None = field(default=None, repr=False)
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The file's chunks, in order; chunk ``i`` always holds the same records."""
+        if self.format == "jsonl":
+            return _jsonl_chunks(self.path, self.chunk_size)
+        if self.format == "csv":
+            return _csv_chunks(self.path, self.chunk_size)
+        return _parquet_chunks(self.path, self.chunk_size, self._columns)
+
+    def records(self, schema: ProfileSchema) -> Iterator[Item]:
+        """Every record in order, decoded in this process (for the Python API)."""
+        for chunk in self.chunks():
+            yield from chunk.records(schema)
+
+
+def open_profiles(
+    path: Path | str,
+    schema: ProfileSchema,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    input_format: InputFormat | None = None,
+) -> ProfileSource:
+    """Open a profile file for chunked reading; the header (CSV) or footer (Parquet) is read
+    now so that a file that is not what it claims fails before any work starts.
+
+    :raises BatchError: when the file is missing, unreadable or not of its format.
+    """
+    path = Path(path)
+    if chunk_size < 1:
+        raise BatchError(f"chunk size must be at least 1, got {chunk_size}")
+    fmt = input_format or detect_format(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BatchError(f"{path}: cannot read the profiles: {exc.strerror}") from None
+    if not path.is_file():
+        raise BatchError(f"{path}: not a file")
+    if fmt == "jsonl":
+        return ProfileSource(path, fmt, chunk_size, size, "bytes")
+    if fmt == "csv":
+        header = _csv_header(path)
+        ignored = tuple(h for h in header if schema.resolve(h.strip()) is False)
+        return ProfileSource(path, fmt, chunk_size, size, "bytes", ignored, header)
+    return _open_parquet(path, schema, chunk_size)
+
+
+def read_profiles(
+    path: Path | str, schema: ProfileSchema, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[Item]:
+    """Every record of a profile file as ``(position, raw_or_error)``, in file order.
+
+    :raises BatchError: when the file cannot be opened as its format.
+    """
+    return open_profiles(path, schema, chunk_size=chunk_size).records(schema)
+
+
+def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[JsonlChunk]:
+    index = 0
+    position = 0
+    lines: list[tuple[int, bytes]] = []
+    with _open_binary(path) as handle:
+        for line_no, data in enumerate(handle, start=1):
+            position += len(data)
+            if line_no == 1 and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            if not data.strip():
+                continue
+            lines.append((line_no, data))
+            if len(lines) >= chunk_size:
+                yield JsonlChunk(index, lines, position)
+                index += 1
+                lines = []
+    if lines:
+        yield JsonlChunk(index, lines, position)
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    try:
+        return open(path, "rb", buffering=1 << 20)
+    except OSError as exc:
+        raise BatchError(f"{path}: cannot read the profiles: {exc.strerror}") from None
+
+
+class _CountingLines:
+    """Decoded lines of a binary file, counting bytes for progress.
+
+    Reading bytes and decoding here (instead of a text file) is what allows a byte position
+    while the csv module iterates.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.position = 0
+        self.first = True
+
+    def __iter__(self) -> Iterator[str]:
+        for data in self.handle:
+            self.position += len(data)
+            if self.first:
+                self.first = False
+                if data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+            yield data.decode("utf-8", "surrogateescape")
+
+
+def _csv_header(path: Path) -> tuple[str, ...]:
+    with _open_binary(path) as handle:
+        lines = _CountingLines(handle)
+        reader = csv.reader(lines, strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise BatchError(f"{path}:1: the CSV file is empty (a header is needed)") from None
+        except csv.Error as exc:
+            raise BatchError(f"{path}:1: malformed CSV header: {exc}") from None
+    names = tuple(name.strip() for name in header)
+    if not any(names) or "" in names:
+        raise BatchError(f"{path}:1: the CSV header has an empty column name")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise BatchError(f"{path}:1: the CSV header repeats column '{name}'")
+        seen.add(name)
+    return names
+
+
+def _csv_chunks(path: Path, chunk_size: int) -> Iterator[CsvChunk]:
+    header = _csv_header(path)
+    index = 0
+    rows: list[tuple[int, list[str] | str]] = []
+    with _open_binary(path) as handle:
+        lines = _CountingLines(handle)
+        reader = csv.reader(lines, strict=True)
+        next(reader)
+        end = reader.line_num
+        while True:
+            start = end + 1
+            try:
+                row: list[str] | str = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                end = reader.line_num
+                span = f" (lines {start}-{end})" if end > start else ""
+                row = f"{exc}{span}"
+            else:
+                end = reader.line_num
+                if not row:  # a blank line is not a record
+                    continue
+            rows.append((start, row))
+            if len(rows) >= chunk_size:
+                yield CsvChunk(index, header, rows, lines.position)
+                index += 1
+                rows = []
+    if rows:
+        yield CsvChunk(index, header, rows, os.path.getsize(path))
+
+
+def _open_parquet(path: Path, schema: ProfileSchema, chunk_size: int) -> ProfileSource:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError with a useful message
+        raise BatchError(f"{path}: not a readable Parquet file: {exc}") from None
+    top = list(meta.schema.to_arrow_schema().names)
+    wanted = tuple(n for n in top if schema.resolve(n) is not False)
+    ignored = tuple(n for n in top if n not in wanted)
+    return ProfileSource(
+        path, "parquet", chunk_size, meta.num_rows, "records", ignored, _columns=wanted
+    )
+
+
+def _parquet_pieces(
+    path: Path, chunk_size: int, columns: tuple[str, ...] | None
+) -> Iterator[tuple[Any, int, str | None]]:
+    """``(batch or None, rows, error)`` in file order, one row group at a time, so that an
+    unreadable row group turns into that many rejected records instead of a crash."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    for group in range(parquet.metadata.num_row_groups):
+        expected = parquet.metadata.row_group(group).num_rows
+        seen = 0
+        try:
+            for batch in parquet.iter_batches(
+                batch_size=chunk_size, row_groups=[group], columns=list(columns or ()) or None
+            ):
+                seen += batch.num_rows
+                yield batch, batch.num_rows, None
+        except Exception as exc:
+            if expected > seen:
+                yield None, expected - seen, f"row group {group}: {exc}"
+
+
+def _parquet_chunks(
+    path: Path, chunk_size: int, columns: tuple[str, ...] | None
+) -> Iterator[ParquetChunk]:
+    """Row groups re-cut into chunks of exactly ``chunk_size`` records (the last may be
+    shorter), so chunk boundaries never depend on how the file was written."""
+    import pyarrow as pa
+
+    index = 0
+    first = 1
+    pending: list[Any] = []
+    pending_rows = 0
+
+    def flush(rows: int) -> ParquetChunk:
+        nonlocal pending, pending_rows, index, first
+        table = pa.Table.from_batches(pending)
+        # One contiguous batch per chunk: combine_chunks leaves each column in one piece.
+        batch = table.slice(0, rows).combine_chunks().to_batches()[0]
+        rest = table.slice(rows)
+        chunk = ParquetChunk(index, first, rows, first + rows - 1, batch=batch)
+        pending = rest.to_batches() if rest.num_rows else []
+        pending_rows = rest.num_rows
+        index += 1
+        first += rows
+        return chunk
+
+    for batch, rows, error in _parquet_pieces(path, chunk_size, columns):
+        if batch is not None:
+            pending.append(batch)
+            pending_rows += rows
+            while pending_rows >= chunk_size:
+                yield flush(chunk_size)
+            continue
+        if pending_rows:
+            yield flush(pending_rows)
+        remaining = rows
+        while remaining:
+            take = min(chunk_size, remaining)
+            yield ParquetChunk(index, first, take, first + take - 1, error=error)
+            index += 1
+            first += take
+            remaining -= take
+    if pending_rows:
+        yield flush(pending_rows)
+
+
+def chunk_first_line(chunk: Chunk) -> int:
+    """The position of a chunk's first record (for the journal)."""
+    if isinstance(chunk, JsonlChunk):
+        return chunk.lines[0][0] if chunk.lines else 0
+    if isinstance(chunk, CsvChunk):
+        return chunk.rows[0][0] if chunk.rows else 0
+    return chunk.first
+
+
+def chunk_last_line(chunk: Chunk) -> int:
+    """The position of a chunk's last record (for the journal)."""
+    if isinstance(chunk, JsonlChunk):
+        return chunk.lines[-1][0] if chunk.lines else 0
+    if isinstance(chunk, CsvChunk):
+        return chunk.rows[-1][0] if chunk.rows else 0
+    return chunk.first + chunk.count - 1
+
+
+def iter_items(items: Iterable[Mapping[str, Any] | Item]) -> Iterator[Item]:
+    """Number plain mappings 1, 2, 3...; pass ``(position, raw_or_error)`` pairs through."""
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, tuple):
+            yield item
+        else:
+            yield number, dict(item)
+
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "INPUT_FORMATS",
+    "Chunk",
+    "CsvChunk",
+    "CsvColumn",
+    "InputFormat",
+    "Item",
+    "JsonlChunk",
+    "ParquetChunk",
+    "ProfileSource",
+    "RawOrError",
+    "RecordError",
+    "chunk_first_line",
+    "chunk_last_line",
+    "convert_cell",
+    "csv_columns",
+    "csv_record",
+    "detect_format",
+    "id_of",
+    "iter_items",
+    "open_profiles",
+    "parquet_record",
+    "read_profiles",
+]

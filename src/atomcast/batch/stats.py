@@ -1,0 +1,178 @@
+"""Counts of a batch run: per chunk while rendering, merged into the manifest at the end.
+
+Chunk stats are stored beside each chunk's part files, so a resumed run rebuilds exactly
+the manifest an uninterrupted run would have written; merging is order-independent and
+every map is written sorted, so the manifest never depends on which worker finished first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from atomcast.render import RenderResult
+
+#: Above this many distinct reasons (per channel, or for rejects), the rarest are summed
+#: into one ``(other)`` entry so that a pathological input cannot bloat the manifest.
+MAX_REASONS = 200
+OTHER = "(other)"
+STATUSES = ("rendered", "skipped", "error")
+
+
+def combination_key(decisions: Mapping[str, str | None]) -> str:
+    """``headline=a|offer=b``: the tuple of decisions, in the campaign's slot order."""
+    return "|".join(f"{slot}={atom or '-'}" for slot, atom in decisions.items())
+
+
+def _add(target: dict[str, int], source: Mapping[str, int]) -> None:
+    for key, count in source.items():
+        target[key] = target.get(key, 0) + count
+
+
+def ranked_counts(counts: Mapping[str, int], limit: int | None = None) -> dict[str, int]:
+    """Largest count first, then by key: stable whatever the merge order."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if limit is not None and len(ordered) > limit:
+        rest = sum(count for _, count in ordered[limit - 1 :])
+        ordered = [*ordered[: limit - 1], (OTHER, rest)]
+    return dict(ordered)
+
+
+@dataclass(slots=True)
+class ChannelCounts:
+    """Statuses of one channel, and why it was skipped or failed."""
+
+    statuses: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self, limit: int | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {status: self.statuses.get(status, 0) for status in STATUSES}
+        data["reasons"] = ranked_counts(self.reasons, limit)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChannelCounts:
+        return cls(
+            {s: int(data.get(s, 0)) for s in STATUSES if data.get(s)},
+            {str(k): int(v) for k, v in data.get("reasons", {}).items()},
+        )
+
+
+@dataclass(slots=True)
+class ChunkStats:
+    """What one chunk (or, merged, the whole run) produced.
+
+    :param first_line: position of the chunk's first record (0 when empty).
+    :param seconds: wall time the worker spent on the chunk.
+    """
+
+    index: int = 0
+    records: int = 0
+    rendered: int = 0
+    rejected: int = 0
+    first_line: int = 0
+    last_line: int = 0
+    channels: dict[str, ChannelCounts] = field(default_factory=dict)
+    combinations: dict[str, int] = field(default_factory=dict)
+    experiments: dict[str, int] = field(default_factory=dict)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    atoms: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+    def add_rendered(self, result: RenderResult) -> None:
+        """Count one rendered profile (a profile whose channels are all skipped counts)."""
+        self.rendered += 1
+        decisions = result.decisions
+        key = combination_key(decisions)
+        combinations = self.combinations
+        combinations[key] = combinations.get(key, 0) + 1
+        atoms = self.atoms
+        for atom in decisions.values():
+            if atom is not None:
+                atoms.add(atom)
+        for name, arm in result.experiments.items():
+            exp_key = f"{name}={arm}"
+            self.experiments[exp_key] = self.experiments.get(exp_key, 0) + 1
+        channels = self.channels
+        for name, output in result.channels.items():
+            counts = channels.get(name)
+            if counts is None:
+                counts = channels[name] = ChannelCounts()
+            statuses = counts.statuses
+            statuses[output.status] = statuses.get(output.status, 0) + 1
+            if output.reason is not None:
+                counts.reasons[output.reason] = counts.reasons.get(output.reason, 0) + 1
+            if output.atoms:
+                atoms.update(a for a in output.atoms.values() if a is not None)
+
+    def add_reject(self, key: str) -> None:
+        self.rejected += 1
+        self.reject_reasons[key] = self.reject_reasons.get(key, 0) + 1
+
+    def merge(self, other: ChunkStats) -> None:
+        self.records += other.records
+        self.rendered += other.rendered
+        self.rejected += other.rejected
+        for name, counts in other.channels.items():
+            mine = self.channels.setdefault(name, ChannelCounts())
+            _add(mine.statuses, counts.statuses)
+            _add(mine.reasons, counts.reasons)
+        _add(self.combinations, other.combinations)
+        _add(self.experiments, other.experiments)
+        _add(self.reject_reasons, other.reject_reasons)
+        self.atoms.update(other.atoms)
+        self.seconds += other.seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "records": self.records,
+            "rendered": self.rendered,
+            "rejected": self.rejected,
+            "first_line": self.first_line,
+            "last_line": self.last_line,
+            "channels": {name: c.to_json() for name, c in sorted(self.channels.items())},
+            "combinations": ranked_counts(self.combinations),
+            "experiments": ranked_counts(self.experiments),
+            "reject_reasons": ranked_counts(self.reject_reasons),
+            "atoms": sorted(self.atoms),
+            "seconds": round(self.seconds, 6),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChunkStats:
+        return cls(
+            index=int(data["index"]),
+            records=int(data["records"]),
+            rendered=int(data["rendered"]),
+            rejected=int(data["rejected"]),
+            first_line=int(data.get("first_line", 0)),
+            last_line=int(data.get("last_line", 0)),
+            channels={
+                str(k): ChannelCounts.from_json(v) for k, v in data.get("channels", {}).items()
+            },
+            combinations={str(k): int(v) for k, v in data.get("combinations", {}).items()},
+            experiments={str(k): int(v) for k, v in data.get("experiments", {}).items()},
+            reject_reasons={str(k): int(v) for k, v in data.get("reject_reasons", {}).items()},
+            atoms={str(a) for a in data.get("atoms", ())},
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+
+def merge_all(chunks: Iterable[ChunkStats]) -> ChunkStats:
+    total = ChunkStats(index=-1)
+    for chunk in chunks:
+        total.merge(chunk)
+    return total
+
+
+__all__ = [
+    "MAX_REASONS",
+    "ChannelCounts",
+    "ChunkStats",
+    "combination_key",
+    "merge_all",
+    "ranked_counts",
+]
