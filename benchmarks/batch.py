@@ -209,14 +209,12 @@ def _cpu_seconds() -> float:
 def naive_render(project: Any, campaign: str, raws: list[Mapping[str, Any]]) -> float:
     """Seconds per profile when everything is done from scratch for each profile: Jinja
     environments and templates built per profile, MJML compiled per profile."""
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
     from mjml import mjml2html
 
     from atomcast.markdown import render_markdown
     from atomcast.schema import validate_profile
     from atomcast.selection import Selector, parse_instant
-    from atomcast.templating import safe_url
+    from atomcast.templating import make_environment
 
     instant = parse_instant(AT)
     config = project.config.campaigns[campaign]
@@ -224,10 +222,7 @@ def naive_render(project: Any, campaign: str, raws: list[Mapping[str, Any]]) -> 
     brand = project.config.brand.model_dump()
     started = time.perf_counter()
     for raw in raws:
-        env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-        env.filters.update(
-            safe_url=safe_url, date=lambda v, *a: str(v), money=str, percent=lambda v: f"{v}%"
-        )
+        env = make_environment("text")
         profile = validate_profile(project.schema, raw)
         selection = Selector(project).select(profile, campaign, instant)
         context: dict[str, Any] = {

@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from mjml import mjml2html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,7 +25,7 @@ from atomcast.channels.base import SlotViews
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.schema import validate_profile
-from atomcast.templating import safe_url
+from atomcast.templating import make_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-07-15T12:00:00Z"
@@ -57,8 +55,7 @@ def naive_email(renderer: Renderer, profiles: list[Any]) -> tuple[float, float]:
     source = layout.parts["body"].source
     results = []
     for compile_each_time in (True, False):
-        env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-        env.filters["safe_url"] = safe_url
+        env = make_environment("html")
         once = env.from_string(source)
         start = time.perf_counter()
         for profile in profiles:

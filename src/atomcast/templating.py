@@ -88,6 +88,12 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+def make_environment(mode: Mode) -> ImmutableSandboxedEnvironment:
+    """A new sandboxed environment with atomcast's filters, sharing nothing with the cached
+    ones: what a from-scratch baseline or an isolated tool should use."""
+    return _make_environment(mode)
+
+
 def _make_environment(mode: Mode) -> ImmutableSandboxedEnvironment:
     env = _Environment(
         autoescape=mode == "html",
