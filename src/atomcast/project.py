@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ValidationError
 
 from atomcast.conditions import (
@@ -39,7 +39,7 @@ from atomcast.models import (
     ProjectConfig,
 )
 from atomcast.schema import AttributeSpec, Profile, ProfileSchema, validate_profile
-from atomcast.templating import analyse, environment
+from atomcast.templating import analyse
 from atomcast.yamlsource import KeyPath, Located, YamlSyntaxError, load_yaml, split_front_matter
 
 CONFIG_FILE = "atomcast.yaml"
@@ -296,12 +296,12 @@ def _check_template(
 ) -> bool:
     """Parse a template and check its names and profile references; True when it parses."""
     try:
-        references = analyse(source, "html" if mode == "html" else "text")
-        unknown = sorted(meta.find_undeclared_variables(environment("text").parse(source)) - names)
+        analysis = analyse(source, "html" if mode == "html" else "text")
     except TemplateSyntaxError as exc:
         problems.add(path, line + (exc.lineno or 1) - 1, f"{what}: template error: {exc.message}")
         return False
-    for name in unknown:
+    references = analysis.references
+    for name in sorted(analysis.names - names):
         close = difflib.get_close_matches(name, sorted(names), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         problems.add(

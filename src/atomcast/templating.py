@@ -217,13 +217,25 @@ def _walk_statements(node: nodes.Node) -> Iterator[ProfileReference]:
             yield from _walk_statements(child)
 
 
-def analyse(source: str, mode: Mode = "text") -> list[ProfileReference]:
-    """Every ``profile`` attribute a template uses, with its line and whether it prints it.
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What ``check`` needs to know about a template, from one parse.
+
+    :param references: every ``profile`` attribute used, with line and whether printed.
+    :param names: the context variables it reads (``profile``, ``slots``, a typo...).
+    """
+
+    references: tuple[ProfileReference, ...]
+    names: frozenset[str]
+
+
+def analyse(source: str, mode: Mode = "text") -> Analysis:
+    """Parse a template once and report the names and profile attributes it uses.
 
     :raises jinja2.TemplateSyntaxError: when the source does not parse.
     """
     tree = _ENVIRONMENTS[mode].parse(source)
-    return list(_walk_statements(tree))
+    return Analysis(tuple(_walk_statements(tree)), frozenset(meta.find_undeclared_variables(tree)))
 
 
 #: Names a template may read that are the same for every profile of a campaign renderer,
