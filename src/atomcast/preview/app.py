@@ -145,6 +145,47 @@ def schema_json(schema: ProfileSchema) -> list[dict[str, Any]]:
     return [one(spec) for spec in schema.attributes.values()]
 
 
+def project_meta(
+    project: Project,
+    at: dt.datetime,
+    *,
+    problems: Iterable[Problem] = (),
+    generation: int = 0,
+) -> dict[str, Any]:
+    """What the page needs before any matrix: campaigns, locales, segments, the schema for
+    the profile form. Shared by the live server and the static export."""
+    config = project.config
+    locales = {config.locales.default, *config.locales.fallbacks}
+    for chain in config.locales.fallbacks.values():
+        locales.update(chain)
+    for persona in project.personas.values():
+        locale = persona.profile.attributes.get("locale")
+        if isinstance(locale, str):
+            locales.add(locale)
+    return {
+        "version": atomcast_version,
+        "project": config.brand.name,
+        "root": project.root.name,
+        "default_at": instant_key(at),
+        "campaigns": [
+            {
+                "name": name,
+                "description": campaign.description,
+                "channels": list(campaign.channels),
+                "slots": list(campaign.slots),
+                "experiments": list(campaign.experiments),
+            }
+            for name, campaign in config.campaigns.items()
+        ],
+        "locales": sorted(locales),
+        "segments": [segment.name for segment in project.segments],
+        "schema": schema_json(project.schema),
+        "problems": [_problem_json(p) for p in problems],
+        "generation": generation,
+        "web_css": read_web_css(project.root),
+    }
+
+
 def profile_errors(schema: ProfileSchema, raw: Mapping[str, Any]) -> list[dict[str, str]]:
     """Every schema error of ``raw``, one per attribute, so the form can mark each field.
 
@@ -246,37 +287,12 @@ class PreviewState:
 
     def meta(self) -> dict[str, Any]:
         snapshot = self.snapshot
-        project = snapshot.project
-        config = project.config
-        locales = {config.locales.default, *config.locales.fallbacks}
-        for chain in config.locales.fallbacks.values():
-            locales.update(chain)
-        for persona in project.personas.values():
-            locale = persona.profile.attributes.get("locale")
-            if isinstance(locale, str):
-                locales.add(locale)
-        return {
-            "version": atomcast_version,
-            "project": config.brand.name,
-            "root": self.root.name,
-            "default_at": instant_key(self.default_instant()),
-            "campaigns": [
-                {
-                    "name": name,
-                    "description": campaign.description,
-                    "channels": list(campaign.channels),
-                    "slots": list(campaign.slots),
-                    "experiments": list(campaign.experiments),
-                }
-                for name, campaign in config.campaigns.items()
-            ],
-            "locales": sorted(locales),
-            "segments": [segment.name for segment in project.segments],
-            "schema": schema_json(project.schema),
-            "problems": [_problem_json(p) for p in self.problems],
-            "generation": snapshot.generation,
-            "web_css": read_web_css(self.root),
-        }
+        return project_meta(
+            snapshot.project,
+            self.default_instant(),
+            problems=self.problems,
+            generation=snapshot.generation,
+        )
 
     # -- live updates ----------------------------------------------------------------------
 

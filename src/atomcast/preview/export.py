@@ -18,8 +18,7 @@ from typing import Any
 from atomcast.preview.app import (
     CONTENT_SECURITY_POLICY,
     STATIC_DIR,
-    read_web_css,
-    schema_json,
+    project_meta,
     template_environment,
 )
 from atomcast.preview.matrix import build_matrix, explain_json, instant_key
@@ -46,34 +45,7 @@ class ExportResult:
 
 
 def _meta(project: Project, at: dt.datetime) -> dict[str, Any]:
-    config = project.config
-    locales = {config.locales.default, *config.locales.fallbacks}
-    for chain in config.locales.fallbacks.values():
-        locales.update(chain)
-    for persona in project.personas.values():
-        locale = persona.profile.attributes.get("locale")
-        if isinstance(locale, str):
-            locales.add(locale)
-    return {
-        "project": config.brand.name,
-        "default_at": instant_key(at),
-        "campaigns": [
-            {
-                "name": name,
-                "description": campaign.description,
-                "channels": list(campaign.channels),
-                "slots": list(campaign.slots),
-                "experiments": list(campaign.experiments),
-            }
-            for name, campaign in config.campaigns.items()
-        ],
-        "locales": sorted(locales),
-        "segments": [segment.name for segment in project.segments],
-        "schema": schema_json(project.schema),
-        "problems": [],
-        "generation": 0,
-        "web_css": read_web_css(project.root),
-    }
+    return project_meta(project, at)
 
 
 def export_site(
