@@ -30,6 +30,9 @@ class Seed:
     line: int
     message: str
     path: str | None = None
+    #: False for what only ``check`` finds (MJML, image decoding): rendering reports those
+    #: per channel instead of refusing the whole project.
+    refused_by_loader: bool = True
 
     def apply(self, root: Path) -> None:
         target = root / self.file
@@ -220,6 +223,24 @@ SEEDS = [
         "lifetime_value: expected number",
     ),
     Seed(
+        "mjml-error",
+        "layouts/email/promo.mjml",
+        "<mj-body>",
+        "<mj-body><mj-section>",
+        5,
+        "MJML error",
+        refused_by_loader=False,
+    ),
+    Seed(
+        "image-not-decodable",
+        "content_atoms/hero-local.md",
+        None,
+        "---\nkind: image\nalt: A hero\nsrc: broken.png\n---\n",
+        4,
+        "image broken.png cannot be read",
+        refused_by_loader=False,
+    ),
+    Seed(
         "unknown-experiment-arm",
         "content_atoms/headline-b.md",
         "headline-test:b",
@@ -249,13 +270,15 @@ def test_seeded_error_names_file_and_line(seed: Seed, mini_project: Path) -> Non
     matching = [p for p in problems if seed.message in p.message]
     assert matching, f"no error mentioning {seed.message!r}; got {[str(p) for p in problems]}"
     assert (matching[0].path, matching[0].line) == (expected_path, seed.line), str(matching[0])
-    with pytest.raises(ProjectError):
-        load_project(mini_project)
+    if seed.refused_by_loader:
+        with pytest.raises(ProjectError):
+            load_project(mini_project)
 
 
 def test_all_seeds_at_once_are_all_reported(tmp_path: Path) -> None:
     """Every mistake at once, through the real CLI: one line each, exit 1, no traceback."""
     root = copy_project(MINI, tmp_path / "all")
+    (root / "content_atoms" / "broken.png").write_bytes(b"not a png at all")
     # Seeds that break atomcast.yaml itself hide the atoms' cross-checks, so leave them out.
     # One seed per file, so that seeds never overwrite each other's text.
     # The duplicate needs the original intact, which another seed of that file breaks.
@@ -303,6 +326,12 @@ def test_not_a_project(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "atomcast.yaml:1: error: no atomcast.yaml" in result.stdout
+
+
+@pytest.fixture(autouse=True)
+def _broken_image(mini_project: Path) -> None:
+    # For the image seed: a file with an image's name that is not an image.
+    (mini_project / "content_atoms" / "broken.png").write_bytes(b"not a png at all")
 
 
 def test_unreachable_atom_warnings(mini_project: Path) -> None:

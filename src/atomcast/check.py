@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atomcast.errors import Problem
+from atomcast.errors import Problem, RenderError
 from atomcast.project import Atom, Project, collect_problems
 from atomcast.selection import slot_tags
 
@@ -205,10 +205,48 @@ def persona_coverage(project: Project) -> list[Problem]:
     return problems
 
 
+def layout_problems(project: Project) -> list[Problem]:
+    """Email layouts compiled through MJML, as a render would: MJML errors name the file."""
+    from atomcast.channels.email import EmailCompiler
+
+    compiler = EmailCompiler()
+    problems = []
+    for (channel, _name), layout in sorted(project.layouts.items()):
+        if channel != "email":
+            continue
+        try:
+            compiler.compile(layout)
+        except RenderError as exc:
+            line = layout.parts["body"].line
+            message = str(exc).removeprefix(f"{layout.path}:{line}: ")
+            problems.append(Problem(layout.path, line, "error", message))
+    return problems
+
+
+def image_problems(project: Project) -> list[Problem]:
+    """Local image sources that do not decode: found now, not in the middle of a campaign."""
+    from PIL import Image, UnidentifiedImageError
+
+    problems = []
+    for atom in project.atoms.values():
+        if atom.image_path is None:
+            continue
+        try:
+            with Image.open(atom.image_path) as image:
+                image.verify()
+        except (OSError, UnidentifiedImageError, SyntaxError) as exc:
+            line = atom.field_lines.get("src", 1)
+            message = f"image {atom.fields['src']} cannot be read: {exc}"
+            problems.append(Problem(atom.path, line, "error", message))
+    return problems
+
+
 def check_project(root: Path | str) -> list[Problem]:
     """Every problem of the project in ``root``, sorted by file and line."""
     project, problems = collect_problems(root)
     if project is not None:
+        problems.extend(layout_problems(project))
+        problems.extend(image_problems(project))
         problems.extend(unreachable_atoms(project))
         problems.extend(persona_coverage(project))
     return sorted(set(problems))
