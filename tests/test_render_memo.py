@@ -34,3 +34,25 @@ def test_memo_changes_nothing(campaign: str, at: str, tmp_path: Path) -> None:
     assert memoised.view_memo is not None
     assert memoised.view_memo.hits > 0
     assert memoised.output_memo.hits > 0
+
+
+def test_transformed_unsubscribe_url_is_never_the_stand_in(mini_project: Path) -> None:
+    """A layout that transforms the URL cannot use the memo's stand-in: it renders directly."""
+    layout = mini_project / "layouts" / "email" / "promo.mjml"
+    layout.write_text(
+        layout.read_text().replace(
+            '<a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+            '<a href="{{ unsubscribe_url }}">{{ unsubscribe_url | upper }}</a>',
+        )
+    )
+    project = load_project(mini_project)
+    campaign = Renderer(project, assets_dir=mini_project / "assets").campaign(
+        "sale", at="2026-01-15"
+    )
+    for index in range(3):
+        record = campaign.render_raw(
+            {"id": f"p-{index}", "first_name": "Ann", "consent": {"email": True}}
+        ).to_json()
+        html = record["channels"]["email"]["html"]
+        assert "atomcast.invalid" not in html.lower()
+        assert f"HTTPS://TEST.EXAMPLE/U/P-{index}" in html

@@ -34,7 +34,7 @@ from atomcast.models import CHANNELS, Channel
 from atomcast.project import Atom, Project
 from atomcast.schema import Profile, validate_profile
 from atomcast.selection import Selection, Selector, parse_instant
-from atomcast.templating import profile_dependencies
+from atomcast.templating import prints_unchanged, profile_dependencies
 
 DEFAULT_ASSETS_URL = "/assets/"
 #: Memo bounds per campaign renderer (and so per worker process): a few MB each.
@@ -203,6 +203,9 @@ class CampaignRenderer:
         if layout is None:
             return None
         sources = [part.source for part in layout.parts.values()]
+        if channel == "email" and not prints_unchanged(sources, "unsubscribe_url"):
+            # The sentinel can only be swapped back where the URL is printed as it is.
+            return None
         if channel == "sms" and not self.config.transactional:
             sources.append(self.renderer.brand.get("sms_footer") or "")
         found: set[str] = set()
@@ -313,7 +316,7 @@ class CampaignRenderer:
         fields = memoised.fields
         if channel == "email" and key is not None and unsubscribe is not None:
             fields = personalise_unsubscribe(fields, unsubscribe)
-            if _SENTINEL_HOST in fields["html"]:
+            if _SENTINEL_HOST in fields["html"].lower():
                 # The layout transformed the URL (a filter, a slice): render this one directly.
                 self.layout_dependencies["email"] = None
                 return self._render_channel(channel, selection, decisions, base_context, views)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -298,6 +298,36 @@ def _dependencies(tree: nodes.Template) -> frozenset[str] | None:
     if "locale" in names:
         used.add("locale")
     return frozenset(used)
+
+
+#: Filters that leave a URL as it is (escaping is undone by the browser, safe_url passes or
+#: empties it, and the sentinel is a safe https URL either way).
+_TRANSPARENT_FILTERS = frozenset({"safe_url", "e", "escape"})
+
+
+def prints_unchanged(sources: Iterable[str], name: str) -> bool:
+    """Whether every use of the variable ``name`` in ``sources`` prints it unchanged.
+
+    Only then can a stand-in value be rendered once and swapped for the real one in the
+    output; ``{{ name | upper }}`` or ``{{ name[:10] }}`` would transform the stand-in.
+    """
+    for source in sources:
+        try:
+            tree = _ENVIRONMENTS["text"].parse(source)
+        except TemplateSyntaxError:
+            return False
+        allowed: set[int] = set()
+        for output in tree.find_all(nodes.Output):
+            for expression in output.nodes:
+                node: nodes.Expr | None = expression
+                while isinstance(node, nodes.Filter) and node.name in _TRANSPARENT_FILTERS:
+                    node = node.node
+                if isinstance(node, nodes.Name) and node.name == name:
+                    allowed.add(id(node))
+        for found in tree.find_all(nodes.Name):
+            if found.name == name and id(found) not in allowed:
+                return False
+    return True
 
 
 def freeze(value: Any) -> Any:
