@@ -35,6 +35,7 @@ from tests.batch_fixtures import (
     run_batch_cli,
     write_jsonl,
 )
+from tests.conftest import ROOT
 
 KILL_PROFILES = 20_000
 KILL_CHUNK = 250
@@ -241,3 +242,24 @@ def test_an_interrupted_run_is_only_resumed_with_the_same_inputs(tmp_path: Path)
     finished = render_batch(project, CAMPAIGN, source, out, workers=2, resume=True)
     assert finished.resumed
     _same_output(reference, out)
+
+
+def test_resume_never_replaces_a_finished_run_made_differently(tmp_path: Path) -> None:
+    """A forgotten --at must not quietly re-render a finished run at the current time."""
+    from atomcast.batch import render_batch
+    from atomcast.errors import BatchError
+
+    profiles = tmp_path / "p.jsonl"
+    profiles.write_text('{"id": "a", "consent": {"email": true}}\n', encoding="utf-8")
+    out = tmp_path / "out"
+    render_batch(ROOT, "summer-sale", profiles, out, at="2026-07-15T12:00:00Z", workers=1)
+    before = (out / "rendered.jsonl").read_bytes()
+    again = render_batch(
+        ROOT, "summer-sale", profiles, out, at="2026-07-15T12:00:00Z", workers=1, resume=True
+    )
+    assert again.already_complete
+    with pytest.raises(BatchError, match="holds a finished run"):
+        render_batch(
+            ROOT, "summer-sale", profiles, out, at="2026-12-10T12:00:00Z", workers=1, resume=True
+        )
+    assert (out / "rendered.jsonl").read_bytes() == before

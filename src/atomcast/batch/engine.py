@@ -710,7 +710,12 @@ def journal_header(
 
 
 def _complete_run(out: Path, header: JournalHeader) -> dict[str, Any] | None:
-    """The manifest of a finished run in ``out`` made from the same inputs, if any."""
+    """The manifest of a finished run in ``out`` made from the same inputs, if any.
+
+    :raises BatchError: when ``out`` holds a finished run made from other inputs or options:
+        ``--resume`` must never quietly replace it (a forgotten ``--at`` would re-render
+        everything at the current time).
+    """
     try:
         manifest = json.loads((out / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError):
@@ -722,7 +727,14 @@ def _complete_run(out: Path, header: JournalHeader) -> dict[str, Any] | None:
         previous = JournalHeader.from_json(journal)
     except TypeError:
         return None
-    return manifest if resume_mismatch(previous, header) is None else None
+    why = resume_mismatch(previous, header)
+    if why is not None:
+        raise BatchError(
+            f"cannot resume: {out} holds a finished run, and "
+            f"{why.replace('the interrupted run', 'it')}. Run without "
+            "--resume to replace it"
+        )
+    return manifest
 
 
 def run_batch(

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from atomcast.errors import ProjectError
+from atomcast.selection import parse_instant
 
 
 def _is_loopback(host: str) -> bool:
@@ -53,6 +54,9 @@ def preview_command(
 ) -> None:
     """Live preview of every persona x channel x variant, or a static export."""
     try:
+        if at is not None:
+            # Refuse a bad instant now, not as a failing page on every load.
+            parse_instant(at)
         if export_to is not None:
             from atomcast.preview.export import export_site
 

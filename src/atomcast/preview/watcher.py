@@ -102,6 +102,7 @@ def _selection_signature(atom: Atom) -> tuple[Any, ...]:
         atom.channels,
         atom.experiment,
         atom.arm,
+        atom.tags,  # campaign and slot tag filters select on them
     )
 
 
