@@ -717,7 +717,7 @@ def _complete_run(out: Path, header: JournalHeader) -> dict[str, Any] | None:
         everything at the current time).
     """
     try:
-        manifest = json.loads((out / MANIFEST).read_text("utf-8"))
+        manifest: dict[str, Any] = json.loads((out / MANIFEST).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     journal = manifest.get("journal")

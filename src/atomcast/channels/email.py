@@ -8,6 +8,7 @@ autoescaped sandboxed Jinja template. Per profile only that template is rendered
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -115,13 +116,33 @@ class EmailCompiler:
         return compiled
 
 
+@dataclass(frozen=True, slots=True)
+class TextLabels:
+    """The few words the plain-text part adds around the atoms' own text."""
+
+    code: str
+    ends: str
+    open: str
+    unsubscribe: str
+    date_format: str
+
+
+#: By base language; anything else falls back to English. Atoms carry the real copy.
+TEXT_LABELS = {
+    "en": TextLabels("Code", "Ends", "Open", "Unsubscribe", "%B %-d, %Y"),
+    "fr": TextLabels("Code", "Jusqu'au", "Ouvrir", "Se désabonner", "%d/%m/%Y"),
+}
+
+
 def text_alternative(
     slots: Mapping[str, Mapping[str, Any] | None],
     order: Sequence[str],
     brand: Mapping[str, Any],
     unsubscribe_url: str,
+    locale: str = "en",
 ) -> str:
     """A readable plain-text part built from the same slot views as the HTML."""
+    labels = TEXT_LABELS.get(locale.split("-")[0].lower(), TEXT_LABELS["en"])
     blocks: list[str] = []
     for name in order:
         view = slots.get(name)
@@ -133,18 +154,21 @@ def text_alternative(
         elif kind == "offer":
             lines = [str(view.get("title") or "")]
             if view.get("code"):
-                lines.append(f"Code: {view['code']}")
-            if view.get("expires"):
-                lines.append(f"Ends {view['expires']}")
+                lines.append(f"{labels.code}: {view['code']}")
+            expires = view.get("expires")
+            if isinstance(expires, dt.date):
+                lines.append(f"{labels.ends} {expires.strftime(labels.date_format)}")
+            elif expires:
+                lines.append(f"{labels.ends} {expires}")
             if view.get("terms"):
                 lines.append(str(view["terms"]))
             blocks.append("\n".join(line for line in lines if line))
         elif kind == "cta" and view.get("url"):
-            blocks.append(f"{view.get('label') or 'Open'}: {view['url']}")
+            blocks.append(f"{view.get('label') or labels.open}: {view['url']}")
     footer = [str(brand.get("name") or "")]
     if brand.get("address"):
         footer.append(str(brand["address"]))
-    footer.append(f"Unsubscribe: {unsubscribe_url}")
+    footer.append(f"{labels.unsubscribe}: {unsubscribe_url}")
     blocks.append("--\n" + "\n".join(part for part in footer if part))
     return "\n\n".join(blocks) + "\n"
 
@@ -219,7 +243,9 @@ def render_email(
         "List-Unsubscribe": f"<{unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
-    text = text_alternative(slots, slot_order, context["brand"], unsubscribe)
+    text = text_alternative(
+        slots, slot_order, context["brand"], unsubscribe, str(context.get("locale") or "en")
+    )
     return ChannelOutput(
         "rendered",
         {
