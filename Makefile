@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_AT ?= 2026-07-15T12:00:00Z
 
-.PHONY: setup test lint typecheck pytest demo preview check golden bench clean
+.PHONY: setup test lint typecheck pytest demo preview check golden bench screenshot clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -23,8 +23,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 setup: $(VENV)/.synced
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 typecheck: setup
 	$(BIN)/mypy
@@ -45,6 +45,9 @@ preview: setup
 
 golden: setup
 	ATOMCAST_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q
+
+screenshot: setup
+	$(BIN)/python scripts/screenshot.py
 
 bench: setup
 	$(BIN)/python benchmarks/conditions.py
