@@ -263,3 +263,30 @@ def test_resume_never_replaces_a_finished_run_made_differently(tmp_path: Path) -
             ROOT, "summer-sale", profiles, out, at="2026-12-10T12:00:00Z", workers=1, resume=True
         )
     assert (out / "rendered.jsonl").read_bytes() == before
+
+
+def test_ctrl_c_stops_promptly_and_keeps_finished_chunks(
+    resume_project: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C reaches the whole process group, as a terminal sends it."""
+    source = _input(tmp_path / "profiles.jsonl", KILL_PROFILES)
+    out = tmp_path / "out"
+    command = batch_command(resume_project, source, out, "-w", "2", "--chunk-size", str(KILL_CHUNK))
+    process = subprocess.Popen(
+        command,
+        env=batch_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while _finished_chunks(out / ".parts") < 2:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no chunk finished in time"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted: finished chunks are kept" in stderr
+    assert (out / ".parts" / "journal.json").exists()

@@ -682,7 +682,15 @@ def run_local(
             source, journal, progress, workers * INFLIGHT_PER_WORKER, submit, collect, resume
         )
     except BaseException:
+        # Interrupted or failed: stop the workers now rather than leave it to the executor's
+        # exit hook, which can wait on a worker that is still busy with its chunk. Their
+        # finished parts are already on disk for --resume; unfinished ones are temp files.
+        workers_alive = list(getattr(pool, "_processes", {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_alive:
+            process.terminate()
+        for process in workers_alive:
+            process.join(timeout=5)
         raise
     pool.shutdown(wait=True)
     return result
