@@ -316,8 +316,9 @@ class CampaignRenderer:
         fields = memoised.fields
         if channel == "email" and key is not None and unsubscribe is not None:
             fields = personalise_unsubscribe(fields, unsubscribe)
-            if _SENTINEL_HOST in fields["html"].lower():
-                # The layout transformed the URL (a filter, a slice): render this one directly.
+            # prints_unchanged() already refused layouts that transform the URL, so the
+            # stand-in appears verbatim; this cheap case-sensitive check is a last guard.
+            if _SENTINEL_HOST in fields["html"]:
                 self.layout_dependencies["email"] = None
                 return self._render_channel(channel, selection, decisions, base_context, views)
         # A copy: the memoised record is shared, its fields are never mutated.
