@@ -191,6 +191,7 @@ class CampaignRenderer:
         self.memoise = memoise
         self.view_memo: Memo | None = Memo(VIEW_MEMO_SIZE) if memoise else None
         self.output_memo = Memo(OUTPUT_MEMO_SIZE)
+        self._needed: dict[tuple[Channel, tuple[str | None, ...]], frozenset[str] | None] = {}
         self.layout_dependencies = {
             channel: self._layout_dependencies(channel) for channel in CHANNEL_ORDER
         }
@@ -263,6 +264,22 @@ class CampaignRenderer:
         dependencies = self.layout_dependencies.get(channel)
         if dependencies is None or not self.memoise:
             return None
+        ids = tuple(atom.id if atom else None for atom in atoms.values())
+        # The attributes needed depend only on the combination: work them out once for it.
+        combination = (channel, ids)
+        if combination in self._needed:
+            needed = self._needed[combination]
+        else:
+            needed = self._combination_needs(dependencies, atoms)
+            self._needed[combination] = needed
+        if needed is None:
+            return None
+        return (channel, ids, *dependency_key(attributes, needed))
+
+    @staticmethod
+    def _combination_needs(
+        dependencies: frozenset[str], atoms: Mapping[str, Atom | None]
+    ) -> frozenset[str] | None:
         needed = set(dependencies)
         for atom in atoms.values():
             if atom is None:
@@ -271,10 +288,7 @@ class CampaignRenderer:
             if atom_needs is None:
                 return None
             needed |= atom_needs
-        if "id" in needed:
-            return None
-        ids = tuple(atom.id if atom else None for atom in atoms.values())
-        return (channel, ids, *dependency_key(attributes, frozenset(needed)))
+        return None if "id" in needed else frozenset(needed)
 
     def _render_channel(
         self,
