@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from atomcast.errors import UnknownCampaignError
 from atomcast.models import CampaignConfig, Channel, SlotConfig
@@ -179,18 +179,33 @@ def weighted_order(atoms: Sequence[Atom], *key: str) -> list[Atom]:
     return ordered
 
 
-def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tuple[Atom, ...]:
-    """Highest priority first; equal priorities in weighted deterministic order."""
-    ranked: list[Atom] = []
+def priority_groups(atoms: Sequence[Atom]) -> tuple[tuple[Atom, ...], ...]:
+    """The atoms grouped by priority, highest first."""
     by_priority: dict[int, list[Atom]] = {}
     for atom in atoms:
         by_priority.setdefault(atom.priority, []).append(atom)
-    for priority in sorted(by_priority, reverse=True):
-        group = by_priority[priority]
+    return tuple(tuple(by_priority[p]) for p in sorted(by_priority, reverse=True))
+
+
+def rank_groups(
+    groups: Sequence[Sequence[Atom]], profile_id: str, campaign: str, slot: str
+) -> tuple[Atom, ...]:
+    ranked: list[Atom] = []
+    for group in groups:
         ranked.extend(
             weighted_order(group, profile_id, campaign, slot) if len(group) > 1 else group
         )
     return tuple(ranked)
+
+
+def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tuple[Atom, ...]:
+    """Highest priority first; equal priorities in weighted deterministic order."""
+    return rank_groups(priority_groups(atoms), profile_id, campaign, slot)
+
+
+#: Slot decisions remembered per selector (cleared whole when full): a campaign has few
+#: distinct (segments, arm, locales, conditions) combinations per slot.
+DECISION_MEMO_SIZE = 50_000
 
 
 class Selector:
@@ -199,6 +214,8 @@ class Selector:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._plans: dict[tuple[str, dt.date], CampaignPlan] = {}
+        self._conditional: dict[tuple[str, dt.date, str], tuple[Atom, ...]] = {}
+        self._decisions: dict[tuple[Any, ...], _Decided] = {}
 
     def plan(self, campaign: str, at: dt.datetime) -> CampaignPlan:
         """The profile-independent part of selection for ``campaign`` on ``at``'s UTC day."""
@@ -302,6 +319,38 @@ class Selector:
         chain: Sequence[str],
         channels: Sequence[Channel],
     ) -> SlotDecision:
+        # Everything but the tie-break between equal priorities is a function of these: decide
+        # once per distinct key, and per profile only draw between tied atoms.
+        where = (plan.name, plan.day, slot.name)
+        conditional = self._conditional.get(where)
+        if conditional is None:
+            conditional = tuple(
+                atom for atoms in slot.by_locale.values() for atom in atoms if atom.when
+            )
+            self._conditional[where] = conditional
+        attributes = profile.attributes
+        holds = tuple(atom.when.fn(attributes, segments) for atom in conditional if atom.when)
+        key = (where, segments, arm, tuple(chain), tuple(channels), holds)
+        decided = self._decisions.get(key)
+        if decided is None:
+            decided = self._decide_anew(slot, profile, segments, arm, chain, channels)
+            if len(self._decisions) >= DECISION_MEMO_SIZE:
+                self._decisions.clear()
+            self._decisions[key] = decided
+        if decided.decision is not None:
+            return decided.decision
+        ranked = rank_groups(decided.groups, profile.id, plan.name, slot.name)
+        return _by_channel(slot, decided.locale, ranked, channels)
+
+    def _decide_anew(
+        self,
+        slot: SlotPlan,
+        profile: Profile,
+        segments: frozenset[str],
+        arm: str | None,
+        chain: Sequence[str],
+        channels: Sequence[Channel],
+    ) -> _Decided:
         locale: str | None = None
         eligible: list[Atom] = []
         for candidate_locale in chain:
@@ -313,17 +362,11 @@ class Selector:
             if eligible:
                 locale = candidate_locale
                 break
-        ranked = rank(eligible, profile.id, plan.name, slot.name)
-        by_channel: dict[Channel, Atom | None] = {}
-        fallback_used: set[Channel] = set()
-        for channel in channels:
-            atom = next((a for a in ranked if channel in a.channels), None)
-            fallback = slot.fallback
-            if atom is None and slot.config.required and fallback and channel in fallback.channels:
-                atom = fallback
-                fallback_used.add(channel)
-            by_channel[channel] = atom
-        return SlotDecision(slot.name, locale, ranked, by_channel, frozenset(fallback_used))
+        groups = priority_groups(eligible)
+        if any(len(group) > 1 for group in groups):
+            return _Decided(locale, groups, None)
+        ranked = tuple(group[0] for group in groups)
+        return _Decided(locale, groups, _by_channel(slot, locale, ranked, channels))
 
     def _channel_plan(
         self,
@@ -344,3 +387,27 @@ class Selector:
                     f"no eligible atom for required slot '{slot.name}'",
                 )
         return ChannelPlan(channel, "ready")
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A slot's decision up to the tie-break: the whole decision when there is no tie."""
+
+    locale: str | None
+    groups: tuple[tuple[Atom, ...], ...]
+    decision: SlotDecision | None
+
+
+def _by_channel(
+    slot: SlotPlan, locale: str | None, ranked: tuple[Atom, ...], channels: Sequence[Channel]
+) -> SlotDecision:
+    by_channel: dict[Channel, Atom | None] = {}
+    fallback_used: set[Channel] = set()
+    for channel in channels:
+        atom = next((a for a in ranked if channel in a.channels), None)
+        fallback = slot.fallback
+        if atom is None and slot.config.required and fallback and channel in fallback.channels:
+            atom = fallback
+            fallback_used.add(channel)
+        by_channel[channel] = atom
+    return SlotDecision(slot.name, locale, ranked, by_channel, frozenset(fallback_used))
