@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import unquote
 
-__all__ = ["URL_ATTRIBUTES", "ConstructKind", "Protected", "protect"]
+__all__ = ["URL_ATTRIBUTES", "ConstructKind", "Protected", "constructs", "protect"]
 
 ConstructKind = Literal["expression", "statement", "comment", "raw", "unterminated"]
 
@@ -289,6 +289,11 @@ def _choose_prefix(source: str) -> str:
         if not any(prefix in haystack for haystack in haystacks):
             return prefix
         attempt += 1
+
+
+def constructs(source: str) -> list[tuple[int, int, ConstructKind]]:
+    """``(start, end, kind)`` of every Jinja construct of ``source``, left to right."""
+    return _constructs(source)
 
 
 def _constructs(source: str) -> list[tuple[int, int, ConstructKind]]:

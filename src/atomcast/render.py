@@ -6,6 +6,7 @@ image renditions); :class:`CampaignRenderer` is what campaign jobs call per prof
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,28 +25,84 @@ from atomcast.channels.base import (
     dependency_key,
     render_string,
 )
-from atomcast.channels.email import EmailCompiler, render_email
+from atomcast.channels.email import (
+    CLIP_BYTES,
+    SUBJECT_MAX,
+    CompiledEmail,
+    EmailCompiler,
+    render_email,
+)
 from atomcast.channels.push import push_limits, render_push
 from atomcast.channels.sms import render_sms
-from atomcast.channels.web import render_web
+from atomcast.channels.web import guarded_source, render_web
 from atomcast.errors import ImageError, ProfileError, RenderError
 from atomcast.images import ImageRenditions, ImageSet, remote_image_set
 from atomcast.models import CHANNELS, Channel
-from atomcast.project import Atom, Project
+from atomcast.project import Atom, Layout, Project
 from atomcast.schema import Profile, validate_profile
 from atomcast.selection import Selection, Selector, parse_instant
-from atomcast.templating import prints_unchanged, profile_dependencies
+from atomcast.symbolic import (
+    UNSUBSCRIBE,
+    HoleExpression,
+    SymbolicOutput,
+    carries_hole,
+    expression,
+    hole_name,
+    keyed_dependencies,
+    marker,
+    rewrite,
+    split_output,
+    symbolic_atom,
+    symbolic_layout,
+    tainted_fields,
+    text_template,
+    views_clean,
+)
+from atomcast.templating import compile_template, prints_unchanged, profile_dependencies
 
 DEFAULT_ASSETS_URL = "/assets/"
 #: Memo bounds per campaign renderer (and so per worker process): a few MB each.
 VIEW_MEMO_SIZE = 20_000
 OUTPUT_MEMO_SIZE = 5_000
+SYMBOLIC_MEMO_SIZE = 2_000
+#: Channels whose outputs are filled symbolically. Push and SMS are not: their length limits,
+#: truncation and GSM-7/UCS-2 choice depend on the very text a hole would fill.
+SYMBOLIC_CHANNELS: frozenset[Channel] = frozenset({"email", "web"})
 
 
 #: Stands in for the unsubscribe URL in memoised email; alphanumeric after the scheme so
 #: that HTML escaping leaves it intact and the real, escaped URL can replace it.
 UNSUBSCRIBE_SENTINEL = "https://atomcast.invalid/unsubscribe-7f3a9c2e51d84b06"
 _SENTINEL_HOST = "atomcast.invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolicPlan:
+    """How one combination (channel and chosen atoms) renders with holes."""
+
+    atoms: Mapping[str, Atom | None]
+    layout: Layout
+    compiled: CompiledEmail | None
+    web_source: str | None
+    keyed: frozenset[str]
+    holes: tuple[HoleExpression, ...]
+    tainted: frozenset[tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolicRender:
+    """A combination rendered once with markers: what each of its profiles is filled from."""
+
+    status: Any
+    output: SymbolicOutput
+    warnings: tuple[RenderWarning, ...]
+    reason: str | None
+
+
+#: A combination and key whose symbolic render cannot be filled (renders the ordinary way).
+_UNFILLABLE = object()
+#: Sentinel-escaping per email field, as :func:`personalise_unsubscribe` does it.
+_UNSUBSCRIBE_ESCAPES = {"html": 1, "text": 0, "headers": 0}
 
 
 def personalise_unsubscribe(fields: Mapping[str, Any], url: str) -> dict[str, Any]:
@@ -192,6 +249,10 @@ class CampaignRenderer:
         self.view_memo: Memo | None = Memo(VIEW_MEMO_SIZE) if memoise else None
         self.output_memo = Memo(OUTPUT_MEMO_SIZE)
         self._needed: dict[tuple[Channel, tuple[str | None, ...]], frozenset[str] | None] = {}
+        self.symbolic_memo = Memo(SYMBOLIC_MEMO_SIZE)
+        self._unsubscribe_template = text_template(self.renderer.brand["unsubscribe_url"] or "")
+        self._symbolic_plans: dict[tuple[Channel, tuple[str | None, ...]], SymbolicPlan | None]
+        self._symbolic_plans = {}
         self.layout_dependencies = {
             channel: self._layout_dependencies(channel) for channel in CHANNEL_ORDER
         }
@@ -272,7 +333,7 @@ class CampaignRenderer:
         else:
             needed = self._combination_needs(dependencies, atoms)
             self._needed[combination] = needed
-        if needed is None:
+        if needed is None or (channel == "email" and _shows_stand_in(attributes, needed)):
             return None
         return (channel, ids, *dependency_key(attributes, needed))
 
@@ -308,15 +369,18 @@ class CampaignRenderer:
         layout = self.layouts.get(channel)
         if layout is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
+        if self.memoise and channel in SYMBOLIC_CHANNELS:
+            symbolic = self._render_symbolic(channel, atoms, base_context)
+            if symbolic is not None:
+                _add_atoms(symbolic, atom_ids, decisions)
+                return symbolic
         key = self._output_key(channel, atoms, base_context["profile"])
         memoised = self.output_memo.get(key) if key is not None else None
         unsubscribe: str | None = None
         try:
             slots = views.for_channel(atoms)
             if channel == "email":
-                unsubscribe = render_string(
-                    self.renderer.brand["unsubscribe_url"], base_context, "brand.unsubscribe_url"
-                )
+                unsubscribe = self._unsubscribe_url(base_context)
             if memoised is None:
                 context = {**base_context, "slots": slots, "channel": channel}
                 if channel == "email":
@@ -337,14 +401,173 @@ class CampaignRenderer:
                 return self._render_channel(channel, selection, decisions, base_context, views)
         # A copy: the memoised record is shared, its fields are never mutated.
         output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
-        if any(atom_ids[s] != decisions.get(s) for s in atom_ids):
-            output.atoms = atom_ids
-        for view in slots.values():
-            if view and view.get("image_warnings"):
-                for purpose, code, message in view["image_warnings"]:
-                    if purpose in (None, channel):
-                        output.warnings.append(RenderWarning(code, message))
+        _add_atoms(output, atom_ids, decisions)
+        output.warnings.extend(_image_warnings(slots, channel))
         return output
+
+    # -- symbolic rendering (see atomcast.symbolic) -----------------------------------------
+
+    def _render_symbolic(
+        self, channel: Channel, atoms: Mapping[str, Atom | None], context: Mapping[str, Any]
+    ) -> ChannelOutput | None:
+        """The output filled from the combination's symbolic render, or ``None`` when this
+        profile must be rendered the ordinary way."""
+        combination = (channel, tuple(atom.id if atom else None for atom in atoms.values()))
+        if combination in self._symbolic_plans:
+            plan = self._symbolic_plans[combination]
+        else:
+            plan = self._symbolic_plan(channel, atoms)
+            self._symbolic_plans[combination] = plan
+        if plan is None:
+            return None
+        texts: dict[int, str] = {}
+        for hole in plan.holes:
+            text = hole.evaluate(context)
+            if text is None:
+                return None
+            texts[hole.id] = text
+        if channel == "email":
+            try:
+                texts[UNSUBSCRIBE] = self._unsubscribe_url(context)
+            except RenderError:
+                return None
+        if channel == "email" and _shows_stand_in(context["profile"], plan.keyed):
+            return None
+        key = (combination, *dependency_key(context["profile"], plan.keyed))
+        render = self.symbolic_memo.get(key)
+        if render is None:
+            render = self._render_with_markers(channel, plan, context)
+            self.symbolic_memo.put(key, render)
+        if render is _UNFILLABLE:
+            return None
+        assert isinstance(render, SymbolicRender)
+        values = render.output.values(texts)
+        fields = render.output.fill(values)
+        if channel == "email":
+            html = fields["html"]
+            if len(fields["subject"]) > SUBJECT_MAX or (
+                len(html) * 4 > CLIP_BYTES and len(html.encode("utf-8", "replace")) > CLIP_BYTES
+            ):
+                return None  # a value-dependent warning: let the ordinary render word it
+        return ChannelOutput(
+            render.status,
+            fields,
+            list(render.warnings),
+            render.reason,
+            filled=(render.output, values),
+        )
+
+    def _unsubscribe_url(self, context: Mapping[str, Any]) -> str:
+        """The profile's unsubscribe URL (``brand.unsubscribe_url`` rendered).
+
+        :raises RenderError: when the template fails for this profile.
+        """
+        if self._unsubscribe_template is not None:
+            url = self._unsubscribe_template.render(context)
+            if url is not None:
+                return url
+        return render_string(
+            self.renderer.brand["unsubscribe_url"], context, "brand.unsubscribe_url"
+        )
+
+    def _symbolic_plan(
+        self, channel: Channel, atoms: Mapping[str, Atom | None]
+    ) -> SymbolicPlan | None:
+        layout = self.layouts.get(channel)
+        if layout is None or self.layout_dependencies.get(channel) is None:
+            return None
+        holes: set[int] = set()
+        compiled: CompiledEmail | None = None
+        web_source: str | None = None
+        sources: list[str] = []
+        if channel == "email":
+            try:
+                compiled = self.renderer.email.compile(layout)
+            except RenderError:
+                return None
+            replaced: dict[str, str] = {}
+            for name in ("subject", "preheader"):
+                if name in layout.parts:
+                    part = rewrite(layout.parts[name].source)
+                    replaced[name] = part.source
+                    holes |= part.holes
+            layout = symbolic_layout(layout, replaced)
+            body = rewrite(compiled.source)
+            holes |= body.holes
+            compiled = dataclasses.replace(
+                compiled, layout=layout, template=compile_template(body.source, "html")
+            )
+            sources = [*replaced.values(), body.source]
+        else:
+            body = rewrite(guarded_source(layout.parts["body"].source))
+            holes |= body.holes
+            web_source = body.source
+            sources = [body.source]
+        tainted = tainted_fields(sources)
+        if tainted is None:
+            return None
+        keyed: set[str] = set()
+        symbolic_atoms: dict[str, Atom | None] = {}
+        for slot, atom in atoms.items():
+            if atom is not None:
+                atom, atom_holes = symbolic_atom(atom)
+                holes |= atom_holes
+                sources.extend(v for v in atom.fields.values() if isinstance(v, str))
+                if atom.body is not None:
+                    sources.append(atom.body.source)
+            symbolic_atoms[slot] = atom
+        # The unsubscribe URL (per profile id) is not keyed: it is filled like a hole.
+        for source in sources:
+            dependencies = keyed_dependencies(source)
+            if dependencies is None:
+                return None
+            keyed |= dependencies
+        if not holes or "id" in keyed:
+            return None
+        return SymbolicPlan(
+            symbolic_atoms,
+            layout,
+            compiled,
+            web_source,
+            frozenset(keyed),
+            tuple(expression(hole) for hole in sorted(holes)),
+            tainted,
+        )
+
+    def _render_with_markers(
+        self, channel: Channel, plan: SymbolicPlan, base_context: Mapping[str, Any]
+    ) -> SymbolicRender | object:
+        context: dict[str, Any] = dict(base_context)
+        for hole in plan.holes:
+            context[hole_name(hole.id)] = marker(hole.id)
+        views = SlotViews(context, self.renderer.image_fields)
+        try:
+            slots = views.for_channel(plan.atoms)
+            if not views_clean(slots, plan.tainted):
+                return _UNFILLABLE
+            context["slots"] = slots
+            context["channel"] = channel
+            if channel == "email":
+                assert plan.compiled is not None
+                context["unsubscribe_url"] = UNSUBSCRIBE_SENTINEL
+                output = render_email(plan.compiled, context, self.slot_order)
+            else:
+                output = render_web(plan.layout, context, plan.web_source)
+        except RenderError:
+            return _UNFILLABLE
+        if carries_hole(output.fields.get("preheader")) and ("preheader",) in plan.tainted:
+            return _UNFILLABLE
+        codes = {warning.code for warning in output.warnings}
+        if codes & {"subject_too_long", "html_too_large"}:
+            return _UNFILLABLE
+        if channel == "email":
+            symbolic = split_output(output.fields, UNSUBSCRIBE_SENTINEL, _UNSUBSCRIBE_ESCAPES)
+        else:
+            symbolic = split_output(output.fields)
+        if symbolic is None or _SENTINEL_HOST in repr(symbolic.fields):
+            return _UNFILLABLE
+        warnings = (*output.warnings, *_image_warnings(slots, channel))
+        return SymbolicRender(output.status, symbolic, warnings, output.reason)
 
     def _dispatch(self, channel: Channel, layout: Any, context: dict[str, Any]) -> ChannelOutput:
         cfg = self.config.channels[channel]
@@ -365,6 +588,32 @@ class CampaignRenderer:
     def render_many(self, profiles: Iterable[Profile]) -> Iterator[RenderResult]:
         for profile in profiles:
             yield self.render(profile)
+
+
+def _shows_stand_in(attributes: Mapping[str, Any], names: Iterable[str]) -> bool:
+    """Whether a printed attribute could spell the unsubscribe stand-in, which would then be
+    taken for it (only a deliberate value can)."""
+    return any(_SENTINEL_HOST in str(attributes.get(name, "")) for name in names)
+
+
+def _add_atoms(
+    output: ChannelOutput, atom_ids: Mapping[str, str | None], decisions: Mapping[str, str | None]
+) -> None:
+    """Name the channel's atoms when they differ from the slot decisions (a fallback)."""
+    if any(atom_ids[s] != decisions.get(s) for s in atom_ids):
+        output.atoms = dict(atom_ids)
+
+
+def _image_warnings(
+    slots: Mapping[str, Mapping[str, Any] | None], channel: Channel
+) -> list[RenderWarning]:
+    found: list[RenderWarning] = []
+    for view in slots.values():
+        if view and view.get("image_warnings"):
+            for purpose, code, message in view["image_warnings"]:
+                if purpose in (None, channel):
+                    found.append(RenderWarning(code, message))
+    return found
 
 
 def render_profile(

@@ -26,6 +26,7 @@ from typing import Any
 
 from atomcast.channels.base import ChannelOutput
 from atomcast.render import RenderResult
+from atomcast.symbolic import Leaf, SymbolicOutput
 
 #: Alphanumeric (JSON leaves it alone) and border-free (no prefix equals a suffix), so that
 #: replacing it back can never match across the text around it.
@@ -33,6 +34,7 @@ SENTINEL = "Zq7AtomcastUnsubscribeSentinel4Kx9Wm2Pb8"
 _SENTINEL_BYTES = SENTINEL.encode("ascii")
 SHARED_LIMIT = 2048
 EMAIL_LIMIT = 512
+SYMBOLIC_LIMIT = 2048
 HEAD_LIMIT = 8192
 #: Keys ``ChannelOutput.to_json`` writes itself; fields that use them take the plain path.
 _RESERVED = frozenset({"status", "reason", "warnings", "atoms"})
@@ -108,8 +110,10 @@ class RecordEncoder:
         self._email: dict[tuple[Any, ...], bytes] = {}
         self._email_admission = _Admission(EMAIL_LIMIT * 8)
         self._names: dict[str, bytes] = {}
+        #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
+        self._symbolic: dict[int, tuple[SymbolicOutput, dict[str, tuple[bytes | int, ...]]]] = {}
         #: Pieces served from the caches, by cache (for benchmarks and tests).
-        self.hits = {"shared": 0, "email": 0}
+        self.hits = {"shared": 0, "email": 0, "symbolic": 0}
 
     def encode(self, result: RenderResult) -> bytes:
         """The record's JSON line, newline included, in UTF-8.
@@ -157,6 +161,8 @@ class RecordEncoder:
 
     def _channel(self, output: ChannelOutput) -> bytes:
         fields = output.fields
+        if output.filled is not None and not _RESERVED.intersection(fields):
+            return self._symbolic_channel(output, output.filled[0], output.filled[1])
         rest = (
             output.status,
             output.reason,
@@ -179,6 +185,45 @@ class RecordEncoder:
             self._shared[key] = (fields, encoded)
         return encoded
 
+    def _symbolic_channel(
+        self, output: ChannelOutput, symbolic: SymbolicOutput, values: tuple[str, ...]
+    ) -> bytes:
+        """A filled output: the leaves' literal text is encoded once per symbolic output, and
+        per profile only the values are."""
+        dumps = self.dumps
+        cached = self._symbolic.get(id(symbolic))
+        if cached is None or cached[0] is not symbolic:
+            leaves = {
+                name: _encoded_leaf(dumps, value)
+                for name, value in symbolic.fields.items()
+                if isinstance(value, Leaf)
+            }
+            if len(self._symbolic) >= SYMBOLIC_LIMIT:
+                self._symbolic.clear()
+            # The output is kept alive with its bytes, so its id cannot be reused meanwhile.
+            cached = self._symbolic[id(symbolic)] = (symbolic, leaves)
+        else:
+            self.hits["symbolic"] += 1
+        leaves = cached[1]
+        encoded_values = [dumps(value)[1:-1].encode() for value in values]
+        pieces = [b'{"status":', dumps(output.status).encode()]
+        if output.reason is not None:
+            pieces += [b',"reason":', dumps(output.reason).encode()]
+        for name, value in output.fields.items():
+            pieces += [b",", dumps(name).encode(), b":"]
+            leaf = leaves.get(name)
+            if leaf is None:
+                pieces.append(dumps(value).encode())
+                continue
+            pieces.append(b'"')
+            pieces += [p if isinstance(p, bytes) else encoded_values[p] for p in leaf]
+            pieces.append(b'"')
+        pieces += [b',"warnings":', dumps([w.to_json() for w in output.warnings]).encode()]
+        if output.atoms:
+            pieces += [b',"atoms":', dumps(output.atoms).encode()]
+        pieces.append(b"}")
+        return b"".join(pieces)
+
     def _email_channel(self, output: ChannelOutput, url: str, rest: tuple[Any, ...]) -> bytes:
         normal = _normal(output.fields, url)
         if normal is None:
@@ -200,6 +245,14 @@ class RecordEncoder:
             return plain
         self.hits["email"] += 1
         return encoded.replace(_SENTINEL_BYTES, self.dumps(url)[1:-1].encode())
+
+
+def _encoded_leaf(dumps: Callable[[Any], str], leaf: Leaf) -> tuple[bytes | int, ...]:
+    """A leaf's literal pieces as the inside of a JSON string; JSON escapes character by
+    character, so the encoding of a concatenation is the concatenation of encodings."""
+    return tuple(
+        dumps(piece)[1:-1].encode() if isinstance(piece, str) else piece for piece in leaf.pieces
+    )
 
 
 def _unsubscribe_url(fields: Mapping[str, Any]) -> str | None:

@@ -18,6 +18,7 @@ from atomcast.errors import RenderError
 from atomcast.markdown import render_markdown
 from atomcast.models import Channel
 from atomcast.project import Atom
+from atomcast.symbolic import SymbolicOutput
 from atomcast.templating import (
     compile_template,
     freeze,
@@ -60,6 +61,11 @@ class ChannelOutput:
     warnings: list[RenderWarning] = field(default_factory=list)
     reason: str | None = None
     atoms: dict[str, str | None] = field(default_factory=dict)
+    #: The symbolic output and values ``fields`` were filled from, when they were: lets an
+    #: encoder reuse the encoded text around the values. Never part of the record.
+    filled: tuple[SymbolicOutput, tuple[str, ...]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"status": self.status}

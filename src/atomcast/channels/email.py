@@ -40,6 +40,8 @@ class CompiledEmail:
 
     layout: Layout
     template: Template
+    #: The Jinja source of ``template``: what symbolic rendering rewrites.
+    source: str
     static_warnings: tuple[RenderWarning, ...]
     mjml_bytes: int
 
@@ -109,7 +111,7 @@ class EmailCompiler:
         except TemplateSyntaxError as exc:
             raise RenderError(f"{layout.path}: template error after MJML: {exc.message}") from None
         compiled = CompiledEmail(
-            layout, template, tuple(_static_warnings(html, layout)), len(body.source)
+            layout, template, restored, tuple(_static_warnings(html, layout)), len(body.source)
         )
         with self._lock:
             self._compiled[key] = compiled

@@ -51,11 +51,15 @@ def guarded_source(source: str) -> str:
     return guarded
 
 
-def render_web(layout: Layout, context: Mapping[str, Any]) -> ChannelOutput:
+def render_web(
+    layout: Layout, context: Mapping[str, Any], guarded: str | None = None
+) -> ChannelOutput:
     """Render one profile's web fragment.
 
+    :param guarded: the layout body already through :func:`guarded_source` (and possibly
+        rewritten since); by default the layout's own.
     :raises RenderError: when a template fails for this profile.
     """
-    source = guarded_source(layout.parts["body"].source)
+    source = guarded if guarded is not None else guarded_source(layout.parts["body"].source)
     html = render_string(source, context, layout.path, html=True)
     return ChannelOutput("rendered", {"html": html.strip(), "data": slot_data(context["slots"])})

@@ -1,0 +1,649 @@
+"""Symbolic rendering: render a combination once with *holes*, fill them per profile.
+
+The memo in :mod:`atomcast.render` reuses an output across profiles that agree on every
+attribute its templates read. A first name or a cart total has thousands of values, so a
+template that prints one misses the memo for most profiles and costs a full render (Jinja,
+Markdown views, the email's 20 KB of HTML, then its JSON encoding) per profile.
+
+Here such a ``{{ expression }}`` becomes a hole: the template is rewritten to print
+``{{ __atomcast_hole_N }}`` instead, rendered once per combination with a *marker* string in
+place of each hole, and per profile only the expression is evaluated and its text put where
+the markers are. The markers say how they were escaped on the way (``'`` in a marker
+becomes ``&#39;`` once per HTML escaping), so the value is escaped exactly as often. Anything
+that changes a marker (``| upper``, ``| truncate``, a ``safe_url`` on a field that holds one)
+leaves a broken marker behind, and that combination renders the ordinary way.
+
+Statically, a hole is only made where it is sound to: the whole ``{{ }}`` is one expression of
+``profile``/``locale``/``brand``/``campaign`` whose value is printed, outside ``{% set %}``
+blocks, macros and ``{% filter %}``; slot fields that a layout uses other than by printing
+them or testing them (``| length``, a comparison) never carry holes; URL fields never do. Per
+profile, a value that is empty, has leading, trailing or repeated whitespace, or is Markup
+is not filled in: that profile renders the ordinary way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2.runtime import Undefined
+from markupsafe import escape
+
+from atomcast.jinjatokens import constructs
+from atomcast.project import Atom, Layout, TemplateSource
+from atomcast.templating import environment, profile_dependencies
+
+HOLE_PREFIX = "__atomcast_hole_"
+_OPEN, _CLOSE = "\ue000", "\ue001"
+#: A marker's quote is escaped once per HTML escaping; its letters catch case changes.
+_MARKER = re.compile(_OPEN + r"(\d+)x('|&#39;|&amp;#39;|&amp;amp;#39;)X" + _CLOSE)
+_DEPTH = {"'": 0, "&#39;": 1, "&amp;#39;": 2, "&amp;amp;#39;": 3}
+#: What a hole expression may read: per profile (``profile``, ``locale``) or per renderer.
+_HOLE_NAMES = frozenset({"profile", "locale", "brand", "campaign"})
+#: Constructs that capture or transform printed output before it reaches the page.
+_CAPTURING = (nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock)
+#: Atom fields that become URLs: ``safe_url`` judges the whole value, so never a hole.
+URL_FIELDS = frozenset({"url", "link", "src"})
+#: Names whose values flow from slot views (or the layout's own parts) into a layout.
+_WATCHED = frozenset({"slots", "preheader"})
+#: Filters a watched value may pass through: escaping shows in the marker, ``default`` only
+#: acts on an undefined value, which a view field never is.
+_PLAIN_FILTERS = frozenset({"e", "escape", "default", "d"})
+_PLAIN_TESTS = frozenset({"defined", "undefined", "none"})
+
+
+def marker(hole: int) -> str:
+    """What hole ``hole`` prints in a symbolic render."""
+    return f"{_OPEN}{hole}x'X{_CLOSE}"
+
+
+def hole_name(hole: int) -> str:
+    return f"{HOLE_PREFIX}{hole}"
+
+
+# -- hole expressions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HoleExpression:
+    """One ``{{ expression }}`` made into a hole, evaluated per profile.
+
+    :param attribute: set with ``default`` for the two forms evaluated without Jinja,
+        ``profile.A`` and ``profile.A | default('literal')``.
+    """
+
+    id: int
+    source: str
+    reads: frozenset[str]
+    attribute: str | None
+    default: str | None
+    has_default: bool
+    evaluate_jinja: Callable[[Mapping[str, Any]], Any]
+
+    def evaluate(self, context: Mapping[str, Any]) -> str | None:
+        """The text this expression prints for the profile in ``context``; ``None`` when the
+        profile must be rendered the ordinary way (an error, Markup, an awkward value)."""
+        if self.attribute is not None:
+            attributes = context["profile"]
+            if self.attribute in attributes:
+                value = attributes[self.attribute]
+            elif self.has_default:
+                value = self.default
+            else:
+                return None  # StrictUndefined: the ordinary render reports the error
+        else:
+            try:
+                value = self.evaluate_jinja(context)
+            except Exception:  # the ordinary render reports it with file and field
+                return None
+        if isinstance(value, Undefined) or hasattr(value, "__html__"):
+            return None
+        text = str(value)
+        if not text or _OPEN in text or _CLOSE in text or " ".join(text.split()) != text:
+            return None
+        return text
+
+
+_EXPRESSIONS: dict[str, HoleExpression | None] = {}
+_BY_ID: list[HoleExpression] = []
+
+
+def expression(hole: int) -> HoleExpression:
+    return _BY_ID[hole]
+
+
+def _simple_form(node: nodes.Expr) -> tuple[str, str | None, bool] | None:
+    """``profile.A`` or ``profile.A | default('text')``: (A, default, has_default)."""
+    if (
+        isinstance(node, nodes.Filter)
+        and node.name in ("default", "d")
+        and node.node is not None
+        and len(node.args) == 1
+        and not node.kwargs
+        and node.dyn_args is None
+        and node.dyn_kwargs is None
+        and isinstance(node.args[0], nodes.Const)
+        and isinstance(node.args[0].value, str)
+    ):
+        inner = _simple_form(node.node)
+        if inner is None or inner[2]:
+            return None
+        return inner[0], node.args[0].value, True
+    if (
+        isinstance(node, nodes.Getattr)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "profile"
+    ):
+        return node.attr, None, False
+    return None
+
+
+def _hole_for(body: str) -> HoleExpression | None:
+    """The hole for the expression ``body`` (the text between ``{{`` and ``}}``)."""
+    if body in _EXPRESSIONS:
+        return _EXPRESSIONS[body]
+    found: HoleExpression | None = None
+    env = environment("text")
+    try:
+        tree = env.parse("{{ " + body + " }}")
+    except TemplateSyntaxError:
+        tree = None
+    if (
+        tree is not None
+        and len(tree.body) == 1
+        and isinstance(tree.body[0], nodes.Output)
+        and len(tree.body[0].nodes) == 1
+        and not isinstance(tree.body[0].nodes[0], nodes.TemplateData)
+    ):
+        node = tree.body[0].nodes[0]
+        names = meta.find_undeclared_variables(tree)
+        reads = profile_dependencies("{{ " + body + " }}")
+        impure = any(f.name == "random" for f in tree.find_all(nodes.Filter)) or any(
+            n.name == "lipsum" for n in tree.find_all(nodes.Name)
+        )
+        if "profile" in names and names <= _HOLE_NAMES and reads is not None and not impure:
+            simple = _simple_form(node)
+            compiled = env.compile_expression(body, undefined_to_none=False)
+
+            def evaluate_jinja(context: Mapping[str, Any], run: Any = compiled) -> Any:
+                return run(**context)
+
+            found = HoleExpression(
+                id=len(_BY_ID),
+                source=body,
+                reads=reads,
+                attribute=simple[0] if simple else None,
+                default=simple[1] if simple else None,
+                has_default=simple[2] if simple else False,
+                evaluate_jinja=evaluate_jinja,
+            )
+            _BY_ID.append(found)
+    _EXPRESSIONS[body] = found
+    return found
+
+
+# -- rewriting templates ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rewritten:
+    """A template with its hole expressions replaced; ``holes`` empty when none could be."""
+
+    source: str
+    holes: frozenset[int]
+
+
+_REWRITTEN: dict[str, Rewritten] = {}
+
+
+def rewrite(source: str) -> Rewritten:
+    """``source`` with every hole-able ``{{ expression }}`` printing a hole instead."""
+    cached = _REWRITTEN.get(source)
+    if cached is not None:
+        return cached
+    pieces: list[str] = []
+    holes: set[int] = set()
+    position = 0
+    for start, end, kind in constructs(source):
+        if kind != "expression":
+            continue
+        construct = source[start:end]
+        body = construct[2:-2]
+        left = body[:1] if body[:1] in ("-", "+") else ""
+        body = body[len(left) :]
+        right = "-" if body.endswith("-") else ""
+        hole = _hole_for(body[: len(body) - len(right)].strip())
+        if hole is None:
+            continue
+        pieces.append(source[position:start])
+        pieces.append(f"{{{{{left} {hole_name(hole.id)} {right}}}}}")
+        holes.add(hole.id)
+        position = end
+    pieces.append(source[position:])
+    result = Rewritten(source, frozenset())
+    if holes:
+        candidate = "".join(pieces)
+        if _holes_only_printed(candidate):
+            result = Rewritten(candidate, frozenset(holes))
+    _REWRITTEN[source] = result
+    return result
+
+
+def _holes_only_printed(source: str) -> bool:
+    """Whether every hole in ``source`` prints straight to the output."""
+    try:
+        tree = environment("text").parse(source)
+    except TemplateSyntaxError:
+        return False
+    for block in tree.find_all(_CAPTURING):
+        if any(n.name.startswith(HOLE_PREFIX) for n in block.find_all(nodes.Name)):
+            return False
+    printed: set[int] = set()
+    for output in tree.find_all(nodes.Output):
+        for node in output.nodes:
+            if isinstance(node, nodes.Name):
+                printed.add(id(node))
+    holes = [name for name in tree.find_all(nodes.Name) if name.name.startswith(HOLE_PREFIX)]
+    return all(id(name) in printed for name in holes)
+
+
+@dataclass(frozen=True, slots=True)
+class TextTemplate:
+    """A text-mode template made only of literal text and holes (``https://x/u/{{
+    profile.id }}``): rendered by joining, without a Jinja context."""
+
+    pieces: tuple[str | HoleExpression, ...]
+
+    def render(self, context: Mapping[str, Any]) -> str | None:
+        """The rendered text, or ``None`` when a value needs the ordinary render."""
+        parts: list[str] = []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                parts.append(piece)
+                continue
+            text = piece.evaluate(context)
+            if text is None:
+                return None
+            parts.append(text)
+        return "".join(parts)
+
+
+_HOLE_ONLY = re.compile(r"\{\{ " + re.escape(HOLE_PREFIX) + r"(\d+) \}\}")
+
+
+def text_template(source: str) -> TextTemplate | None:
+    """``source`` as a :class:`TextTemplate`, or ``None`` when it has other constructs or
+    text that Jinja would change (a final newline, carriage returns)."""
+    rewritten = rewrite(source)
+    pieces: list[str | HoleExpression] = []
+    position = 0
+    text = rewritten.source
+    for start, end, _kind in constructs(text):
+        found = _HOLE_ONLY.fullmatch(text, start, end)
+        if found is None:
+            return None
+        pieces.append(text[position:start])
+        pieces.append(expression(int(found.group(1))))
+        position = end
+    pieces.append(text[position:])
+    literal = "".join(p for p in pieces if isinstance(p, str))
+    if "\r" in literal or text.endswith("\n"):
+        return None
+    return TextTemplate(tuple(p for p in pieces if p != ""))
+
+
+_HOLE_REFERENCE = re.compile(re.escape(HOLE_PREFIX) + r"\d+")
+
+
+def keyed_dependencies(source: str) -> frozenset[str] | None:
+    """The profile attributes a rewritten template still reads outside its holes (those
+    key its symbolic render); ``None`` when unknowable."""
+    return profile_dependencies(_HOLE_REFERENCE.sub("''", source))
+
+
+def symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
+    """The atom with its templates rewritten (URL fields left alone), and its holes."""
+    holes: set[int] = set()
+    fields: dict[str, Any] = {}
+    for name, value in atom.fields.items():
+        if isinstance(value, str) and name not in URL_FIELDS:
+            rewritten = rewrite(value)
+            holes |= rewritten.holes
+            value = rewritten.source
+        fields[name] = value
+    body = atom.body
+    if body is not None:
+        rewritten = rewrite(body.source)
+        holes |= rewritten.holes
+        body = dataclasses.replace(body, source=rewritten.source)
+    if not holes:
+        return atom, frozenset()
+    return dataclasses.replace(atom, fields=fields, body=body), frozenset(holes)
+
+
+def symbolic_layout(layout: Layout, replaced: Mapping[str, str]) -> Layout:
+    """``layout`` with the sources of some parts replaced."""
+    parts: dict[str, TemplateSource] = dict(layout.parts)
+    for name, source in replaced.items():
+        parts[name] = dataclasses.replace(parts[name], source=source)
+    return dataclasses.replace(layout, parts=parts)
+
+
+# -- how layouts use slot fields ------------------------------------------------------------
+
+
+def _chain(node: nodes.Node) -> tuple[str, ...] | None:
+    """``slots.offer.code`` as ("slots", "offer", "code"); None for anything else."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            parts.append(str(node.arg.value))
+            node = node.node
+        else:
+            break
+    if isinstance(node, nodes.Name):
+        return (node.name, *reversed(parts))
+    return None
+
+
+class _Uses:
+    def __init__(self) -> None:
+        self.plain: set[int] = set()
+
+    def printed(self, node: nodes.Node) -> None:
+        while isinstance(node, nodes.Filter) and node.name in _PLAIN_FILTERS and node.node:
+            node = node.node
+        if isinstance(node, nodes.CondExpr):
+            self.tested(node.test)
+            self.printed(node.expr1)
+            if node.expr2 is not None:
+                self.printed(node.expr2)
+            return
+        self._mark(node)
+
+    def tested(self, node: nodes.Node) -> None:
+        if isinstance(node, nodes.Not):
+            self.tested(node.node)
+        elif isinstance(node, nodes.And | nodes.Or):
+            self.tested(node.left)
+            self.tested(node.right)
+        elif isinstance(node, nodes.Test) and node.name in _PLAIN_TESTS:
+            self._mark(node.node)
+        else:
+            self._mark(node)
+
+    def _mark(self, node: nodes.Node) -> None:
+        chain = _chain(node)
+        if chain is not None:
+            self.plain.add(id(_root(node)))
+
+
+def _root(node: nodes.Node) -> nodes.Node:
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        node = node.node
+    return node
+
+
+_TAINTED: dict[tuple[str, ...], frozenset[tuple[str, ...]] | None] = {}
+
+
+def tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
+    """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
+    the layout ``sources`` use other than by printing or testing them; ``None`` when it
+    cannot tell (a slot reached through a variable)."""
+    key = tuple(sources)
+    if key not in _TAINTED:
+        _TAINTED[key] = _tainted_fields(key)
+    return _TAINTED[key]
+
+
+def _tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
+    """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
+    the layout ``sources`` use other than by printing or testing them; ``None`` when it
+    cannot tell (a slot reached through a variable)."""
+    tainted: set[tuple[str, ...]] = set()
+    for source in sources:
+        try:
+            tree = environment("text").parse(source)
+        except TemplateSyntaxError:
+            return None
+        uses = _Uses()
+        for output in tree.find_all(nodes.Output):
+            for node in output.nodes:
+                if not isinstance(node, nodes.TemplateData):
+                    uses.printed(node)
+        for branch in tree.find_all(nodes.If):
+            uses.tested(branch.test)
+        for name in tree.find_all(nodes.Name):
+            if name.name in _WATCHED and id(name) not in uses.plain:
+                chain = _chain_of_name(tree, name)
+                if chain is None:
+                    return None
+                tainted.add(chain)
+    return frozenset(tainted)
+
+
+def _chain_of_name(tree: nodes.Template, name: nodes.Name) -> tuple[str, ...] | None:
+    """The longest constant attribute chain starting at ``name`` in ``tree``."""
+    best: tuple[str, ...] = (name.name,)
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if _root(node) is name:
+            chain = _chain(node)
+            if chain is None:
+                return None
+            if len(chain) > len(best):
+                best = chain
+    return best
+
+
+def carries_hole(value: Any) -> bool:
+    if isinstance(value, str):
+        return _OPEN in value
+    if isinstance(value, Mapping):
+        return any(carries_hole(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(carries_hole(item) for item in value)
+    return False
+
+
+def views_clean(
+    slots: Mapping[str, Mapping[str, Any] | None],
+    tainted: frozenset[tuple[str, ...]],
+) -> bool:
+    """Whether no tainted slot field (or URL field) of the symbolic views holds a marker."""
+    for slot, view in slots.items():
+        if not view:
+            continue
+        for field, value in view.items():
+            if not carries_hole(value):
+                continue
+            if field in URL_FIELDS:
+                return False
+            if ("slots",) in tainted or ("slots", slot) in tainted:
+                return False
+            if ("slots", slot, field) in tainted:
+                return False
+    return True
+
+
+# -- filling ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A string of a symbolic output: literal text and hole references.
+
+    :param pieces: literal strings, and ints indexing :attr:`SymbolicOutput.slots`.
+    """
+
+    pieces: tuple[str | int, ...]
+
+    def fill(self, values: tuple[str, ...]) -> str:
+        return "".join(piece if isinstance(piece, str) else values[piece] for piece in self.pieces)
+
+
+#: A value stand-in for the unsubscribe URL in :attr:`SymbolicOutput.slots`.
+UNSUBSCRIBE = -1
+
+
+Filler = Callable[[tuple[str, ...]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolicOutput:
+    """A channel output with holes, rendered once per combination.
+
+    :param fields: the output's fields; strings that held markers are :class:`Leaf`.
+    :param slots: ``(hole, escapes)`` per value a profile fills in; hole
+        :data:`UNSUBSCRIBE` is the profile's unsubscribe URL.
+    :param fillers: per field, what rebuilds it from the values (``None``: the field has no
+        hole and is shared as it is, like any memoised output).
+    """
+
+    fields: Mapping[str, Any]
+    slots: tuple[tuple[int, int], ...]
+    holes: tuple[int, ...]
+    fillers: tuple[tuple[str, Any, Filler | None], ...]
+
+    def values(self, texts: Mapping[int, str]) -> tuple[str, ...]:
+        return tuple(_escaped(texts[hole], depth) for hole, depth in self.slots)
+
+    def fill(self, values: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            name: value if filler is None else filler(values)
+            for name, value, filler in self.fillers
+        }
+
+
+def _escaped(text: str, depth: int) -> str:
+    for _ in range(depth):
+        text = str(escape(text))
+    return text
+
+
+def _filler(value: Any) -> Filler | None:
+    """What rebuilds ``value`` from a profile's values; ``None`` when it holds no hole."""
+    if isinstance(value, Leaf):
+        return value.fill
+    if isinstance(value, dict):
+        items = [(key, item, _filler(item)) for key, item in value.items()]
+        if all(filler is None for _, _, filler in items):
+            return None
+
+        def fill_dict(values: tuple[str, ...]) -> dict[str, Any]:
+            return {key: item if f is None else f(values) for key, item, f in items}
+
+        return fill_dict
+    if isinstance(value, list):
+        elements = [(item, _filler(item)) for item in value]
+        if all(filler is None for _, filler in elements):
+            return None
+
+        def fill_list(values: tuple[str, ...]) -> list[Any]:
+            return [item if f is None else f(values) for item, f in elements]
+
+        return fill_list
+    return None
+
+
+class _Splitter:
+    def __init__(self, sentinel: str | None, sentinel_depths: Mapping[str, int]) -> None:
+        self.slots: dict[tuple[int, int], int] = {}
+        self.sentinel = sentinel
+        self.sentinel_depths = sentinel_depths
+        self.broken = False
+
+    def slot(self, hole: int, depth: int) -> int:
+        return self.slots.setdefault((hole, depth), len(self.slots))
+
+    def split(self, text: str, field: str) -> str | Leaf:
+        if _OPEN not in text and _CLOSE not in text and not self._has_sentinel(text, field):
+            return text
+        pieces: list[str | int] = []
+        position = 0
+        for found in _MARKER.finditer(text):
+            pieces.extend(self._literal(text[position : found.start()], field))
+            pieces.append(self.slot(int(found.group(1)), _DEPTH[found.group(2)]))
+            position = found.end()
+        pieces.extend(self._literal(text[position:], field))
+        literal = "".join(p for p in pieces if isinstance(p, str))
+        if _OPEN in literal or _CLOSE in literal:
+            self.broken = True  # a marker was transformed: this output cannot be filled
+        return Leaf(tuple(p for p in pieces if p != ""))
+
+    def _has_sentinel(self, text: str, field: str) -> bool:
+        return self.sentinel is not None and field in self.sentinel_depths and self.sentinel in text
+
+    def _literal(self, text: str, field: str) -> list[str | int]:
+        if not self._has_sentinel(text, field):
+            return [text]
+        assert self.sentinel is not None
+        slot = self.slot(UNSUBSCRIBE, self.sentinel_depths[field])
+        pieces: list[str | int] = []
+        for index, part in enumerate(text.split(self.sentinel)):
+            if index:
+                pieces.append(slot)
+            pieces.append(part)
+        return pieces
+
+    def walk(self, value: Any, field: str) -> Any:
+        if isinstance(value, str):
+            return self.split(value, field)
+        if isinstance(value, dict):
+            return {key: self.walk(item, field) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.walk(item, field) for item in value]
+        return value
+
+
+def split_output(
+    fields: Mapping[str, Any],
+    sentinel: str | None = None,
+    sentinel_depths: Mapping[str, int] = {},
+) -> SymbolicOutput | None:
+    """The symbolic form of fields rendered with markers; ``None`` when a marker was
+    transformed on the way and the output cannot be filled.
+
+    :param sentinel: a stand-in already in the fields (the unsubscribe URL), filled as
+        :data:`UNSUBSCRIBE` in the top-level fields named in ``sentinel_depths`` and escaped
+        that many times there.
+    """
+    splitter = _Splitter(sentinel, sentinel_depths)
+    template = {name: splitter.walk(value, name) for name, value in fields.items()}
+    if splitter.broken:
+        return None
+    ordered = sorted(splitter.slots.items(), key=lambda item: item[1])
+    holes = tuple(sorted({hole for (hole, _), _ in ordered if hole != UNSUBSCRIBE}))
+    fillers = tuple((name, value, _filler(value)) for name, value in template.items())
+    return SymbolicOutput(template, tuple(key for key, _ in ordered), holes, fillers)
+
+
+__all__ = [
+    "HOLE_PREFIX",
+    "UNSUBSCRIBE",
+    "URL_FIELDS",
+    "HoleExpression",
+    "Leaf",
+    "Rewritten",
+    "SymbolicOutput",
+    "TextTemplate",
+    "carries_hole",
+    "expression",
+    "hole_name",
+    "keyed_dependencies",
+    "marker",
+    "rewrite",
+    "split_output",
+    "symbolic_atom",
+    "symbolic_layout",
+    "tainted_fields",
+    "text_template",
+    "views_clean",
+]
