@@ -203,27 +203,34 @@ class Memo:
     """A bounded memo of renders keyed on the profile attributes they depend on.
 
     Millions of profiles share a few thousand first names: a campaign job renders each
-    (atom or layout, attribute values) pair once. Cleared whole when full, which keeps memory
-    flat without the bookkeeping of an LRU.
+    (atom or layout, attribute values) pair once. Two generations keep memory flat without
+    the bookkeeping of an LRU: when the current one is full it becomes the previous one, and a
+    hit there moves back to the current one, so frequent keys (common names) survive the
+    turnover that the long tail causes. At most ``2 * limit`` entries are held.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.entries: dict[Any, Any] = {}
+        self.previous: dict[Any, Any] = {}
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Any) -> Any:
         value = self.entries.get(key)
         if value is None:
-            self.misses += 1
-        else:
-            self.hits += 1
+            value = self.previous.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self.put(key, value)
+        self.hits += 1
         return value
 
     def put(self, key: Any, value: Any) -> None:
         if len(self.entries) >= self.limit:
-            self.entries.clear()
+            self.previous = self.entries
+            self.entries = {}
         self.entries[key] = value
 
 
