@@ -69,6 +69,9 @@ def test_awkward_names_render_as_without_holes(demo_project: Path) -> None:
                 "consent": CONSENT,
             }
             _same(memoised, fresh, raw)
+            del raw["first_name"]  # presence-tested templates take the other branch
+            raw["id"] += "-anonymous"
+            _same(memoised, fresh, raw)
     assert memoised.symbolic_memo.hits > 0
 
 
@@ -179,3 +182,14 @@ def test_the_encoder_reuses_symbolic_text(mini_project: Path) -> None:
         assert outcome.ok
         assert outcome.json_line == (_DUMPS(outcome.record) + "\n").encode("utf-8")
     assert job.encoder.hits["symbolic"] > 0
+
+
+def test_presence_tests_key_on_presence_only() -> None:
+    from atomcast.symbolic import keyed_dependencies
+
+    found = keyed_dependencies(
+        "{% if profile.first_name is defined %}{{ __atomcast_hole_0 }}{% endif %}"
+        "{% if profile.city is defined and profile.city == 'Paris' %}x{% endif %}"
+        "{{ profile['tier'] }}{{ locale }}"
+    )
+    assert found == (frozenset({"city", "tier", "locale"}), frozenset({"first_name"}))

@@ -62,9 +62,9 @@ from atomcast.templating import compile_template, prints_unchanged, profile_depe
 
 DEFAULT_ASSETS_URL = "/assets/"
 #: Memo bounds per campaign renderer (and so per worker process): a few MB each.
-VIEW_MEMO_SIZE = 20_000
+VIEW_MEMO_SIZE = 8_000
 OUTPUT_MEMO_SIZE = 5_000
-SYMBOLIC_MEMO_SIZE = 2_000
+SYMBOLIC_MEMO_SIZE = 400
 #: Channels whose outputs are filled symbolically. Push and SMS are not: their length limits,
 #: truncation and GSM-7/UCS-2 choice depend on the very text a hole would fill.
 SYMBOLIC_CHANNELS: frozenset[Channel] = frozenset({"email", "web"})
@@ -85,6 +85,8 @@ class SymbolicPlan:
     compiled: CompiledEmail | None
     web_source: str | None
     keyed: frozenset[str]
+    #: Attributes the templates only test for presence: keyed on that alone.
+    present: tuple[str, ...]
     holes: tuple[HoleExpression, ...]
     tainted: frozenset[tuple[str, ...]]
 
@@ -378,7 +380,8 @@ class CampaignRenderer:
         memoised = self.output_memo.get(key) if key is not None else None
         unsubscribe: str | None = None
         try:
-            slots = views.for_channel(atoms)
+            # A memo hit needs no slot views: its key covers everything they read.
+            slots = views.for_channel(atoms) if memoised is None else None
             if channel == "email":
                 unsubscribe = self._unsubscribe_url(base_context)
             if memoised is None:
@@ -402,8 +405,21 @@ class CampaignRenderer:
         # A copy: the memoised record is shared, its fields are never mutated.
         output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
         _add_atoms(output, atom_ids, decisions)
-        output.warnings.extend(_image_warnings(slots, channel))
+        output.warnings.extend(self._image_warnings(atoms, channel))
         return output
+
+    def _image_warnings(
+        self, atoms: Mapping[str, Atom | None], channel: Channel
+    ) -> list[RenderWarning]:
+        """The warnings of the channel's image renditions (what the views carry)."""
+        found: list[RenderWarning] = []
+        for atom in atoms.values():
+            if atom is None or atom.kind != "image":
+                continue
+            for purpose, code, message in self.renderer.image_fields(atom)["image_warnings"]:
+                if purpose in (None, channel):
+                    found.append(RenderWarning(code, message))
+        return found
 
     # -- symbolic rendering (see atomcast.symbolic) -----------------------------------------
 
@@ -433,7 +449,12 @@ class CampaignRenderer:
                 return None
         if channel == "email" and _shows_stand_in(context["profile"], plan.keyed):
             return None
-        key = (combination, *dependency_key(context["profile"], plan.keyed))
+        attributes = context["profile"]
+        key = (
+            combination,
+            *dependency_key(attributes, plan.keyed),
+            *[name in attributes for name in plan.present],
+        )
         render = self.symbolic_memo.get(key)
         if render is None:
             render = self._render_with_markers(channel, plan, context)
@@ -442,16 +463,16 @@ class CampaignRenderer:
             return None
         assert isinstance(render, SymbolicRender)
         values = render.output.values(texts)
-        fields = render.output.fill(values)
         if channel == "email":
-            html = fields["html"]
-            if len(fields["subject"]) > SUBJECT_MAX or (
-                len(html) * 4 > CLIP_BYTES and len(html.encode("utf-8", "replace")) > CLIP_BYTES
+            symbolic = render.output
+            if symbolic.length("subject", values) > SUBJECT_MAX or (
+                symbolic.length("html", values) * 4 > CLIP_BYTES
+                and len(symbolic.field("html", values).encode("utf-8", "replace")) > CLIP_BYTES
             ):
                 return None  # a value-dependent warning: let the ordinary render word it
         return ChannelOutput(
             render.status,
-            fields,
+            None,
             list(render.warnings),
             render.reason,
             filled=(render.output, values),
@@ -507,6 +528,7 @@ class CampaignRenderer:
         if tainted is None:
             return None
         keyed: set[str] = set()
+        present: set[str] = set()
         symbolic_atoms: dict[str, Atom | None] = {}
         for slot, atom in atoms.items():
             if atom is not None:
@@ -521,7 +543,9 @@ class CampaignRenderer:
             dependencies = keyed_dependencies(source)
             if dependencies is None:
                 return None
-            keyed |= dependencies
+            keyed |= dependencies[0]
+            present |= dependencies[1]
+        present -= keyed
         if not holes or "id" in keyed:
             return None
         return SymbolicPlan(
@@ -530,6 +554,7 @@ class CampaignRenderer:
             compiled,
             web_source,
             frozenset(keyed),
+            tuple(sorted(present)),
             tuple(expression(hole) for hole in sorted(holes)),
             tainted,
         )

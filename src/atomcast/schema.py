@@ -7,6 +7,7 @@ strings) so that every later stage, conditions above all, can trust the values i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ def canonical_datetime(value: Any) -> str:
     :raises ValueError: when ``value`` is not a date or datetime.
     """
     if isinstance(value, str):
-        value = parse_iso_datetime(value)
+        return _canonical_text(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -117,6 +118,13 @@ def canonical_datetime(value: Any) -> str:
     if isinstance(value, dt.date):
         return f"{value.isoformat()}T00:00:00Z"
     raise ValueError(f"{value!r} is not an ISO 8601 date or datetime")
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_text(text: str) -> str:
+    # A campaign's profiles repeat a few thousand dates; parsing each costs more than its
+    # validation otherwise would.
+    return canonical_datetime(parse_iso_datetime(text))
 
 
 def coerce_value(spec: AttributeSpec, value: Any, path: str) -> Any:

@@ -9,6 +9,7 @@ hash draws remain.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,9 +204,9 @@ def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tu
     return rank_groups(priority_groups(atoms), profile_id, campaign, slot)
 
 
-#: Slot decisions remembered per selector (cleared whole when full): a campaign has few
-#: distinct (segments, arm, locales, conditions) combinations per slot.
-DECISION_MEMO_SIZE = 50_000
+#: Selections remembered per selector (cleared whole when full): a campaign has few distinct
+#: (segments, arms, locales, conditions, consent) combinations.
+DECISION_MEMO_SIZE = 20_000
 
 
 class Selector:
@@ -214,8 +215,10 @@ class Selector:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._plans: dict[tuple[str, dt.date], CampaignPlan] = {}
-        self._conditional: dict[tuple[str, dt.date, str], tuple[Atom, ...]] = {}
-        self._decisions: dict[tuple[Any, ...], _Decided] = {}
+        self._conditional: dict[tuple[str, dt.date, tuple[str, ...]], tuple[Atom, ...]] = {}
+        self._selections: dict[
+            tuple[Any, ...], tuple[dict[str, _Decided], dict[Channel, ChannelPlan]]
+        ] = {}
 
     def plan(self, campaign: str, at: dt.datetime) -> CampaignPlan:
         """The profile-independent part of selection for ``campaign`` on ``at``'s UTC day."""
@@ -290,15 +293,39 @@ class Selector:
         plan = self.plan(campaign, at)
         segments = self.segments_of(profile)
         arms = {exp.name: exp.assign(profile.id, campaign) for exp in plan.experiments}
-        chain = self.project.locale_chain(profile.attributes.get("locale"))
+        attributes = profile.attributes
+        chain = self.project.locale_chain(attributes.get("locale"))
         wanted = tuple(c for c in plan.channels if not channels or c in channels)
+        # Everything but the draw between atoms of equal priority is a function of this key:
+        # decide once per key, and per profile only draw between tied atoms (the draw never
+        # changes whether a channel has an atom for a slot, so channel states are shared).
+        conditional = self._conditional_atoms(plan, chain)
+        holds = tuple(atom.when.fn(attributes, segments) for atom in conditional if atom.when)
+        key = (plan.name, plan.day, wanted, segments, tuple(arms.items()), chain, holds)
+        cached = self._selections.get(key)
+        if cached is None:
+            cached = self._select_anew(plan, profile, segments, arms, chain, wanted)
+            if len(self._selections) >= DECISION_MEMO_SIZE:
+                self._selections.clear()
+            self._selections[key] = cached
+        decided, content_plans = cached
+        if plan.config.transactional:
+            channel_plans = content_plans
+        else:
+            consent = attributes.get("consent")
+            consent = consent if isinstance(consent, Mapping) else {}
+            channel_plans = {
+                channel: ready if consent.get(channel) is True else _no_consent(channel)
+                for channel, ready in content_plans.items()
+            }
         decisions: dict[str, SlotDecision] = {}
         for slot in plan.slots:
-            arm = arms.get(slot.experiment.name) if slot.experiment else None
-            decisions[slot.name] = self._decide(slot, plan, profile, segments, arm, chain, wanted)
-        channel_plans = {
-            channel: self._channel_plan(plan, channel, profile, decisions) for channel in wanted
-        }
+            slot_decided = decided[slot.name]
+            decision = slot_decided.decision
+            if decision is None:
+                ranked = rank_groups(slot_decided.groups, profile.id, plan.name, slot.name)
+                decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
+            decisions[slot.name] = decision
         return Selection(
             profile=profile,
             campaign=plan,
@@ -309,38 +336,42 @@ class Selector:
             channels=channel_plans,
         )
 
-    def _decide(
+    def _conditional_atoms(self, plan: CampaignPlan, chain: tuple[str, ...]) -> tuple[Atom, ...]:
+        """The plan's atoms in ``chain``'s locales with a ``when`` condition, once each."""
+        where = (plan.name, plan.day, chain)
+        found = self._conditional.get(where)
+        if found is None:
+            seen: dict[str, Atom] = {}
+            for slot in plan.slots:
+                for locale in chain:
+                    for atom in slot.by_locale.get(locale, ()):
+                        if atom.when is not None:
+                            seen.setdefault(atom.id, atom)
+            found = self._conditional[where] = tuple(seen.values())
+        return found
+
+    def _select_anew(
         self,
-        slot: SlotPlan,
         plan: CampaignPlan,
         profile: Profile,
         segments: frozenset[str],
-        arm: str | None,
+        arms: Mapping[str, str],
         chain: Sequence[str],
-        channels: Sequence[Channel],
-    ) -> SlotDecision:
-        # Everything but the tie-break between equal priorities is a function of these: decide
-        # once per distinct key, and per profile only draw between tied atoms.
-        where = (plan.name, plan.day, slot.name)
-        conditional = self._conditional.get(where)
-        if conditional is None:
-            conditional = tuple(
-                atom for atoms in slot.by_locale.values() for atom in atoms if atom.when
-            )
-            self._conditional[where] = conditional
-        attributes = profile.attributes
-        holds = tuple(atom.when.fn(attributes, segments) for atom in conditional if atom.when)
-        key = (where, segments, arm, tuple(chain), tuple(channels), holds)
-        decided = self._decisions.get(key)
-        if decided is None:
-            decided = self._decide_anew(slot, profile, segments, arm, chain, channels)
-            if len(self._decisions) >= DECISION_MEMO_SIZE:
-                self._decisions.clear()
-            self._decisions[key] = decided
-        if decided.decision is not None:
-            return decided.decision
-        ranked = rank_groups(decided.groups, profile.id, plan.name, slot.name)
-        return _by_channel(slot, decided.locale, ranked, channels)
+        wanted: tuple[Channel, ...],
+    ) -> tuple[dict[str, _Decided], dict[Channel, ChannelPlan]]:
+        decided: dict[str, _Decided] = {}
+        decisions: dict[str, SlotDecision] = {}
+        for slot in plan.slots:
+            arm = arms.get(slot.experiment.name) if slot.experiment else None
+            slot_decided = self._decide_anew(slot, profile, segments, arm, chain, wanted)
+            decided[slot.name] = slot_decided
+            decision = slot_decided.decision
+            if decision is None:
+                ranked = rank_groups(slot_decided.groups, profile.id, plan.name, slot.name)
+                decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
+            decisions[slot.name] = decision
+        content_plans = {channel: _content_plan(plan, channel, decisions) for channel in wanted}
+        return decided, content_plans
 
     def _decide_anew(
         self,
@@ -368,25 +399,23 @@ class Selector:
         ranked = tuple(group[0] for group in groups)
         return _Decided(locale, groups, _by_channel(slot, locale, ranked, channels))
 
-    def _channel_plan(
-        self,
-        plan: CampaignPlan,
-        channel: Channel,
-        profile: Profile,
-        decisions: Mapping[str, SlotDecision],
-    ) -> ChannelPlan:
-        if not plan.config.transactional:
-            consent = profile.attributes.get("consent")
-            if not (isinstance(consent, Mapping) and consent.get(channel) is True):
-                return ChannelPlan(channel, "skipped", f"no consent: consent.{channel} is not true")
-        for slot in plan.slots:
-            if slot.config.required and decisions[slot.name].by_channel.get(channel) is None:
-                return ChannelPlan(
-                    channel,
-                    "skipped",
-                    f"no eligible atom for required slot '{slot.name}'",
-                )
-        return ChannelPlan(channel, "ready")
+
+def _content_plan(
+    plan: CampaignPlan, channel: Channel, decisions: Mapping[str, SlotDecision]
+) -> ChannelPlan:
+    """Whether the content allows ``channel`` (consent aside): every required slot needs an
+    atom for it. Which of tied atoms was drawn never changes this."""
+    for slot in plan.slots:
+        if slot.config.required and decisions[slot.name].by_channel.get(channel) is None:
+            return ChannelPlan(
+                channel, "skipped", f"no eligible atom for required slot '{slot.name}'"
+            )
+    return ChannelPlan(channel, "ready")
+
+
+@functools.cache
+def _no_consent(channel: Channel) -> ChannelPlan:
+    return ChannelPlan(channel, "skipped", f"no consent: consent.{channel} is not true")
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,9 @@ from atomcast.templating import environment, profile_dependencies
 
 HOLE_PREFIX = "__atomcast_hole_"
 _OPEN, _CLOSE = "\ue000", "\ue001"
+#: Characters no filled output holds outside a value (markers use them, and a marker left
+#: in the literal text makes the output unfillable): encoders may use them as tokens.
+TOKEN_OPEN, TOKEN_CLOSE = _OPEN, _CLOSE
 #: A marker's quote is escaped once per HTML escaping; its letters catch case changes.
 _MARKER = re.compile(_OPEN + r"(\d+)x('|&#39;|&amp;#39;|&amp;amp;#39;)X" + _CLOSE)
 _DEPTH = {"'": 0, "&#39;": 1, "&amp;#39;": 2, "&amp;amp;#39;": 3}
@@ -299,10 +302,33 @@ def text_template(source: str) -> TextTemplate | None:
 _HOLE_REFERENCE = re.compile(re.escape(HOLE_PREFIX) + r"\d+")
 
 
-def keyed_dependencies(source: str) -> frozenset[str] | None:
-    """The profile attributes a rewritten template still reads outside its holes (those
-    key its symbolic render); ``None`` when unknowable."""
-    return profile_dependencies(_HOLE_REFERENCE.sub("''", source))
+def keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """What a rewritten template still reads outside its holes, which keys its symbolic
+    render: the attributes whose values it reads, and those it only tests for presence
+    (``{% if profile.first_name is defined %}``); ``None`` when unknowable."""
+    text = _HOLE_REFERENCE.sub("''", source)
+    read = profile_dependencies(text)
+    if read is None:
+        return None
+    tree = environment("text").parse(text)
+    tested = {
+        id(test.node)
+        for test in tree.find_all(nodes.Test)
+        if test.name in ("defined", "undefined")
+        and isinstance(test.node, nodes.Getattr)
+        and isinstance(test.node.node, nodes.Name)
+        and test.node.node.name == "profile"
+    }
+    valued = {"locale"} & read
+    reached: set[str] = set()
+    for node in tree.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == "profile":
+            reached.add(node.attr)
+            if id(node) not in tested:
+                valued.add(node.attr)
+    # Attributes reached otherwise (``profile['x']``) are read for their value.
+    valued |= read - reached
+    return frozenset(valued), frozenset(read - valued)
 
 
 def symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
@@ -521,11 +547,28 @@ class SymbolicOutput:
             for name, value, filler in self.fillers
         }
 
+    def field(self, name: str, values: tuple[str, ...]) -> Any:
+        """One field, filled."""
+        value = self.fields[name]
+        return value.fill(values) if isinstance(value, Leaf) else _filled(value, values)
+
+    def length(self, name: str, values: tuple[str, ...]) -> int:
+        """The length of a string field once filled, without building it."""
+        value = self.fields[name]
+        if not isinstance(value, Leaf):
+            return len(value)
+        return sum(len(p) if isinstance(p, str) else len(values[p]) for p in value.pieces)
+
 
 def _escaped(text: str, depth: int) -> str:
     for _ in range(depth):
         text = str(escape(text))
     return text
+
+
+def _filled(value: Any, values: tuple[str, ...]) -> Any:
+    filler = _filler(value)
+    return value if filler is None else filler(values)
 
 
 def _filler(value: Any) -> Filler | None:
@@ -627,6 +670,8 @@ def split_output(
 
 __all__ = [
     "HOLE_PREFIX",
+    "TOKEN_CLOSE",
+    "TOKEN_OPEN",
     "UNSUBSCRIBE",
     "URL_FIELDS",
     "HoleExpression",

@@ -21,12 +21,13 @@ when full, so that memory stays flat.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from atomcast.channels.base import ChannelOutput
+from atomcast.channels.base import ChannelOutput, RenderWarning
 from atomcast.render import RenderResult
-from atomcast.symbolic import Leaf, SymbolicOutput
+from atomcast.symbolic import TOKEN_CLOSE, TOKEN_OPEN, SymbolicOutput
 
 #: Alphanumeric (JSON leaves it alone) and border-free (no prefix equals a suffix), so that
 #: replacing it back can never match across the text around it.
@@ -34,10 +35,13 @@ SENTINEL = "Zq7AtomcastUnsubscribeSentinel4Kx9Wm2Pb8"
 _SENTINEL_BYTES = SENTINEL.encode("ascii")
 SHARED_LIMIT = 2048
 EMAIL_LIMIT = 512
-SYMBOLIC_LIMIT = 2048
+SYMBOLIC_LIMIT = 1024
 HEAD_LIMIT = 8192
 #: Keys ``ChannelOutput.to_json`` writes itself; fields that use them take the plain path.
 _RESERVED = frozenset({"status", "reason", "warnings", "atoms"})
+
+
+_TOKEN = re.compile(TOKEN_OPEN + r"(\d+)" + TOKEN_CLOSE)
 
 
 def _border_free(text: str) -> bool:
@@ -110,8 +114,12 @@ class RecordEncoder:
         self._email: dict[tuple[Any, ...], bytes] = {}
         self._email_admission = _Admission(EMAIL_LIMIT * 8)
         self._names: dict[str, bytes] = {}
+        self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
-        self._symbolic: dict[int, tuple[SymbolicOutput, dict[str, tuple[bytes | int, ...]]]] = {}
+        self._symbolic: dict[int, tuple[SymbolicOutput, tuple[bytes | int, ...] | None]] = {}
+        #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
+        #: per-call overhead).
+        self._encode_text: Callable[[str], str] = json.encoder.encode_basestring
         #: Pieces served from the caches, by cache (for benchmarks and tests).
         self.hits = {"shared": 0, "email": 0, "symbolic": 0}
 
@@ -160,9 +168,10 @@ class RecordEncoder:
         return self.dumps(output.to_json()).encode()
 
     def _channel(self, output: ChannelOutput) -> bytes:
+        filled = output.filled
+        if filled is not None and not _RESERVED.intersection(filled[0].fields):
+            return self._symbolic_channel(output, filled[0], filled[1])
         fields = output.fields
-        if output.filled is not None and not _RESERVED.intersection(fields):
-            return self._symbolic_channel(output, output.filled[0], output.filled[1])
         rest = (
             output.status,
             output.reason,
@@ -188,41 +197,63 @@ class RecordEncoder:
     def _symbolic_channel(
         self, output: ChannelOutput, symbolic: SymbolicOutput, values: tuple[str, ...]
     ) -> bytes:
-        """A filled output: the leaves' literal text is encoded once per symbolic output, and
-        per profile only the values are."""
+        """A filled output: its fields are encoded once per symbolic output, with a token
+        where each value goes, and per profile only the values are encoded."""
         dumps = self.dumps
         cached = self._symbolic.get(id(symbolic))
         if cached is None or cached[0] is not symbolic:
-            leaves = {
-                name: _encoded_leaf(dumps, value)
-                for name, value in symbolic.fields.items()
-                if isinstance(value, Leaf)
-            }
             if len(self._symbolic) >= SYMBOLIC_LIMIT:
                 self._symbolic.clear()
-            # The output is kept alive with its bytes, so its id cannot be reused meanwhile.
-            cached = self._symbolic[id(symbolic)] = (symbolic, leaves)
+            # The output is kept alive with its pieces, so its id cannot be reused meanwhile.
+            cached = self._symbolic[id(symbolic)] = (symbolic, self._field_pieces(symbolic))
         else:
             self.hits["symbolic"] += 1
-        leaves = cached[1]
-        encoded_values = [dumps(value)[1:-1].encode() for value in values]
+        pieces_of_fields = cached[1]
+        if pieces_of_fields is None:
+            return self._plain(output)
+        encode_text = self._encode_text
+        encoded = [encode_text(value)[1:-1].encode() for value in values]
         pieces = [b'{"status":', dumps(output.status).encode()]
         if output.reason is not None:
             pieces += [b',"reason":', dumps(output.reason).encode()]
-        for name, value in output.fields.items():
-            pieces += [b",", dumps(name).encode(), b":"]
-            leaf = leaves.get(name)
-            if leaf is None:
-                pieces.append(dumps(value).encode())
-                continue
-            pieces.append(b'"')
-            pieces += [p if isinstance(p, bytes) else encoded_values[p] for p in leaf]
-            pieces.append(b'"')
-        pieces += [b',"warnings":', dumps([w.to_json() for w in output.warnings]).encode()]
+        pieces += [p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields]
+        pieces += [b',"warnings":', self._warnings(output.warnings)]
         if output.atoms:
             pieces += [b',"atoms":', dumps(output.atoms).encode()]
         pieces.append(b"}")
         return b"".join(pieces)
+
+    def _warnings(self, warnings: list[RenderWarning]) -> bytes:
+        """A warnings list, encoded (a few distinct lists repeat across profiles)."""
+        if not warnings:
+            return b"[]"
+        key = tuple((warning.code, warning.message) for warning in warnings)
+        encoded = self._warning_lists.get(key)
+        if encoded is None:
+            encoded = self.dumps([warning.to_json() for warning in warnings]).encode()
+            if len(self._warning_lists) >= HEAD_LIMIT:
+                self._warning_lists.clear()
+            self._warning_lists[key] = encoded
+        return encoded
+
+    def _field_pieces(self, symbolic: SymbolicOutput) -> tuple[bytes | int, ...] | None:
+        """``,"name":value`` for every field, as bytes and value indexes; JSON escapes
+        character by character, so encoding the fields around a token and putting each
+        value's own encoding in its place is the encoding of the filled fields."""
+        tokens = tuple(f"{TOKEN_OPEN}{index}{TOKEN_CLOSE}" for index in range(len(symbolic.slots)))
+        with_tokens = symbolic.fill(tokens)
+        text = "".join(f",{self.dumps(name)}:{self.dumps(v)}" for name, v in with_tokens.items())
+        pieces: list[bytes | int] = []
+        position = 0
+        for found in _TOKEN.finditer(text):
+            pieces.append(text[position : found.start()].encode())
+            pieces.append(int(found.group(1)))
+            position = found.end()
+        pieces.append(text[position:].encode())
+        literal = "".join(piece.decode() for piece in pieces if isinstance(piece, bytes))
+        if TOKEN_OPEN in literal or TOKEN_CLOSE in literal:
+            return None  # a field held the token characters itself: encode plainly
+        return tuple(piece for piece in pieces if piece != b"")
 
     def _email_channel(self, output: ChannelOutput, url: str, rest: tuple[Any, ...]) -> bytes:
         normal = _normal(output.fields, url)
@@ -245,14 +276,6 @@ class RecordEncoder:
             return plain
         self.hits["email"] += 1
         return encoded.replace(_SENTINEL_BYTES, self.dumps(url)[1:-1].encode())
-
-
-def _encoded_leaf(dumps: Callable[[Any], str], leaf: Leaf) -> tuple[bytes | int, ...]:
-    """A leaf's literal pieces as the inside of a JSON string; JSON escapes character by
-    character, so the encoding of a concatenation is the concatenation of encodings."""
-    return tuple(
-        dumps(piece)[1:-1].encode() if isinstance(piece, str) else piece for piece in leaf.pieces
-    )
 
 
 def _unsubscribe_url(fields: Mapping[str, Any]) -> str | None:

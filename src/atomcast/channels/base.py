@@ -8,7 +8,7 @@ because the same atom usually fills the slot in every channel.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from jinja2 import TemplateError, UndefinedError
@@ -52,20 +52,61 @@ class RenderWarning:
         return {"code": self.code, "message": self.message}
 
 
-@dataclass(slots=True)
 class ChannelOutput:
-    """One channel's entry in the rendered JSON."""
+    """One channel's entry in the rendered JSON.
 
-    status: Status
-    fields: dict[str, Any] = field(default_factory=dict)
-    warnings: list[RenderWarning] = field(default_factory=list)
-    reason: str | None = None
-    atoms: dict[str, str | None] = field(default_factory=dict)
-    #: The symbolic output and values ``fields`` were filled from, when they were: lets an
-    #: encoder reuse the encoded text around the values. Never part of the record.
-    filled: tuple[SymbolicOutput, tuple[str, ...]] | None = field(
-        default=None, compare=False, repr=False
-    )
+    :param filled: the symbolic output and values the fields are filled from, when they are
+        (see :mod:`atomcast.symbolic`). The fields are then built on first use: a batch
+        encodes straight from the symbolic output and never needs them.
+    """
+
+    __slots__ = ("_fields", "atoms", "filled", "reason", "status", "warnings")
+
+    def __init__(
+        self,
+        status: Status,
+        fields: dict[str, Any] | None = None,
+        warnings: list[RenderWarning] | None = None,
+        reason: str | None = None,
+        atoms: dict[str, str | None] | None = None,
+        filled: tuple[SymbolicOutput, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.status = status
+        self._fields = fields if fields is not None or filled is not None else {}
+        self.warnings: list[RenderWarning] = warnings if warnings is not None else []
+        self.reason = reason
+        self.atoms: dict[str, str | None] = atoms if atoms is not None else {}
+        self.filled = filled
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if self._fields is None:
+            assert self.filled is not None
+            self._fields = self.filled[0].fill(self.filled[1])
+        return self._fields
+
+    @fields.setter
+    def fields(self, value: dict[str, Any]) -> None:
+        self._fields = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ChannelOutput):
+            return NotImplemented
+        return (self.status, self.fields, self.warnings, self.reason, self.atoms) == (
+            other.status,
+            other.fields,
+            other.warnings,
+            other.reason,
+            other.atoms,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ChannelOutput(status={self.status!r}, fields={self.fields!r}, "
+            f"warnings={self.warnings!r}, reason={self.reason!r}, atoms={self.atoms!r})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"status": self.status}
