@@ -32,8 +32,8 @@ from atomcast.channels.email import (
     EmailCompiler,
     render_email,
 )
-from atomcast.channels.push import push_limits, render_push
-from atomcast.channels.sms import render_sms
+from atomcast.channels.push import push_limits, push_output, render_push, render_push_parts
+from atomcast.channels.sms import render_sms, render_sms_parts, sms_output
 from atomcast.channels.web import guarded_source, render_web
 from atomcast.errors import ImageError, ProfileError, RenderError
 from atomcast.images import ImageRenditions, ImageSet, remote_image_set
@@ -65,9 +65,12 @@ DEFAULT_ASSETS_URL = "/assets/"
 VIEW_MEMO_SIZE = 8_000
 OUTPUT_MEMO_SIZE = 5_000
 SYMBOLIC_MEMO_SIZE = 400
-#: Channels whose outputs are filled symbolically. Push and SMS are not: their length limits,
-#: truncation and GSM-7/UCS-2 choice depend on the very text a hole would fill.
-SYMBOLIC_CHANNELS: frozenset[Channel] = frozenset({"email", "web"})
+#: Channels whose outputs are filled symbolically: the whole output for email and web. For
+#: push and SMS only the templates' text is: their length limits, truncation and GSM-7/UCS-2
+#: choice depend on the very text a hole fills, so that clean-up runs on the filled text.
+SYMBOLIC_CHANNELS: frozenset[Channel] = frozenset({"email", "web", "push", "sms"})
+TEXT_CHANNELS: frozenset[Channel] = frozenset({"push", "sms"})
+TEXT_MEMO_SIZE = 4_000
 
 
 #: Stands in for the unsubscribe URL in memoised email; alphanumeric after the scheme so
@@ -252,6 +255,7 @@ class CampaignRenderer:
         self.output_memo = Memo(OUTPUT_MEMO_SIZE)
         self._needed: dict[tuple[Channel, tuple[str | None, ...]], frozenset[str] | None] = {}
         self.symbolic_memo = Memo(SYMBOLIC_MEMO_SIZE)
+        self.text_memo = Memo(TEXT_MEMO_SIZE)
         self._unsubscribe_template = text_template(self.renderer.brand["unsubscribe_url"] or "")
         self._symbolic_plans: dict[tuple[Channel, tuple[str | None, ...]], SymbolicPlan | None]
         self._symbolic_plans = {}
@@ -463,6 +467,8 @@ class CampaignRenderer:
             return None
         assert isinstance(render, SymbolicRender)
         values = render.output.values(texts)
+        if channel in TEXT_CHANNELS:
+            return self._finish_text(channel, render.output.fill(values), render.warnings, context)
         if channel == "email":
             symbolic = render.output
             if symbolic.length("subject", values) > SUBJECT_MAX or (
@@ -476,6 +482,37 @@ class CampaignRenderer:
             list(render.warnings),
             render.reason,
             filled=(render.output, values),
+        )
+
+    def _finish_text(
+        self,
+        channel: Channel,
+        parts: dict[str, str],
+        image_warnings: Sequence[RenderWarning],
+        context: Mapping[str, Any],
+    ) -> ChannelOutput | None:
+        """Push or SMS from its filled template text: the channel's own clean-up, memoised
+        on that text (common names repeat it)."""
+        footer: str | None = None
+        if channel == "sms" and not self.config.transactional:
+            source = self.renderer.brand.get("sms_footer")
+            if source:
+                try:
+                    footer = render_string(source, context, "brand.sms_footer")
+                except RenderError:
+                    return None
+        key = (channel, footer, *parts.items())
+        made = self.text_memo.get(key)
+        if made is None:
+            if channel == "sms":
+                made = sms_output(parts["body"], self.config.channels["sms"], footer)
+            else:
+                assert self.push_limits is not None
+                made = push_output(parts, self.push_limits, self.name)
+            self.text_memo.put(key, made)
+        # A copy: the memoised record is shared, its fields are never mutated.
+        return ChannelOutput(
+            made.status, made.fields, [*made.warnings, *image_warnings], made.reason
         )
 
     def _unsubscribe_url(self, context: Mapping[str, Any]) -> str:
@@ -519,6 +556,12 @@ class CampaignRenderer:
                 compiled, layout=layout, template=compile_template(body.source, "html")
             )
             sources = [*replaced.values(), body.source]
+        elif channel in TEXT_CHANNELS:
+            parts = {name: rewrite(part.source) for name, part in layout.parts.items()}
+            for part in parts.values():
+                holes |= part.holes
+            layout = symbolic_layout(layout, {name: part.source for name, part in parts.items()})
+            sources = [part.source for part in parts.values()]
         else:
             body = rewrite(guarded_source(layout.parts["body"].source))
             holes |= body.holes
@@ -576,6 +619,10 @@ class CampaignRenderer:
                 assert plan.compiled is not None
                 context["unsubscribe_url"] = UNSUBSCRIBE_SENTINEL
                 output = render_email(plan.compiled, context, self.slot_order)
+            elif channel == "push":
+                output = ChannelOutput("rendered", render_push_parts(plan.layout, context))
+            elif channel == "sms":
+                output = ChannelOutput("rendered", render_sms_parts(plan.layout, context))
             else:
                 output = render_web(plan.layout, context, plan.web_source)
         except RenderError:

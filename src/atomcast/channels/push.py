@@ -27,11 +27,23 @@ def render_push(
 
     :raises RenderError: when a template fails for this profile.
     """
-    parts: dict[str, str] = {}
-    for name, part in layout.parts.items():
-        parts[name] = " ".join(
-            render_string(part.source, context, f"{layout.path}: {name}").split()
-        )
+    return push_output(render_push_parts(layout, context), limits, campaign)
+
+
+def render_push_parts(layout: Layout, context: Mapping[str, Any]) -> dict[str, str]:
+    """The layout's templates rendered for one profile, before any clean-up.
+
+    :raises RenderError: when a template fails for this profile.
+    """
+    return {
+        name: render_string(part.source, context, f"{layout.path}: {name}")
+        for name, part in layout.parts.items()
+    }
+
+
+def push_output(rendered: Mapping[str, str], limits: PushLimits, campaign: str) -> ChannelOutput:
+    """The notification from its rendered parts: whitespace tidied, payloads built."""
+    parts = {name: " ".join(text.split()) for name, text in rendered.items()}
     payloads = build_push(
         title=parts.get("title", ""),
         body=parts.get("body", ""),

@@ -21,7 +21,19 @@ def render_sms(
 
     :raises RenderError: when a template fails for this profile.
     """
-    body = render_string(layout.parts["body"].source, context, layout.path)
+    return sms_output(render_sms_parts(layout, context)["body"], config, footer)
+
+
+def render_sms_parts(layout: Layout, context: Mapping[str, Any]) -> dict[str, str]:
+    """The layout's templates rendered for one profile, before any clean-up.
+
+    :raises RenderError: when a template fails for this profile.
+    """
+    return {"body": render_string(layout.parts["body"].source, context, layout.path)}
+
+
+def sms_output(body: str, config: ChannelConfig, footer: str | None) -> ChannelOutput:
+    """The SMS from its rendered body: lines tidied, footer added, encoded and counted."""
     lines = [" ".join(line.split()) for line in body.strip().splitlines()]
     text = "\n".join(line for line in lines if line)
     if footer:
