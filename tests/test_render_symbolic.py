@@ -193,3 +193,46 @@ def test_presence_tests_key_on_presence_only() -> None:
         "{{ profile['tier'] }}{{ locale }}"
     )
     assert found == (frozenset({"city", "tier", "locale"}), frozenset({"first_name"}))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "profile.first_name",
+        "profile.first_name | default('friend')",
+        "profile.first_name | default('friend') | upper",
+        "'%.2f' | format(profile.cart_total)",
+        "'%.2f' | format(profile.cart_total) | replace('.', ',')",
+        "profile['first_name'] | title",
+        "profile.cart_total | money",
+        "profile.cart_total | round(1)",
+        "profile.signup_at | date('%d/%m/%Y')",
+        "brand.name ~ ' ' ~ profile.first_name",
+        "profile.first_name if profile.first_name else 'you'",
+    ],
+)
+@pytest.mark.parametrize(
+    "profile",
+    [
+        {"first_name": "zoé o'hara", "cart_total": 42.5, "signup_at": "2024-03-01T09:00:00Z"},
+        {"cart_total": 0},
+        {"first_name": 7, "cart_total": "x"},
+    ],
+)
+def test_hole_values_are_what_jinja_prints(source: str, profile: dict[str, Any]) -> None:
+    from atomcast.symbolic import expression
+    from atomcast.templating import compile_template
+
+    rewritten = rewrite("{{ " + source + " }}")
+    context = {"profile": profile, "brand": {"name": "H&P"}, "campaign": {}, "locale": "fr"}
+    try:
+        printed: str | None = compile_template("{{ " + source + " }}", "text").render(context)
+    except Exception:
+        printed = None
+    assert len(rewritten.holes) == 1
+    for hole in rewritten.holes:
+        value = expression(hole).evaluate(context)
+        # None asks for the ordinary render: allowed for any value, required for an error.
+        assert value is None or value == printed
+        if printed is None:
+            assert value is None

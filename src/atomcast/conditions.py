@@ -37,6 +37,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Collection, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
@@ -58,7 +59,7 @@ __all__ = [
 CondResult = bool | None
 """``None`` is GrowthBook's "undecided" (an operator it does not know)."""
 
-ConditionFn = Callable[[Mapping[str, Any], frozenset[str]], bool]
+ConditionFn = Callable[[Mapping[str, Any], AbstractSet[str]], bool]
 
 # What GrowthBook's evalCondition turns into a plain False for the whole condition.
 _ERRORS: Final = (TypeError, ValueError, AttributeError, IndexError, RecursionError)
@@ -1054,7 +1055,7 @@ def compile_condition(condition: object) -> CompiledCondition:
 
 
 def _walker_fn(condition: Any) -> ConditionFn:
-    def evaluate(attributes: Mapping[str, Any], segments: frozenset[str]) -> bool:
+    def evaluate(attributes: Mapping[str, Any], segments: AbstractSet[str]) -> bool:
         return _evaluate(condition, attributes, segments)
 
     return evaluate

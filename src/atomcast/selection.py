@@ -215,6 +215,7 @@ class Selector:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._plans: dict[tuple[str, dt.date], CampaignPlan] = {}
+        self._chains: dict[str | None, tuple[str, ...]] = {}
         self._conditional: dict[tuple[str, dt.date, tuple[str, ...]], tuple[Atom, ...]] = {}
         self._selections: dict[
             tuple[Any, ...], tuple[dict[str, _Decided], dict[Channel, ChannelPlan]]
@@ -272,7 +273,8 @@ class Selector:
         found: set[str] = set()
         attributes = profile.attributes
         for segment in self.project.segments:
-            if segment.condition.fn(attributes, frozenset(found) if found else frozenset()):
+            # Conditions only test membership, so the growing set itself can be shown.
+            if segment.condition.fn(attributes, found):
                 found.add(segment.name)
         return frozenset(found)
 
@@ -294,7 +296,10 @@ class Selector:
         segments = self.segments_of(profile)
         arms = {exp.name: exp.assign(profile.id, campaign) for exp in plan.experiments}
         attributes = profile.attributes
-        chain = self.project.locale_chain(attributes.get("locale"))
+        locale = attributes.get("locale")
+        chain = self._chains.get(locale)
+        if chain is None:
+            chain = self._chains[locale] = self.project.locale_chain(locale)
         wanted = tuple(c for c in plan.channels if not channels or c in channels)
         # Everything but the draw between atoms of equal priority is a function of this key:
         # decide once per key, and per profile only draw between tied atoms (the draw never

@@ -27,10 +27,11 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import Environment, TemplateSyntaxError, meta, nodes
 from jinja2.runtime import Undefined
+from jinja2.utils import _PassArg
 from markupsafe import escape
 
 from atomcast.jinjatokens import constructs
@@ -145,6 +146,68 @@ def _simple_form(node: nodes.Expr) -> tuple[str, str | None, bool] | None:
     return None
 
 
+Evaluator = Callable[[Mapping[str, Any]], Any]
+
+
+def _native(node: nodes.Node, env: Environment) -> Evaluator | None:
+    """``node`` as a plain Python closure with the sandbox's own lookups and filters, for the
+    common shapes (attributes, constants, filters); ``None`` for anything else, which Jinja
+    evaluates. A new Jinja context per call costs more than the whole expression."""
+    if isinstance(node, nodes.Const):
+        constant = node.value
+        return lambda context: constant
+    if isinstance(node, nodes.Name) and node.ctx == "load" and node.name in _HOLE_NAMES:
+        name = node.name
+        return lambda context: context[name]
+    if isinstance(node, nodes.Getattr):
+        owner = _native(node.node, env)
+        if owner is None:
+            return None
+        attribute, lookup, of = node.attr, env.getattr, owner
+        return lambda context: lookup(of(context), attribute)
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        container = _native(node.node, env)
+        if container is None:
+            return None
+        key, item, within = node.arg.value, env.getitem, container
+        return lambda context: item(within(context), key)
+    if (
+        isinstance(node, nodes.Filter)
+        and node.node is not None
+        and node.dyn_args is None
+        and node.dyn_kwargs is None
+    ):
+        function = env.filters.get(node.name)
+        if function is None:
+            return None
+        passed = _PassArg.from_obj(function)
+        if passed is _PassArg.context:
+            return None
+        first: tuple[Any, ...] = ()
+        if passed is _PassArg.environment:
+            first = (env,)
+        elif passed is _PassArg.eval_context:
+            first = (nodes.EvalContext(env),)
+        value = _native(node.node, env)
+        args = [_native(arg, env) for arg in node.args]
+        kwargs = {pair.key: _native(pair.value, env) for pair in node.kwargs}
+        if value is None or None in args or None in kwargs.values():
+            return None
+        positional = cast(list[Evaluator], args)
+        named = cast(dict[str, Evaluator], kwargs)
+
+        def apply(context: Mapping[str, Any]) -> Any:
+            return function(
+                *first,
+                value(context),
+                *[arg(context) for arg in positional],
+                **{key: arg(context) for key, arg in named.items()},
+            )
+
+        return apply
+    return None
+
+
 def _hole_for(body: str) -> HoleExpression | None:
     """The hole for the expression ``body`` (the text between ``{{`` and ``}}``)."""
     if body in _EXPRESSIONS:
@@ -172,8 +235,10 @@ def _hole_for(body: str) -> HoleExpression | None:
             simple = _simple_form(node)
             compiled = env.compile_expression(body, undefined_to_none=False)
 
-            def evaluate_jinja(context: Mapping[str, Any], run: Any = compiled) -> Any:
+            def by_jinja(context: Mapping[str, Any], run: Any = compiled) -> Any:
                 return run(**context)
+
+            evaluate_jinja: Evaluator = _native(node, env) or by_jinja
 
             found = HoleExpression(
                 id=len(_BY_ID),
