@@ -367,10 +367,19 @@ def text_template(source: str) -> TextTemplate | None:
 _HOLE_REFERENCE = re.compile(re.escape(HOLE_PREFIX) + r"\d+")
 
 
+_KEYED: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
+
+
 def keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """What a rewritten template still reads outside its holes, which keys its symbolic
     render: the attributes whose values it reads, and those it only tests for presence
     (``{% if profile.first_name is defined %}``); ``None`` when unknowable."""
+    if source not in _KEYED:
+        _KEYED[source] = _keyed_dependencies(source)
+    return _KEYED[source]
+
+
+def _keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     text = _HOLE_REFERENCE.sub("''", source)
     read = profile_dependencies(text)
     if read is None:
@@ -396,8 +405,18 @@ def keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | N
     return frozenset(valued), frozenset(read - valued)
 
 
+_ATOMS: dict[tuple[str, str], tuple[Atom, frozenset[int]]] = {}
+
+
 def symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
     """The atom with its templates rewritten (URL fields left alone), and its holes."""
+    key = (atom.id, atom.fingerprint)
+    if key not in _ATOMS:
+        _ATOMS[key] = _symbolic_atom(atom)
+    return _ATOMS[key]
+
+
+def _symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
     holes: set[int] = set()
     fields: dict[str, Any] = {}
     for name, value in atom.fields.items():
