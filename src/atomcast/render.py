@@ -314,14 +314,19 @@ class CampaignRenderer:
             experiments=selection.experiments,
             decisions=decisions,
         )
+        decided = tuple(decisions.values())
         for channel in self.channels:
             result.channels[channel] = self._render_channel(
-                channel, selection, decisions, context, views
+                channel, selection, decided, context, views
             )
         return result
 
     def _output_key(
-        self, channel: Channel, atoms: Mapping[str, Atom | None], attributes: Mapping[str, Any]
+        self,
+        channel: Channel,
+        atoms: Mapping[str, Atom | None],
+        ids: tuple[str | None, ...],
+        attributes: Mapping[str, Any],
     ) -> tuple[Any, ...] | None:
         """The memo key of a text channel's output, or ``None`` when it must be rendered.
 
@@ -331,7 +336,6 @@ class CampaignRenderer:
         dependencies = self.layout_dependencies.get(channel)
         if dependencies is None or not self.memoise:
             return None
-        ids = tuple(atom.id if atom else None for atom in atoms.values())
         # The attributes needed depend only on the combination: work them out once for it.
         combination = (channel, ids)
         if combination in self._needed:
@@ -361,26 +365,30 @@ class CampaignRenderer:
         self,
         channel: Channel,
         selection: Selection,
-        decisions: Mapping[str, str | None],
+        decided: tuple[str | None, ...],
         base_context: Mapping[str, Any],
         views: SlotViews,
     ) -> ChannelOutput:
+        """One channel's output; ``decided`` are the slot decisions' atom ids, in slot order
+        (a channel names its own atoms only when they differ, as with a fallback)."""
         if channel not in self.config.channels:
             return ChannelOutput("skipped", reason=f"{channel} is not in the campaign")
         plan = selection.channels[channel]
         if plan.state == "skipped":
             return ChannelOutput("skipped", reason=plan.reason)
         atoms = selection.atoms_for(channel)
-        atom_ids = {slot: (a.id if a else None) for slot, a in atoms.items()}
+        ids = tuple(atom.id if atom else None for atom in atoms.values())
+        own_atoms = dict(zip(atoms, ids, strict=True)) if ids != decided else None
         layout = self.layouts.get(channel)
         if layout is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
         if self.memoise and channel in SYMBOLIC_CHANNELS:
-            symbolic = self._render_symbolic(channel, atoms, base_context)
+            symbolic = self._render_symbolic(channel, atoms, ids, base_context)
             if symbolic is not None:
-                _add_atoms(symbolic, atom_ids, decisions)
+                if own_atoms:
+                    symbolic.atoms = own_atoms
                 return symbolic
-        key = self._output_key(channel, atoms, base_context["profile"])
+        key = self._output_key(channel, atoms, ids, base_context["profile"])
         memoised = self.output_memo.get(key) if key is not None else None
         unsubscribe: str | None = None
         try:
@@ -397,7 +405,8 @@ class CampaignRenderer:
                 if key is not None:
                     self.output_memo.put(key, memoised)
         except RenderError as exc:
-            return ChannelOutput("error", reason=str(exc), atoms=atom_ids)
+            all_atoms = dict(zip(atoms, ids, strict=True))
+            return ChannelOutput("error", reason=str(exc), atoms=all_atoms)
         fields = memoised.fields
         if channel == "email" and key is not None and unsubscribe is not None:
             fields = personalise_unsubscribe(fields, unsubscribe)
@@ -405,10 +414,11 @@ class CampaignRenderer:
             # stand-in appears verbatim; this cheap case-sensitive check is a last guard.
             if _SENTINEL_HOST in fields["html"]:
                 self.layout_dependencies["email"] = None
-                return self._render_channel(channel, selection, decisions, base_context, views)
+                return self._render_channel(channel, selection, decided, base_context, views)
         # A copy: the memoised record is shared, its fields are never mutated.
         output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
-        _add_atoms(output, atom_ids, decisions)
+        if own_atoms:
+            output.atoms = own_atoms
         output.warnings.extend(self._image_warnings(atoms, channel))
         return output
 
@@ -428,11 +438,15 @@ class CampaignRenderer:
     # -- symbolic rendering (see atomcast.symbolic) -----------------------------------------
 
     def _render_symbolic(
-        self, channel: Channel, atoms: Mapping[str, Atom | None], context: Mapping[str, Any]
+        self,
+        channel: Channel,
+        atoms: Mapping[str, Atom | None],
+        ids: tuple[str | None, ...],
+        context: Mapping[str, Any],
     ) -> ChannelOutput | None:
         """The output filled from the combination's symbolic render, or ``None`` when this
         profile must be rendered the ordinary way."""
-        combination = (channel, tuple(atom.id if atom else None for atom in atoms.values()))
+        combination = (channel, ids)
         if combination in self._symbolic_plans:
             plan = self._symbolic_plans[combination]
         else:
@@ -589,7 +603,9 @@ class CampaignRenderer:
             keyed |= dependencies[0]
             present |= dependencies[1]
         present -= keyed
-        if not holes or "id" in keyed:
+        # An email without holes still has the unsubscribe URL to fill, which the symbolic
+        # path does without copying 20 KB of HTML per profile.
+        if (not holes and channel != "email") or "id" in keyed:
             return None
         return SymbolicPlan(
             symbolic_atoms,
@@ -666,14 +682,6 @@ def _shows_stand_in(attributes: Mapping[str, Any], names: Iterable[str]) -> bool
     """Whether a printed attribute could spell the unsubscribe stand-in, which would then be
     taken for it (only a deliberate value can)."""
     return any(_SENTINEL_HOST in str(attributes.get(name, "")) for name in names)
-
-
-def _add_atoms(
-    output: ChannelOutput, atom_ids: Mapping[str, str | None], decisions: Mapping[str, str | None]
-) -> None:
-    """Name the channel's atoms when they differ from the slot decisions (a fallback)."""
-    if any(atom_ids[s] != decisions.get(s) for s in atom_ids):
-        output.atoms = dict(atom_ids)
 
 
 def _image_warnings(

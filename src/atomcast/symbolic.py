@@ -623,7 +623,12 @@ class SymbolicOutput:
     fillers: tuple[tuple[str, Any, Filler | None], ...]
 
     def values(self, texts: Mapping[int, str]) -> tuple[str, ...]:
-        return tuple(_escaped(texts[hole], depth) for hole, depth in self.slots)
+        return tuple(
+            [
+                texts[hole] if not depth else _escaped(texts[hole], depth)
+                for hole, depth in self.slots
+            ]
+        )
 
     def fill(self, values: tuple[str, ...]) -> dict[str, Any]:
         return {

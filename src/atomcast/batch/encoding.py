@@ -115,6 +115,7 @@ class RecordEncoder:
         self._email_admission = _Admission(EMAIL_LIMIT * 8)
         self._names: dict[str, bytes] = {}
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
+        self._fieldless: dict[tuple[Any, ...], bytes] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
         self._symbolic: dict[int, tuple[SymbolicOutput, tuple[bytes | int, ...] | None]] = {}
         #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
@@ -178,6 +179,15 @@ class RecordEncoder:
             tuple((w.code, w.message) for w in output.warnings),
             tuple(output.atoms.items()),
         )
+        if not fields:
+            # A skipped channel (no consent, ...): a handful of distinct records per run.
+            known = self._fieldless.get(rest)
+            if known is None:
+                known = self._plain(output)
+                if len(self._fieldless) >= SHARED_LIMIT:
+                    self._fieldless.clear()
+                self._fieldless[rest] = known
+            return known
         key = (id(fields), *rest)
         hit = self._shared.get(key)
         if hit is not None and hit[0] is fields:

@@ -275,8 +275,14 @@ class Memo:
         self.entries[key] = value
 
 
+_SORTED: dict[frozenset[str], tuple[str, ...]] = {}
+
+
 def dependency_key(attributes: Mapping[str, Any], dependencies: frozenset[str]) -> tuple[Any, ...]:
-    return tuple(freeze(attributes.get(name)) for name in sorted(dependencies))
+    names = _SORTED.get(dependencies)
+    if names is None:
+        names = _SORTED[dependencies] = tuple(sorted(dependencies))
+    return tuple([freeze(attributes.get(name)) for name in names])
 
 
 class SlotViews:
