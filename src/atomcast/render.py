@@ -62,15 +62,15 @@ from atomcast.templating import compile_template, prints_unchanged, profile_depe
 
 DEFAULT_ASSETS_URL = "/assets/"
 #: Memo bounds per campaign renderer (and so per worker process): a few MB each.
-VIEW_MEMO_SIZE = 8_000
-OUTPUT_MEMO_SIZE = 5_000
+VIEW_MEMO_SIZE = 4_000
+OUTPUT_MEMO_SIZE = 2_500
 SYMBOLIC_MEMO_SIZE = 400
 #: Channels whose outputs are filled symbolically: the whole output for email and web. For
 #: push and SMS only the templates' text is: their length limits, truncation and GSM-7/UCS-2
 #: choice depend on the very text a hole fills, so that clean-up runs on the filled text.
 SYMBOLIC_CHANNELS: frozenset[Channel] = frozenset({"email", "web", "push", "sms"})
 TEXT_CHANNELS: frozenset[Channel] = frozenset({"push", "sms"})
-TEXT_MEMO_SIZE = 4_000
+TEXT_MEMO_SIZE = 2_500
 
 
 #: Stands in for the unsubscribe URL in memoised email; alphanumeric after the scheme so

@@ -206,7 +206,7 @@ def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tu
 
 #: Selections remembered per selector (cleared whole when full): a campaign has few distinct
 #: (segments, arms, locales, conditions, consent) combinations.
-DECISION_MEMO_SIZE = 20_000
+DECISION_MEMO_SIZE = 10_000
 
 
 class Selector:

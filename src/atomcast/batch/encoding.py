@@ -33,10 +33,10 @@ from atomcast.symbolic import TOKEN_CLOSE, TOKEN_OPEN, SymbolicOutput
 #: replacing it back can never match across the text around it.
 SENTINEL = "Zq7AtomcastUnsubscribeSentinel4Kx9Wm2Pb8"
 _SENTINEL_BYTES = SENTINEL.encode("ascii")
-SHARED_LIMIT = 2048
+SHARED_LIMIT = 1024
 EMAIL_LIMIT = 512
 SYMBOLIC_LIMIT = 1024
-HEAD_LIMIT = 8192
+HEAD_LIMIT = 4096
 #: Keys ``ChannelOutput.to_json`` writes itself; fields that use them take the plain path.
 _RESERVED = frozenset({"status", "reason", "warnings", "atoms"})
 
