@@ -223,6 +223,86 @@ def layout_problems(project: Project) -> list[Problem]:
     return problems
 
 
+def slot_reference_problems(project: Project) -> list[Problem]:
+    """``slots.<slot>.<field>`` in layouts that name a slot no campaign using the layout has,
+    or a field no slot view has: a typo that would otherwise fail mid-campaign."""
+    from jinja2 import TemplateSyntaxError, nodes
+
+    from atomcast.channels.base import VIEW_FIELDS
+    from atomcast.templating import environment
+
+    slots_of: dict[tuple[str, str], set[str]] = {}
+    users: dict[tuple[str, str], list[str]] = {}
+    for name, campaign in project.config.campaigns.items():
+        for channel, channel_config in campaign.channels.items():
+            key = (channel, channel_config.layout)
+            slots_of.setdefault(key, set()).update(campaign.slots)
+            users.setdefault(key, []).append(name)
+    problems: list[Problem] = []
+    for key, layout in sorted(project.layouts.items()):
+        known_slots = slots_of.get(key)
+        for part_name, part in layout.parts.items():
+            try:
+                tree = environment("text").parse(part.source)
+            except TemplateSyntaxError:
+                continue  # reported by the loader with its line
+            for chain, line in _slot_chains(tree, nodes):
+                where = part.line + line - 1
+                what = f"{part_name}: slots.{'.'.join(chain)}"
+                if known_slots is not None and chain[0] not in known_slots:
+                    problems.append(
+                        Problem(
+                            layout.path,
+                            where,
+                            "error",
+                            f"{what}: no slot '{chain[0]}' in campaign(s) "
+                            f"{', '.join(users[key])}{_did_you_mean(chain[0], known_slots)} "
+                            f"(slots: {', '.join(sorted(known_slots))})",
+                        )
+                    )
+                elif len(chain) > 1 and chain[1] not in VIEW_FIELDS:
+                    problems.append(
+                        Problem(
+                            layout.path,
+                            where,
+                            "error",
+                            f"{what}: slot views have no field '{chain[1]}'"
+                            f"{_did_you_mean(chain[1], VIEW_FIELDS)}",
+                        )
+                    )
+    return problems
+
+
+def _slot_chains(tree: Any, nodes: Any) -> Iterable[tuple[tuple[str, ...], int]]:
+    """``(("offer", "code"), line)`` for each longest constant chain under ``slots``."""
+    inner: set[int] = set()
+    found: list[tuple[tuple[str, ...], int]] = []
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if id(node) in inner:
+            continue
+        parts: list[str] = []
+        current = node
+        while True:
+            if isinstance(current, nodes.Getattr):
+                parts.append(current.attr)
+            elif isinstance(current, nodes.Getitem) and isinstance(current.arg, nodes.Const):
+                parts.append(str(current.arg.value))
+            else:
+                break
+            current = current.node
+            inner.add(id(current))
+        if isinstance(current, nodes.Name) and current.name == "slots" and parts:
+            found.append((tuple(reversed(parts))[:2], node.lineno))
+    return found
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def image_problems(project: Project) -> list[Problem]:
     """Local image sources that do not decode: found now, not in the middle of a campaign."""
     from PIL import Image, UnidentifiedImageError
@@ -246,6 +326,7 @@ def check_project(root: Path | str) -> list[Problem]:
     project, problems = collect_problems(root)
     if project is not None:
         problems.extend(layout_problems(project))
+        problems.extend(slot_reference_problems(project))
         problems.extend(image_problems(project))
         problems.extend(unreachable_atoms(project))
         problems.extend(persona_coverage(project))

@@ -39,6 +39,29 @@ MAIN_FIELD = {
     "image": "alt",
 }
 _TEXT_FIELDS = ("text", "short", "alt", "title", "code", "terms", "label")
+#: Every field a slot view can have, whatever the atom's kind (what ``slots.<slot>.<field>``
+#: may name in a layout).
+VIEW_FIELDS = frozenset(
+    {
+        "id",
+        "kind",
+        *_TEXT_FIELDS,
+        "url",
+        "link",
+        "discount",
+        "amount",
+        "expires",
+        "focal",
+        "html",
+        "body_text",
+        "url_2x",
+        "width",
+        "height",
+        "srcset",
+        "web_url",
+        "push_url",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
