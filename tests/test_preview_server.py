@@ -32,7 +32,7 @@ from atomcast.project import Project, load_project
 from atomcast.render import Renderer
 from atomcast.selection import Selector
 
-from .conftest import DEMO_AT
+from .conftest import DEMO_AT, ROOT
 
 # watchdog may warn from its own thread when a folder appears while it is being watched.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -445,3 +445,21 @@ def test_export_writes_a_static_site_with_embedded_explains(
     html = json.dumps(boot["matrix"]["cells"])
     assert "../assets/" in html
     assert any((out / "assets").rglob("*.*"))
+
+
+def test_preview_push_keeps_its_image_and_shows_it_from_the_preview(tmp_path: Path) -> None:
+    """Renders use an https stand-in base URL, as real sends do, so push keeps its image;
+    cells show the preview's own copy."""
+    from atomcast.preview.matrix import PREVIEW_ASSETS_URL, PreviewRenderer
+
+    project = load_project(ROOT)
+    renderer = PreviewRenderer(project, assets_dir=tmp_path, display_prefix="/assets/")
+    matrix = build_matrix(project, renderer, "summer-sale", DEMO_AT)
+    pushes = [cell.output for (_, channel), cell in matrix.cells.items() if channel == "push"]
+    rendered = [data for data in pushes if data["status"] == "rendered"]
+    assert rendered
+    for data in rendered:
+        assert not [w for w in data["warnings"] if w["code"] == "unsafe_url"]
+        image = data["fcm"]["message"]["notification"].get("image", "")
+        assert image.startswith("/assets/"), image
+    assert PREVIEW_ASSETS_URL not in json.dumps([c.output for c in matrix.cells.values()])

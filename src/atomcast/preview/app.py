@@ -42,6 +42,7 @@ from atomcast import __version__ as atomcast_version
 from atomcast.errors import AtomcastError, Problem, ProfileError, ProjectError
 from atomcast.preview.matrix import (
     Matrix,
+    PreviewRenderer,
     Row,
     build_matrix,
     explain_json,
@@ -254,7 +255,7 @@ class PreviewState:
         self.assets_dir = self.snapshot.renderer.assets_dir
 
     def _renderer(self, project: Project, previous: Renderer | None = None) -> Renderer:
-        renderer = Renderer(project, assets_dir=self._assets_dir, assets_base_url="/assets/")
+        renderer = PreviewRenderer(project, assets_dir=self._assets_dir, display_prefix="/assets/")
         if previous is not None:
             # Compiled MJML is keyed by layout path and content hash: sharing it spares a
             # recompile of every email layout on each save of an unrelated file.

@@ -21,9 +21,8 @@ from atomcast.preview.app import (
     project_meta,
     template_environment,
 )
-from atomcast.preview.matrix import build_matrix, explain_json, instant_key
+from atomcast.preview.matrix import PreviewRenderer, build_matrix, explain_json, instant_key
 from atomcast.project import Project, load_project
-from atomcast.render import Renderer
 from atomcast.selection import parse_instant
 
 #: A page opened from disk has no server to send headers, so the policy travels in a meta
@@ -69,7 +68,7 @@ def export_site(
         shutil.rmtree(static_out)
     shutil.copytree(STATIC_DIR, static_out)
     # Pages sit one folder down, and srcdoc iframes resolve URLs against their page.
-    renderer = Renderer(project, assets_dir=out_dir / "assets", assets_base_url="../assets/")
+    renderer = PreviewRenderer(project, assets_dir=out_dir / "assets", display_prefix="../assets/")
     env = template_environment()
     template = env.get_template("index.html")
     meta = _meta(project, instant)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from atomcast.channels.base import CHANNEL_ORDER
@@ -274,13 +275,40 @@ def build_rows(project: Project, renderer: Renderer, campaign: str) -> list[Row]
     return rows
 
 
+#: The assets base URL of preview renders: https, so that push keeps its images as a real
+#: send would (a relative URL is an ``unsafe_url`` there). Cells show the preview's own copies.
+PREVIEW_ASSETS_URL = "https://assets.preview.atomcast.invalid/"
+
+
+class PreviewRenderer(Renderer):
+    """A renderer whose image URLs are shown from ``display_prefix`` (the preview server's
+    ``/assets/`` route, or an export's ``../assets/`` folder)."""
+
+    def __init__(self, project: Project, *, assets_dir: Path | None, display_prefix: str) -> None:
+        super().__init__(project, assets_dir=assets_dir, assets_base_url=PREVIEW_ASSETS_URL)
+        self.display_prefix = display_prefix
+
+
+def _displayed(value: Any, prefix: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(PREVIEW_ASSETS_URL, prefix)
+    if isinstance(value, dict):
+        return {key: _displayed(item, prefix) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_displayed(item, prefix) for item in value]
+    return value
+
+
 def _cells_of(
     result: RenderResult, row_key: str, renderer: CampaignRenderer
 ) -> dict[Channel, Cell]:
     cells: dict[Channel, Cell] = {}
+    shown_from = getattr(renderer.renderer, "display_prefix", None)
     for channel, output in result.channels.items():
         ch: Channel = channel  # type: ignore[assignment]
         data = output.to_json()
+        if shown_from is not None:
+            data = _displayed(data, shown_from)
         atoms: Mapping[str, str | None] = output.atoms or (
             dict(result.decisions) if output.status != "skipped" else {}
         )
