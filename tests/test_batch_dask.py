@@ -4,14 +4,16 @@ same bytes as the local engine (the manifest differs only in engine, workers, du
 from __future__ import annotations
 
 import gzip
+import json
 import logging
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from atomcast.batch import render_batch
+from atomcast.batch import BatchJob, engine, render_batch
 from tests.batch_fixtures import (
     AT,
     CAMPAIGN,
@@ -22,6 +24,7 @@ from tests.batch_fixtures import (
     run_batch_cli,
     write_jsonl,
 )
+from tests.conftest import DEMO_AT, ROOT, copy_project
 
 distributed = pytest.importorskip("distributed")
 
@@ -123,3 +126,28 @@ def test_scheduler_address_and_gzip_output(
         chunk_size=40,
     )
     assert again.rendered_path.read_bytes() == (local_reference / "rendered.jsonl").read_bytes()
+
+
+def test_a_worker_renders_from_the_bundle_without_the_project(tmp_path: Path) -> None:
+    """A worker on another machine has no copy of the project: the bundle is enough, and a
+    worker's own, different copy at the same path is not used."""
+    from atomcast.batch.bundle import bundle_project, unpack_bundle
+    from atomcast.batch.engine import render_chunk_bytes
+    from atomcast.batch.readers import open_profiles
+
+    project_root = copy_project(ROOT, tmp_path / "demo")
+    job = BatchJob(project_root, "summer-sale", at=DEMO_AT)
+    spec = job.spec("jsonl")
+    bundle = bundle_project(job.project)
+    profiles = tmp_path / "profiles.jsonl"
+    lines = [{"id": f"p-{i}", "first_name": "Ann", "consent": {"email": True}} for i in range(5)]
+    profiles.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    chunk = next(iter(open_profiles(profiles, job.schema, chunk_size=10).chunks()))
+    expected = render_chunk_bytes(spec, chunk)
+    shutil.rmtree(project_root)  # this "worker" has no project at the parent's path
+    engine._JOBS.clear()  # a fresh worker process: nothing loaded yet
+    from_bundle = render_chunk_bytes(spec, chunk, bundle)
+    assert from_bundle.rendered == expected.rendered
+    assert from_bundle.stats.rendered == 5
+    again = unpack_bundle(bundle, spec.content_fingerprint)
+    assert (again / "atomcast.yaml").exists()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -114,6 +115,7 @@ class HoleExpression:
 
 _EXPRESSIONS: dict[str, HoleExpression | None] = {}
 _BY_ID: list[HoleExpression] = []
+_REGISTRY_LOCK = threading.Lock()
 
 
 def expression(hole: int) -> HoleExpression:
@@ -212,6 +214,14 @@ def _hole_for(body: str) -> HoleExpression | None:
     """The hole for the expression ``body`` (the text between ``{{`` and ``}}``)."""
     if body in _EXPRESSIONS:
         return _EXPRESSIONS[body]
+    # A hole's id is its index in _BY_ID: two threads (the preview's) must not share one.
+    with _REGISTRY_LOCK:
+        if body not in _EXPRESSIONS:
+            _EXPRESSIONS[body] = _new_hole(body)
+    return _EXPRESSIONS[body]
+
+
+def _new_hole(body: str) -> HoleExpression | None:
     found: HoleExpression | None = None
     env = environment("text")
     try:
@@ -250,7 +260,6 @@ def _hole_for(body: str) -> HoleExpression | None:
                 evaluate_jinja=evaluate_jinja,
             )
             _BY_ID.append(found)
-    _EXPRESSIONS[body] = found
     return found
 
 
@@ -405,15 +414,19 @@ def _keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | 
     return frozenset(valued), frozenset(read - valued)
 
 
-_ATOMS: dict[tuple[str, str], tuple[Atom, frozenset[int]]] = {}
+#: By the atom object itself (kept alive with its result, so its id is not reused): two
+#: projects may hold the same atom with different image paths.
+_ATOMS: dict[int, tuple[Atom, tuple[Atom, frozenset[int]]]] = {}
 
 
 def symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
     """The atom with its templates rewritten (URL fields left alone), and its holes."""
-    key = (atom.id, atom.fingerprint)
-    if key not in _ATOMS:
-        _ATOMS[key] = _symbolic_atom(atom)
-    return _ATOMS[key]
+    cached = _ATOMS.get(id(atom))
+    if cached is None or cached[0] is not atom:
+        if len(_ATOMS) >= 10_000:  # a long-lived process reloading projects (the preview)
+            _ATOMS.clear()
+        cached = _ATOMS[id(atom)] = (atom, _symbolic_atom(atom))
+    return cached[1]
 
 
 def _symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:

@@ -4,9 +4,10 @@ Chunks are read here, shipped to workers, rendered by
 :func:`atomcast.batch.engine.render_chunk_bytes` (a top-level function, so any worker with
 atomcast installed can import it) and come back as part bytes, which this process writes
 into ``OUT/.parts`` exactly like the local engine: the journal, resume and the final files
-are shared. Workers need not see OUT; they need the project folder at the same path (a
-shared volume, or the same checkout baked into the image), and each worker process loads
-it once (:func:`~atomcast.batch.engine.job_for` caches it by path and fingerprint).
+are shared. Workers need neither OUT nor the project: its files are packed once and
+broadcast to every worker (:mod:`atomcast.batch.bundle`), unpacked once per machine into a
+folder named after the content fingerprint, and each worker process loads them once
+(:func:`~atomcast.batch.engine.job_for` caches the job by fingerprint).
 
 Without ``--scheduler`` a private LocalCluster is started: worker processes, one thread
 each, no dashboard, listening on loopback only.
@@ -19,6 +20,7 @@ import logging
 import uuid
 from typing import Any
 
+from atomcast.batch.bundle import bundle_project
 from atomcast.batch.engine import (
     INFLIGHT_PER_WORKER,
     JobSpec,
@@ -31,6 +33,7 @@ from atomcast.batch.progress import BatchProgress
 from atomcast.batch.readers import Chunk, ProfileSource
 from atomcast.batch.stats import ChunkStats
 from atomcast.errors import BatchError
+from atomcast.project import Project
 
 
 def _distributed() -> Any:
@@ -65,6 +68,7 @@ def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
 
 def run_dask(
     spec: JobSpec,
+    project: Project,
     source: ProfileSource,
     journal: Journal,
     progress: BatchProgress,
@@ -72,7 +76,9 @@ def run_dask(
     scheduler: str | None,
     resume: bool,
 ) -> tuple[int, int, int]:
-    """Render every chunk on a Dask cluster.
+    """Render every chunk on a Dask cluster. Workers render from the project's files as the
+    parent loaded them, sent once to each (:mod:`atomcast.batch.bundle`), so they need no copy
+    of the project at the same path.
 
     :returns: ``(chunks in the input, chunks reused, workers in the cluster)``.
     """
@@ -82,10 +88,16 @@ def run_dask(
     indexes: dict[Any, int] = {}
     try:
         live = len(client.scheduler_info().get("workers", {})) or workers
+        bundle = client.scatter(bundle_project(project), broadcast=True)
 
         def submit(chunk: Chunk) -> Any:
             future = client.submit(
-                render_chunk_bytes, spec, chunk, key=f"atomcast-{run}-{chunk.index}", pure=False
+                render_chunk_bytes,
+                spec,
+                chunk,
+                bundle,
+                key=f"atomcast-{run}-{chunk.index}",
+                pure=False,
             )
             indexes[future] = chunk.index
             return future

@@ -421,23 +421,30 @@ class ChunkOutput:
 _JOBS: dict[tuple[str, str, str, tuple[str, ...], str], BatchJob] = {}
 
 
-def job_for(spec: JobSpec) -> BatchJob:
+def job_for(spec: JobSpec, bundle: bytes | None = None) -> BatchJob:
     """This process's job for ``spec``: built at the first chunk, then reused.
 
+    :param bundle: the project packed by :func:`atomcast.batch.bundle.bundle_project`; when
+        given, the job renders from it instead of the worker's own copy at ``spec.root``.
     :raises BatchError: when the project does not load here or differs from the parent's.
     """
     key = (spec.root, spec.campaign, spec.at, spec.channels, spec.content_fingerprint)
     job = _JOBS.get(key)
     if job is not None:
         return job
+    root = spec.root
+    if bundle is not None:
+        from atomcast.batch.bundle import unpack_bundle
+
+        root = str(unpack_bundle(bundle, spec.content_fingerprint))
     try:
-        job = BatchJob(spec.root, spec.campaign, at=spec.at, channels=spec.channels)
+        job = BatchJob(root, spec.campaign, at=spec.at, channels=spec.channels)
     except AtomcastError as exc:
         # Raised as BatchError: it pickles back to the parent with its message intact.
-        raise BatchError(f"a worker could not load the project {spec.root}: {exc}") from None
+        raise BatchError(f"a worker could not load the project {root}: {exc}") from None
     if job.content_fingerprint() != spec.content_fingerprint:
         raise BatchError(
-            f"the project at {spec.root} differs on this worker from the one the run started "
+            f"the project at {root} differs on this worker from the one the run started "
             "with (content fingerprint mismatch); was it edited during the run?"
         )
     if len(_JOBS) >= 4:  # a long-lived Dask worker may see many runs
@@ -494,10 +501,14 @@ def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
     return stats
 
 
-def render_chunk_bytes(spec: JobSpec, chunk: Chunk) -> ChunkOutput:
+def render_chunk_bytes(spec: JobSpec, chunk: Chunk, bundle: bytes | None = None) -> ChunkOutput:
     """Chunk function of the Dask engine: render ``chunk`` and return its part bytes
-    (already JSON, and gzip or Parquet when asked): cheap to ship back."""
-    job = job_for(spec)
+    (already JSON, and gzip or Parquet when asked): cheap to ship back.
+
+    :param bundle: the project's files (see :mod:`atomcast.batch.bundle`), so that a worker
+        on another machine needs no copy of its own.
+    """
+    job = job_for(spec, bundle)
     rendered = io.BytesIO()
     rejects = io.BytesIO()
     sink = make_sink(rendered, spec.output_format, job.channels, job.encode)
@@ -802,7 +813,7 @@ def run_batch(
 
             # The manifest records the cluster's size, which a remote scheduler decides.
             chunks, reused, workers = run_dask(
-                spec, source, journal, progress, workers, options.scheduler, resumed
+                spec, job.project, source, journal, progress, workers, options.scheduler, resumed
             )
         else:
             chunks, reused = run_local(job, spec, source, journal, progress, workers, resumed)
