@@ -274,25 +274,21 @@ def slot_reference_problems(project: Project) -> list[Problem]:
 
 
 def _slot_chains(tree: Any, nodes: Any) -> Iterable[tuple[tuple[str, ...], int]]:
-    """``(("offer", "code"), line)`` for each longest constant chain under ``slots``."""
+    """``(("offer", "code"), line)`` for each outermost constant chain under ``slots``."""
+    from atomcast.templating import constant_chain
+
     inner: set[int] = set()
     found: list[tuple[tuple[str, ...], int]] = []
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):  # outer chains come first
         if id(node) in inner:
             continue
-        parts: list[str] = []
-        current = node
-        while True:
-            if isinstance(current, nodes.Getattr):
-                parts.append(current.attr)
-            elif isinstance(current, nodes.Getitem) and isinstance(current.arg, nodes.Const):
-                parts.append(str(current.arg.value))
-            else:
-                break
-            current = current.node
-            inner.add(id(current))
-        if isinstance(current, nodes.Name) and current.name == "slots" and parts:
-            found.append((tuple(reversed(parts))[:2], node.lineno))
+        below = node.node
+        while isinstance(below, nodes.Getattr | nodes.Getitem):
+            inner.add(id(below))
+            below = below.node
+        chain = constant_chain(node)
+        if chain is not None and chain[0] == "slots" and len(chain) > 1:
+            found.append((chain[1:3], node.lineno))
     return found
 
 

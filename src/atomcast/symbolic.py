@@ -37,7 +37,7 @@ from markupsafe import escape
 
 from atomcast.jinjatokens import constructs
 from atomcast.project import Atom, Layout, TemplateSource
-from atomcast.templating import environment, profile_dependencies
+from atomcast.templating import constant_chain, environment, profile_dependencies
 
 HOLE_PREFIX = "__atomcast_hole_"
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -459,23 +459,6 @@ def symbolic_layout(layout: Layout, replaced: Mapping[str, str]) -> Layout:
 # -- how layouts use slot fields ------------------------------------------------------------
 
 
-def _chain(node: nodes.Node) -> tuple[str, ...] | None:
-    """``slots.offer.code`` as ("slots", "offer", "code"); None for anything else."""
-    parts: list[str] = []
-    while True:
-        if isinstance(node, nodes.Getattr):
-            parts.append(node.attr)
-            node = node.node
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            parts.append(str(node.arg.value))
-            node = node.node
-        else:
-            break
-    if isinstance(node, nodes.Name):
-        return (node.name, *reversed(parts))
-    return None
-
-
 class _Uses:
     def __init__(self) -> None:
         self.plain: set[int] = set()
@@ -503,7 +486,7 @@ class _Uses:
             self._mark(node)
 
     def _mark(self, node: nodes.Node) -> None:
-        chain = _chain(node)
+        chain = constant_chain(node)
         if chain is not None:
             self.plain.add(id(_root(node)))
 
@@ -558,7 +541,7 @@ def _chain_of_name(tree: nodes.Template, name: nodes.Name) -> tuple[str, ...] | 
     best: tuple[str, ...] = (name.name,)
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         if _root(node) is name:
-            chain = _chain(node)
+            chain = constant_chain(node)
             if chain is None:
                 return None
             if len(chain) > len(best):

@@ -160,9 +160,9 @@ class ProfileReference:
     printed: bool
 
 
-def _profile_path(start: nodes.Node) -> str | None:
-    """``profile.consent.sms`` (or with ``[...]``) as a dotted path, else None."""
-    node: nodes.Node = start
+def constant_chain(node: nodes.Node) -> tuple[str, ...] | None:
+    """``slots.offer.code`` (or with constant ``[...]``) as ``("slots", "offer", "code")``;
+    ``None`` for anything but a name followed by constant lookups."""
     parts: list[str] = []
     while True:
         if isinstance(node, nodes.Getattr):
@@ -173,8 +173,16 @@ def _profile_path(start: nodes.Node) -> str | None:
             node = node.node
         else:
             break
-    if isinstance(node, nodes.Name) and node.name == "profile" and parts:
-        return ".".join(reversed(parts))
+    if isinstance(node, nodes.Name):
+        return (node.name, *reversed(parts))
+    return None
+
+
+def _profile_path(start: nodes.Node) -> str | None:
+    """``profile.consent.sms`` (or with ``[...]``) as a dotted path, else None."""
+    chain = constant_chain(start)
+    if chain is not None and chain[0] == "profile" and len(chain) > 1:
+        return ".".join(chain[1:])
     return None
 
 
