@@ -370,3 +370,18 @@ def test_unreachable_atom_warnings(mini_project: Path) -> None:
     )
     assert "no campaign has a slot taking snippet" in warnings["content_atoms/snippet-orphan.md"]
     assert "'cta-shop' has a higher priority" in warnings["content_atoms/cta-shadowed.md"]
+
+
+def test_a_name_set_inside_if_is_not_an_unknown_variable(mini_project: Path) -> None:
+    """Jinja's own analysis lists names set inside ``{% if %}`` as undeclared."""
+    banner = mini_project / "layouts" / "web" / "banner.html"
+    banner.write_text(
+        banner.read_text().replace(
+            "{{ slots.body.html }}",
+            "{% set shown %}{{ slots.body.html }}{% endset %}{{ shown }}",
+        )
+    )
+    assert not [p for p in check_project(mini_project) if p.is_error]
+    banner.write_text(banner.read_text().replace("{{ shown }}", "{{ shwon }}"))
+    errors = [p for p in check_project(mini_project) if p.is_error]
+    assert errors and "unknown variable 'shwon'" in errors[0].message

@@ -84,6 +84,8 @@ def test_awkward_names_render_as_without_holes(demo_project: Path) -> None:
         "{% if slots.body.html | length > 60 %}long{% endif %}{{ slots.body.html }}",
         "{{ slots.body.html | replace('e', 'E') }}",
         "{% filter upper %}{{ slots.body.html }}{% endfilter %}",
+        "{% set captured %}{{ slots.body.html }}{% endset %}{{ captured | length }}",
+        "{% if slots.body %}{% set n = slots.body.html | length %}{{ n }}{% endif %}",
         "{{ slots.body.html }}{{ slots.body.html | e }}",
     ],
 )

@@ -30,14 +30,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from jinja2 import Environment, TemplateSyntaxError, meta, nodes
+from jinja2 import Environment, TemplateSyntaxError, nodes
 from jinja2.runtime import Undefined
 from jinja2.utils import _PassArg
 from markupsafe import escape
 
 from atomcast.jinjatokens import constructs
 from atomcast.project import Atom, Layout, TemplateSource
-from atomcast.templating import constant_chain, environment, profile_dependencies
+from atomcast.templating import (
+    constant_chain,
+    context_names,
+    environment,
+    profile_dependencies,
+)
 
 HOLE_PREFIX = "__atomcast_hole_"
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -236,7 +241,7 @@ def _new_hole(body: str) -> HoleExpression | None:
         and not isinstance(tree.body[0].nodes[0], nodes.TemplateData)
     ):
         node = tree.body[0].nodes[0]
-        names = meta.find_undeclared_variables(tree)
+        names = context_names(tree)
         reads = profile_dependencies("{{ " + body + " }}")
         impure = any(f.name == "random" for f in tree.find_all(nodes.Filter)) or any(
             n.name == "lipsum" for n in tree.find_all(nodes.Name)
@@ -521,7 +526,15 @@ def _tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None
         except TemplateSyntaxError:
             return None
         uses = _Uses()
+        # What a {% set %} block, macro or {% filter %} captures can be used any way after.
+        captured = {
+            id(output)
+            for block in tree.find_all(_CAPTURING)
+            for output in block.find_all(nodes.Output)
+        }
         for output in tree.find_all(nodes.Output):
+            if id(output) in captured:
+                continue
             for node in output.nodes:
                 if not isinstance(node, nodes.TemplateData):
                     uses.printed(node)

@@ -225,6 +225,17 @@ def _walk_statements(node: nodes.Node) -> Iterator[ProfileReference]:
             yield from _walk_statements(child)
 
 
+def context_names(tree: nodes.Template) -> frozenset[str]:
+    """The names a template reads from its context.
+
+    Jinja's ``meta.find_undeclared_variables`` also lists names set inside an ``{% if %}``
+    (``{% if x %}{% set y = 1 %}{{ y }}{% endif %}`` reports ``y``); a name the template
+    assigns anywhere is the template's own.
+    """
+    assigned = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
+    return frozenset(meta.find_undeclared_variables(tree) - assigned)
+
+
 @dataclass(frozen=True, slots=True)
 class Analysis:
     """What ``check`` needs to know about a template, from one parse.
@@ -243,7 +254,7 @@ def analyse(source: str, mode: Mode = "text") -> Analysis:
     :raises jinja2.TemplateSyntaxError: when the source does not parse.
     """
     tree = _ENVIRONMENTS[mode].parse(source)
-    return Analysis(tuple(_walk_statements(tree)), frozenset(meta.find_undeclared_variables(tree)))
+    return Analysis(tuple(_walk_statements(tree)), context_names(tree))
 
 
 #: Names a template may read that are the same for every profile of a campaign renderer,
@@ -278,7 +289,7 @@ def profile_dependencies(source: str) -> frozenset[str] | None:
 
 
 def _dependencies(tree: nodes.Template) -> frozenset[str] | None:
-    names = meta.find_undeclared_variables(tree)
+    names = context_names(tree)
     if not names <= _CONTEXT_NAMES:
         return None
     # Globals never show as undeclared, so look for the impure one by name.
