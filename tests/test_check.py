@@ -384,4 +384,5 @@ def test_a_name_set_inside_if_is_not_an_unknown_variable(mini_project: Path) -> 
     assert not [p for p in check_project(mini_project) if p.is_error]
     banner.write_text(banner.read_text().replace("{{ shown }}", "{{ shwon }}"))
     errors = [p for p in check_project(mini_project) if p.is_error]
-    assert errors and "unknown variable 'shwon'" in errors[0].message
+    assert errors
+    assert "unknown variable 'shwon'" in errors[0].message
