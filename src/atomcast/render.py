@@ -315,9 +315,11 @@ class CampaignRenderer:
             decisions=decisions,
         )
         decided = tuple(decisions.values())
+        # A hole (a first name, say) is usually in every channel: evaluate it once.
+        hole_texts: dict[int, str | None] = {}
         for channel in self.channels:
             result.channels[channel] = self._render_channel(
-                channel, selection, decided, context, views
+                channel, selection, decided, context, views, hole_texts
             )
         return result
 
@@ -368,6 +370,7 @@ class CampaignRenderer:
         decided: tuple[str | None, ...],
         base_context: Mapping[str, Any],
         views: SlotViews,
+        hole_texts: dict[int, str | None],
     ) -> ChannelOutput:
         """One channel's output; ``decided`` are the slot decisions' atom ids, in slot order
         (a channel names its own atoms only when they differ, as with a fallback)."""
@@ -383,7 +386,7 @@ class CampaignRenderer:
         if layout is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
         if self.memoise and channel in SYMBOLIC_CHANNELS:
-            symbolic = self._render_symbolic(channel, atoms, ids, base_context)
+            symbolic = self._render_symbolic(channel, atoms, ids, base_context, hole_texts)
             if symbolic is not None:
                 if own_atoms:
                     symbolic.atoms = own_atoms
@@ -414,7 +417,9 @@ class CampaignRenderer:
             # stand-in appears verbatim; this cheap case-sensitive check is a last guard.
             if _SENTINEL_HOST in fields["html"]:
                 self.layout_dependencies["email"] = None
-                return self._render_channel(channel, selection, decided, base_context, views)
+                return self._render_channel(
+                    channel, selection, decided, base_context, views, hole_texts
+                )
         # A copy: the memoised record is shared, its fields are never mutated.
         output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
         if own_atoms:
@@ -443,9 +448,13 @@ class CampaignRenderer:
         atoms: Mapping[str, Atom | None],
         ids: tuple[str | None, ...],
         context: Mapping[str, Any],
+        hole_texts: dict[int, str | None],
     ) -> ChannelOutput | None:
         """The output filled from the combination's symbolic render, or ``None`` when this
-        profile must be rendered the ordinary way."""
+        profile must be rendered the ordinary way.
+
+        :param hole_texts: this profile's hole values so far, shared by its channels.
+        """
         combination = (channel, ids)
         if combination in self._symbolic_plans:
             plan = self._symbolic_plans[combination]
@@ -456,7 +465,10 @@ class CampaignRenderer:
             return None
         texts: dict[int, str] = {}
         for hole in plan.holes:
-            text = hole.evaluate(context)
+            if hole.id in hole_texts:
+                text = hole_texts[hole.id]
+            else:
+                text = hole_texts[hole.id] = hole.evaluate(context)
             if text is None:
                 return None
             texts[hole.id] = text
