@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -403,6 +404,33 @@ def test_form_errors_on_sensitive_fields_do_not_echo_the_value(client: httpx.Cli
     assert "SECRET-TYPED" not in response.text
 
 
+def _problems_after(client: httpx.Client, seconds: float = 15) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + seconds
+    problems: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not problems:
+        time.sleep(0.1)
+        problems = client.get("/api/meta").json()["problems"]
+    return problems
+
+
+def test_a_persona_error_on_a_sensitive_field_does_not_show_the_value(tmp_path: Path) -> None:
+    root = make_sensitive_project(tmp_path / "demo")
+    ruth = root / "previews/profiles/medical-notes-ruth.yaml"
+    with (
+        BackgroundServer(root, default_at=DEMO_AT) as server,
+        httpx.Client(base_url=server.url.rstrip("/"), timeout=30) as client,
+    ):
+        text = ruth.read_text(encoding="utf-8")
+        broken = "medical_notes: [Latex allergy, knee surgery]\n"
+        ruth.write_text(re.sub(r"(?m)^medical_notes: .*\n", broken, text), encoding="utf-8")
+        problems = _problems_after(client)
+        assert problems, "the broken persona should be reported"
+        assert problems[0]["path"] == "previews/profiles/medical-notes-ruth.yaml"
+        assert "medical_notes" in problems[0]["message"]
+        assert "not shown" in problems[0]["message"]
+        assert_no_secret(client.get("/api/meta").content, "problems")
+
+
 def test_export_carries_no_sensitive_value(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     export_site(project, out, at=DEMO_AT)
@@ -543,11 +571,7 @@ def test_symlink_added_while_serving_is_refused_and_never_served(tmp_path: Path)
     ):
         assert rows(client)
         _link_persona(root, tmp_path / "outside")
-        deadline = time.monotonic() + 15
-        problems: list[dict[str, Any]] = []
-        while time.monotonic() < deadline and not problems:
-            time.sleep(0.1)
-            problems = client.get("/api/meta").json()["problems"]
+        problems = _problems_after(client)
         assert problems, "the reload should report the link"
         assert problems[0]["path"] == "previews/profiles/leak.yaml"
         for response in (

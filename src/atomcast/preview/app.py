@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -54,7 +54,13 @@ from atomcast.preview.matrix import (
     render_row,
     rerender,
 )
-from atomcast.preview.sensitive import MASK, mask_raw, sensitive_field_message, unmask
+from atomcast.preview.sensitive import (
+    MASK,
+    mask_raw,
+    redact_problem,
+    sensitive_field_message,
+    unmask,
+)
 from atomcast.preview.watcher import Debouncer, ProjectWatcher, plan_update
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
@@ -291,6 +297,12 @@ class PreviewState:
                 raise ProjectError([problem])
         return project
 
+    def _redacted(self, problems: Iterable[Problem]) -> list[Problem]:
+        # The last good schema says which attributes are sensitive: the page is told where
+        # a persona is wrong, never the sensitive value it holds.
+        schema = self.snapshot.project.schema
+        return [replace(p, message=redact_problem(schema, p.message)) for p in problems]
+
     def _renderer(self, project: Project, previous: Renderer | None = None) -> Renderer:
         renderer = PreviewRenderer(project, assets_dir=self._assets_dir, display_prefix="/assets/")
         if previous is not None:
@@ -398,7 +410,7 @@ class PreviewState:
             project = self._load()
         except ProjectError as exc:
             errors = [p for p in exc.problems if p.is_error]
-            self.problems = errors or list(exc.problems)
+            self.problems = self._redacted(errors or list(exc.problems))
             return [_sse("problems", {"problems": [_problem_json(p) for p in self.problems]})]
         except (AtomcastError, OSError) as exc:
             self.problems = [Problem("atomcast.yaml", 1, "error", str(exc))]

@@ -9,6 +9,7 @@ persona's value or with one typed in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -106,11 +107,25 @@ def sensitive_field_message(schema: ProfileSchema, field: str, message: str) -> 
     return f"value does not fit the {kind} type (sensitive: not shown)"
 
 
+_FIELD_PREFIX = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*): ")
+
+
+def redact_problem(schema: ProfileSchema, message: str) -> str:
+    """A load problem's message, cut after the field when it is a sensitive attribute: a
+    persona whose sensitive value does not fit the schema must not show it in the overlay
+    (``persona: medical_notes: expected string, got list [...]``)."""
+    for match in _FIELD_PREFIX.finditer(message):
+        if is_sensitive_path(schema, match.group(1)):
+            return message[: match.end()] + "value does not fit the schema (sensitive: not shown)"
+    return message
+
+
 __all__ = [
     "MASK",
     "is_sensitive_path",
     "mask_explain",
     "mask_raw",
+    "redact_problem",
     "sensitive_field_message",
     "unmask",
 ]
