@@ -538,7 +538,32 @@ def _link_config(root: Path, outside: Path) -> str:
     return "atomcast.yaml"
 
 
+def _link_image(root: Path, outside: Path) -> str:
+    outside.mkdir(parents=True, exist_ok=True)
+    image = root / "content_atoms/summer-sale/images/hero-harbor-dawn.jpg"
+    shutil.move(image, outside / image.name)
+    os.symlink(outside / image.name, image)
+    return "content_atoms/summer-sale/images/hero-harbor-dawn.jpg"
+
+
+def _link_image_beside_the_folders(root: Path, outside: Path) -> str:
+    # An image outside the scanned folders: the loader's own check refuses it.
+    outside.mkdir(parents=True, exist_ok=True)
+    atom = root / "content_atoms/cabin-season/images/hero-cabin-snow.md"
+    image = atom.with_suffix(".jpg")
+    shutil.move(image, outside / image.name)
+    (root / "img").mkdir()
+    os.symlink(outside / image.name, root / "img" / image.name)
+    text = atom.read_text(encoding="utf-8")
+    atom.write_text(
+        text.replace("src: hero-cabin-snow.jpg", "src: ../../../img/hero-cabin-snow.jpg")
+    )
+    return "content_atoms/cabin-season/images/hero-cabin-snow.md"
+
+
 LINKS = {
+    "image": _link_image,
+    "image beside the scanned folders": _link_image_beside_the_folders,
     "persona": _link_persona,
     "persona folder": _link_persona_folder,
     "atom": _link_atom,
@@ -555,9 +580,9 @@ def test_symlink_out_of_the_project_is_refused_before_reading(tmp_path: Path, ki
     where = LINKS[kind](root, tmp_path / "outside")
     with pytest.raises(ProjectError) as refused:
         PreviewState(root, default_at=DEMO_AT)
-    paths = [p.path for p in refused.value.problems]
-    assert where in paths
-    assert all("outside the project" in p.message for p in refused.value.problems)
+    problems = [p for p in refused.value.problems if p.path == where]
+    assert problems, [str(p) for p in refused.value.problems]
+    assert "outside the project" in problems[0].message
     with pytest.raises(ProjectError):
         export_site(root, tmp_path / "site", at=DEMO_AT)
     assert not (tmp_path / "site").exists()
