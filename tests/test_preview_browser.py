@@ -239,3 +239,26 @@ def test_static_export_renders_from_disk(browser: Any, demo_project: Path, tmp_p
     tab.wait_for_selector("#drawer .slot", timeout=TIMEOUT_MS)
     context.close()
     assert not errors
+
+
+def test_sensitive_field_is_masked_and_write_only(page: Any, server: BackgroundServer) -> None:
+    """The form shows the mask in a password field; submitted untouched, the server keeps the
+    persona's value; no response the page receives carries the value."""
+    bodies: list[str] = []
+    page.on("response", lambda r: bodies.append(r.text()) if "/api/" in r.url else None)
+    row = "persona:medical-notes-ruth"
+    page.locator(f'.rowhead[data-row-key="{row}"] >> text=Edit profile').click()
+    form = page.locator(".profile-form")
+    form.wait_for()
+    notes = form.locator('[data-path="medical_notes"] input')
+    assert notes.get_attribute("type") == "password"
+    assert notes.input_value() == "•••••"
+    for field, value in (("first_name", "Ruthie"), ("medical_notes", "typed notes")):
+        with page.expect_response(lambda r: r.url.endswith("/api/profile")) as answer:
+            form.locator(f'[data-path="{field}"] input').fill(value)
+        assert answer.value.status == 200
+        assert answer.value.json()["row"]["raw"]["medical_notes"] == "•••••"
+    assert bodies
+    for body in bodies:
+        assert "Latex" not in body
+    assert "Latex" not in page.content()

@@ -54,7 +54,7 @@ def state(demo_project: Path) -> PreviewState:
 
 @pytest.fixture
 def client(state: PreviewState) -> Iterator[TestClient]:
-    with TestClient(create_app(state, watch=False)) as test_client:
+    with TestClient(create_app(state, watch=False), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 
@@ -154,7 +154,10 @@ def test_profile_form_reports_every_schema_error_by_field(client: TestClient) ->
     missing = client.post("/api/profile", json={"campaign": SUMMER, "profile": {"first_name": "A"}})
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "id"
-    assert client.post("/api/profile", content=b"{nope").status_code == 400
+    malformed = client.post(
+        "/api/profile", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
 
 
 def test_explain_post_uses_the_edited_profile(client: TestClient) -> None:

@@ -87,6 +87,22 @@ class BatchError(AtomcastError):
     """A batch run cannot start or continue (bad input file, unreadable output folder)."""
 
 
+class ExportError(AtomcastError):
+    """A static export would write outside its folder or under a name unfit for a path."""
+
+
+class ListenError(AtomcastError):
+    """A server cannot listen where it was asked to (port in use, not allowed, no such host)."""
+
+
+class RequestError(AtomcastError):
+    """A request to the preview server that is refused: ``status`` is the HTTP 4xx code."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, as a POSIX string for stable output."""
     try:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import FrameType
@@ -27,6 +27,7 @@ from typing import Any
 import uvicorn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -39,7 +40,9 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from atomcast import __version__ as atomcast_version
-from atomcast.errors import AtomcastError, Problem, ProfileError, ProjectError
+from atomcast.errors import AtomcastError, Problem, ProfileError, ProjectError, RequestError
+from atomcast.preview.confine import assets_dir_problem, escaping_entries
+from atomcast.preview.guard import HostPolicy, RequestGuard, parse_json_body
 from atomcast.preview.matrix import (
     Matrix,
     PreviewRenderer,
@@ -51,10 +54,23 @@ from atomcast.preview.matrix import (
     render_row,
     rerender,
 )
+from atomcast.preview.sensitive import (
+    MASK,
+    mask_raw,
+    redact_problem,
+    sensitive_field_message,
+    unmask,
+)
 from atomcast.preview.watcher import Debouncer, ProjectWatcher, plan_update
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
-from atomcast.schema import AttributeSpec, ProfileSchema, coerce_value, validate_profile
+from atomcast.schema import (
+    AttributeSpec,
+    Profile,
+    ProfileSchema,
+    coerce_value,
+    validate_profile,
+)
 from atomcast.selection import parse_instant
 
 PACKAGE_DIR = Path(str(resources.files("atomcast.preview")))
@@ -121,11 +137,11 @@ def read_web_css(root: Path) -> str:
     """The project's optional ``previews/web.css``: the site styles web fragments expect.
 
     Web layouts are fragments styled by the site they land on; without that stylesheet the
-    preview would show them bare.
+    preview would show them bare. A stylesheet that resolves outside the project is not read.
     """
-    path = root / WEB_CSS
+    path = safe_file(root, WEB_CSS)
     try:
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
+        return path.read_text(encoding="utf-8") if path is not None else ""
     except (OSError, UnicodeDecodeError):
         return ""
 
@@ -184,13 +200,15 @@ def project_meta(
         "problems": [_problem_json(p) for p in problems],
         "generation": generation,
         "web_css": read_web_css(project.root),
+        "mask": MASK,
     }
 
 
 def profile_errors(schema: ProfileSchema, raw: Mapping[str, Any]) -> list[dict[str, str]]:
     """Every schema error of ``raw``, one per attribute, so the form can mark each field.
 
-    :func:`validate_profile` stops at the first error; a form should show them all.
+    :func:`validate_profile` stops at the first error; a form should show them all. The
+    value of a sensitive attribute is never echoed in a message.
     """
     errors: list[dict[str, str]] = []
     for name, spec in schema.attributes.items():
@@ -205,12 +223,21 @@ def profile_errors(schema: ProfileSchema, raw: Mapping[str, Any]) -> list[dict[s
             field = exc.field or name
             message = str(exc).removeprefix(f"{field}: ")
             errors.append({"field": field, "message": message})
+        except (ArithmeticError, ValueError, TypeError):
+            # Out-of-range values (a datetime that overflows when moved to UTC) are the
+            # profile's fault, not the server's.
+            errors.append({"field": name, "message": f"value out of range for {spec.type}"})
     if not errors:
         try:
             validate_profile(schema, raw)
         except ProfileError as exc:
             errors.append({"field": exc.field or "", "message": str(exc)})
-    return errors
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            errors.append({"field": "", "message": f"profile value out of range: {exc}"})
+    return [
+        {"field": e["field"], "message": sensitive_field_message(schema, e["field"], e["message"])}
+        for e in errors
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,9 +277,31 @@ class PreviewState:
         self.last_update_ms: float | None = None
         #: Tells pages that the server restarted, so they refetch instead of patching.
         self.instance = secrets.token_hex(6)
-        project = load_project(self.root)  # the first load must succeed: nothing to show else
+        project = self._load()  # the first load must succeed: nothing to show else
         self.snapshot = Snapshot(project, self._renderer(project), 1)
         self.assets_dir = self.snapshot.renderer.assets_dir
+
+    def _load(self) -> Project:
+        """The project, refused before any file is opened while an entry of its folders
+        resolves outside it, and refused while its ``assets.dir`` does.
+
+        :raises ProjectError: with one problem per such entry, or the loader's problems.
+        """
+        escaping = escaping_entries(self.root)
+        if escaping:
+            raise ProjectError(escaping)
+        project = load_project(self.root)
+        if self._assets_dir is None:
+            problem = assets_dir_problem(self.root, project.config.assets.dir)
+            if problem is not None:
+                raise ProjectError([problem])
+        return project
+
+    def _redacted(self, problems: Iterable[Problem]) -> list[Problem]:
+        # The last good schema says which attributes are sensitive: the page is told where
+        # a persona is wrong, never the sensitive value it holds.
+        schema = self.snapshot.project.schema
+        return [replace(p, message=redact_problem(schema, p.message)) for p in problems]
 
     def _renderer(self, project: Project, previous: Renderer | None = None) -> Renderer:
         renderer = PreviewRenderer(project, assets_dir=self._assets_dir, display_prefix="/assets/")
@@ -358,10 +407,10 @@ class PreviewState:
         self._pending.update(paths)
         changed = sorted(self._pending)
         try:
-            project = load_project(self.root)
+            project = self._load()
         except ProjectError as exc:
             errors = [p for p in exc.problems if p.is_error]
-            self.problems = errors or list(exc.problems)
+            self.problems = self._redacted(errors or list(exc.problems))
             return [_sse("problems", {"problems": [_problem_json(p) for p in self.problems]})]
         except (AtomcastError, OSError) as exc:
             self.problems = [Problem("atomcast.yaml", 1, "error", str(exc))]
@@ -446,8 +495,17 @@ def _json_error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
-    """The ASGI app over ``state``; ``watch=False`` leaves file watching to the caller."""
+#: What makes a ``campaign``/``at`` pair unusable: an unknown campaign, an instant that is
+#: malformed or out of range.
+_VIEW_ERRORS = (AtomcastError, ArithmeticError, ValueError)
+
+
+def create_app(state: PreviewState, *, watch: bool = True, host: str | None = None) -> Starlette:
+    """The ASGI app over ``state``; ``watch=False`` leaves file watching to the caller.
+
+    Only loopback ``Host`` names and ``host`` (the address given with ``--host``) are
+    served; see :class:`~atomcast.preview.guard.RequestGuard` for the rest of the gate.
+    """
     env = template_environment()
 
     async def index(request: Request) -> Response:
@@ -489,11 +547,28 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
         at = params.get("at")
         return campaign, (str(at) if at else None)
 
+    def _checked(schema: ProfileSchema, raw: Mapping[str, Any]) -> Profile | JSONResponse:
+        errors = profile_errors(schema, raw)
+        if errors:
+            return _json_error(422, "profile does not fit the schema", errors=errors)
+        try:
+            return validate_profile(schema, raw)
+        except (ProfileError, ArithmeticError, ValueError, TypeError) as exc:
+            message = sensitive_field_message(schema, getattr(exc, "field", None) or "", str(exc))
+            return _json_error(
+                422,
+                "profile does not fit the schema",
+                errors=[{"field": getattr(exc, "field", None) or "", "message": message}],
+            )
+
+    async def _body(request: Request) -> dict[str, Any]:
+        return parse_json_body(await request.body())
+
     async def api_matrix(request: Request) -> Response:
         campaign, at = _campaign_and_at(request.query_params)
         try:
             snapshot, matrix = await asyncio.to_thread(state.matrix, campaign, at)
-        except (AtomcastError, ValueError) as exc:
+        except _VIEW_ERRORS as exc:
             return _json_error(400, str(exc))
         data = await asyncio.to_thread(matrix.to_json, snapshot.project)
         data["problems"] = [_problem_json(p) for p in state.problems]
@@ -503,27 +578,26 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
     async def api_explain(request: Request) -> Response:
         if request.method == "POST":
             try:
-                body = await request.json()
-            except ValueError:
-                return _json_error(400, "malformed JSON")
-            if not isinstance(body, dict):
-                return _json_error(400, "expected a JSON object")
-            params: Mapping[str, Any] = body
+                params: Mapping[str, Any] = await _body(request)
+            except RequestError as exc:
+                return _json_error(exc.status, str(exc))
         else:
             params = request.query_params
         campaign, at = _campaign_and_at(params)
         try:
             snapshot, matrix = await asyncio.to_thread(state.matrix, campaign, at)
-        except (AtomcastError, ValueError) as exc:
+        except _VIEW_ERRORS as exc:
             return _json_error(400, str(exc))
         raw_profile = params.get("profile") if request.method == "POST" else None
+        row = matrix.row(str(params.get("row") or ""))
         if isinstance(raw_profile, dict):
-            errors = profile_errors(snapshot.project.schema, raw_profile)
-            if errors:
-                return _json_error(422, "profile does not fit the schema", errors=errors)
-            profile = validate_profile(snapshot.project.schema, raw_profile)
+            schema = snapshot.project.schema
+            base = row.row.profile.attributes if row is not None else None
+            checked = _checked(schema, unmask(schema, raw_profile, base))
+            if isinstance(checked, JSONResponse):
+                return checked
+            profile = checked
         else:
-            row = matrix.row(str(params.get("row") or ""))
             if row is None:
                 return _json_error(404, "no such row")
             profile = row.row.profile
@@ -535,29 +609,30 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
     async def api_profile(request: Request) -> Response:
         """Render an edited profile: nothing is written anywhere."""
         try:
-            body = await request.json()
-        except ValueError:
-            return _json_error(400, "malformed JSON")
-        if not isinstance(body, dict) or not isinstance(body.get("profile"), dict):
+            body = await _body(request)
+        except RequestError as exc:
+            return _json_error(exc.status, str(exc))
+        if not isinstance(body.get("profile"), dict):
             return _json_error(400, 'expected {"campaign": ..., "profile": {...}}')
         campaign, at = _campaign_and_at(body)
         try:
             snapshot, matrix = await asyncio.to_thread(state.matrix, campaign, at)
-        except (AtomcastError, ValueError) as exc:
+        except _VIEW_ERRORS as exc:
             return _json_error(400, str(exc))
-        raw = body["profile"]
-        errors = profile_errors(snapshot.project.schema, raw)
-        if errors:
-            return _json_error(422, "profile does not fit the schema", errors=errors)
-        profile = validate_profile(snapshot.project.schema, raw)
+        schema = snapshot.project.schema
+        base = matrix.row(str(body.get("row") or ""))
+        raw = unmask(schema, body["profile"], base.row.profile.attributes if base else None)
+        checked = _checked(schema, raw)
+        if isinstance(checked, JSONResponse):
+            return checked
+        profile = checked
         base_key = str(body.get("row") or f"custom:{profile.id}")
-        base = matrix.row(base_key)
         row = Row(
             key=base_key,
             label=base.row.label if base else profile.id,
             kind=base.row.kind if base else "custom",
             description=base.row.description if base else "",
-            raw=raw,
+            raw=mask_raw(schema, raw),
             profile=profile,
             path=base.row.path if base else None,
         )
@@ -627,4 +702,5 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
         Route("/api/health", health),
         Route("/events", events),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(RequestGuard, policy=HostPolicy.for_bind(host))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])

@@ -31,6 +31,7 @@ class BackgroundServer:
     :param default_at: the instant pages start at (see :class:`PreviewState`).
     :param assets_dir: where renditions go; sharing one between servers spares re-encoding
         every image for each.
+    :param allow_host: a ``Host`` name served besides loopback (what ``--host`` gives).
     """
 
     def __init__(
@@ -40,12 +41,13 @@ class BackgroundServer:
         default_at: str | None = None,
         port: int = 0,
         assets_dir: Path | None = None,
+        allow_host: str | None = None,
     ) -> None:
         self.state = PreviewState(root, default_at=default_at, assets_dir=assets_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         config = uvicorn.Config(
-            create_app(self.state),
+            create_app(self.state, host=allow_host),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",

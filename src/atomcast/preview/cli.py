@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 import threading
 import webbrowser
@@ -9,12 +11,41 @@ from pathlib import Path
 
 import click
 
-from atomcast.errors import ProjectError
+from atomcast.errors import AtomcastError, ListenError, ProjectError
+from atomcast.preview.guard import is_loopback, normalise_bind_host
 from atomcast.selection import parse_instant
 
 
 def _is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    return is_loopback(normalise_bind_host(host))
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, made here so that a busy port is one clear error
+    before the project loads (uvicorn would log it and exit on its own terms).
+
+    :raises ListenError: the port is in use, not allowed, or the host is not an address here.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ListenError(
+                f"port {port} on {host} is already in use (another preview?); stop it or "
+                "choose another port with --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise ListenError(f"not allowed to listen on port {port} of {host}") from None
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 @click.command("preview")
@@ -71,7 +102,7 @@ def preview_command(
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
-    except ValueError as exc:
+    except (AtomcastError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
@@ -87,8 +118,13 @@ def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | 
             "project's rendered content",
             err=True,
         )
-    state = PreviewState(directory, default_at=at)
-    app = create_app(state)
+    sock = listen_socket(host, port)
+    try:
+        state = PreviewState(directory, default_at=at)
+    except BaseException:
+        sock.close()
+        raise
+    app = create_app(state, host=host)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
     click.echo(f"atomcast preview of {state.root} on {url} (Ctrl-C to stop)")
@@ -102,4 +138,4 @@ def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | 
         timeout_graceful_shutdown=1,
         lifespan="on",
     )
-    PreviewServer(config, state).run()
+    PreviewServer(config, state).run(sockets=[sock])

@@ -5,6 +5,10 @@ with the matrix, coverage and every explain panel embedded as JSON, ``OUT/static
 same app.js and app.css the server uses) and ``OUT/assets/`` (image renditions). Pages use
 relative URLs only, so the folder works from a file system, a CI artifact or any static
 host. The page runs the same script as the live server, in a read-only mode.
+
+Every write goes through :func:`~atomcast.preview.confine.confined`: a campaign name that is
+not a plain folder name, or a folder of ``OUT`` that is a link leading elsewhere, stops the
+export with an :class:`~atomcast.errors.ExportError` before anything is written there.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from atomcast.errors import ProjectError, UnknownCampaignError
 from atomcast.preview.app import (
     CONTENT_SECURITY_POLICY,
     STATIC_DIR,
     project_meta,
     template_environment,
 )
+from atomcast.preview.confine import confined, escaping_entries, export_segment
 from atomcast.preview.matrix import PreviewRenderer, build_matrix, explain_json, instant_key
 from atomcast.project import Project, load_project
 from atomcast.selection import parse_instant
@@ -57,22 +63,39 @@ def export_site(
     """Write the static preview of ``root`` into ``out`` (created; its static/ and assets/
     are replaced).
 
-    :raises ProjectError: when the project does not load.
+    :raises ProjectError: when the project does not load, or an entry of its folders
+        resolves outside it (nothing is read then).
+    :raises ExportError: when a campaign name cannot be a folder name, or a folder of
+        ``out`` leads outside it.
     """
+    escaping = escaping_entries(Path(root))
+    if escaping:
+        raise ProjectError(escaping)
     project = load_project(root)
+    instant = parse_instant(at)
+    names = campaigns or tuple(project.config.campaigns)
+    known = project.config.campaigns
+    for name in names:
+        if name not in known:
+            raise UnknownCampaignError(
+                f"unknown campaign '{name}' (campaigns: {', '.join(known) or 'none'})"
+            )
+        export_segment(name)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    instant = parse_instant(at)
-    static_out = out_dir / "static"
-    if static_out.exists():
+    page_dirs = {name: confined(out_dir, name) for name in names}
+    static_out = confined(out_dir, "static")
+    assets_out = confined(out_dir, "assets")
+    if static_out.is_symlink() or static_out.is_file():
+        static_out.unlink()
+    elif static_out.is_dir():
         shutil.rmtree(static_out)
     shutil.copytree(STATIC_DIR, static_out)
     # Pages sit one folder down, and srcdoc iframes resolve URLs against their page.
-    renderer = PreviewRenderer(project, assets_dir=out_dir / "assets", display_prefix="../assets/")
+    renderer = PreviewRenderer(project, assets_dir=assets_out, display_prefix="../assets/")
     env = template_environment()
     template = env.get_template("index.html")
     meta = _meta(project, instant)
-    names = campaigns or tuple(project.config.campaigns)
     pages: list[Path] = []
     cells = 0
     for name in names:
@@ -90,8 +113,8 @@ def export_site(
             csp=STATIC_CSP,
             boot=boot,
         )
-        page = out_dir / name / "index.html"
-        page.parent.mkdir(parents=True, exist_ok=True)
+        page_dirs[name].mkdir(parents=True, exist_ok=True)
+        page = confined(out_dir, name, "index.html")
         page.write_text(html, encoding="utf-8")
         pages.append(page)
         cells += len(matrix.cells)
@@ -122,7 +145,7 @@ def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.dat
         at=instant_key(at),
         campaigns=[(name, project.config.campaigns[name].description) for name in names],
     )
-    (out / "index.html").write_text(html, encoding="utf-8")
+    confined(out, "index.html").write_text(html, encoding="utf-8")
 
 
 __all__ = ["ExportResult", "export_site"]

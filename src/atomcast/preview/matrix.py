@@ -16,6 +16,7 @@ from typing import Any, Literal
 from atomcast.channels.base import CHANNEL_ORDER
 from atomcast.explain import explain
 from atomcast.models import Channel
+from atomcast.preview.sensitive import mask_explain, mask_raw
 from atomcast.preview.synthetic import synthetic_profiles
 from atomcast.project import Project
 from atomcast.render import CampaignRenderer, Renderer, RenderResult
@@ -36,6 +37,8 @@ class Row:
 
     :param key: stable across reloads (``persona:vip-maya``, ``segment:vip``,
         ``experiment:headline-test:a``), so live updates can find the row in the page.
+    :param raw: the attributes as the page shows them: sensitive ones masked
+        (:func:`~atomcast.preview.sensitive.mask_raw`); ``profile`` holds the real values.
     :param path: the persona file, for personas.
     :param approximate: a synthetic profile that could not be verified to be what it claims.
     """
@@ -248,7 +251,7 @@ def persona_rows(project: Project) -> list[Row]:
             label=persona.name,
             kind="persona",
             description=persona.description,
-            raw=persona.raw,
+            raw=mask_raw(project.schema, persona.raw),
             profile=persona.profile,
             path=persona.path,
         )
@@ -266,7 +269,7 @@ def build_rows(project: Project, renderer: Renderer, campaign: str) -> list[Row]
                 label=synthetic.label,
                 kind="segment" if synthetic.kind == "segment" else "experiment",
                 description=synthetic.note,
-                raw=synthetic.raw,
+                raw=mask_raw(project.schema, synthetic.raw),
                 profile=synthetic.profile,
                 approximate=synthetic.approximate,
                 note=synthetic.note,
@@ -392,5 +395,8 @@ def rerender(
 def explain_json(
     project: Project, renderer: Renderer, campaign: str, at: dt.datetime, profile: Profile
 ) -> dict[str, Any]:
-    """The explain view of one profile: :func:`atomcast.explain.explain` as JSON."""
-    return explain(project, profile, campaign, at, renderer.selector).to_json()
+    """The explain view of one profile: :func:`atomcast.explain.explain` as JSON, with the
+    profile's sensitive values masked."""
+    data = explain(project, profile, campaign, at, renderer.selector).to_json()
+    masked: dict[str, Any] = mask_explain(project.schema, data)
+    return masked

@@ -44,8 +44,11 @@ def relevant_path(root: Path, path: str | bytes) -> str | None:
     trigger a reload, nor must editor swap files or version-control internals.
     """
     text = path.decode() if isinstance(path, bytes) else path
+    candidate = Path(text)
     try:
-        rel = Path(text).resolve().relative_to(root.resolve())
+        # The entry itself, not its target: a link leading out of the project must still
+        # trigger the reload that refuses it.
+        rel = (candidate.parent.resolve() / candidate.name).relative_to(root.resolve())
     except (ValueError, OSError):
         return None
     posix = PurePosixPath(rel.as_posix())

@@ -828,6 +828,13 @@
     const error = el("div", { className: "pf-error", dataset: { errorFor: path }, "aria-live": "polite" });
     const help = spec.description ? el("div", { className: "pf-help", text: spec.description }) : null;
     let input;
+    if (spec.sensitive) {
+      // Write-only: the server sends a mask, and sends back the real value for an untouched mask.
+      const shown = value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value);
+      input = el("input", { type: "password", id, autocomplete: "new-password", value: shown, placeholder: "sensitive: type a value to try a rule" });
+      input.name = path;
+      return el("div", { className: "pf-field pf-sensitive", dataset: { path, type: spec.type } }, label, input, help, error);
+    }
     if (spec.type === "object" && spec.properties && spec.properties.length) {
       const obj = value && typeof value === "object" ? value : {};
       return el("fieldset", { className: "pf-object", dataset: { path, type: "object" } },
@@ -861,6 +868,16 @@
     function read(spec, path) {
       const node = form.querySelector(`[data-path="${CSS.escape(path)}"]`);
       if (!node) return undefined;
+      if (spec.sensitive) {
+        const text = node.querySelector("input").value;
+        if (text === state.meta.mask) return state.meta.mask;
+        if (text.trim() === "") return undefined;
+        if (spec.type === "string" || spec.type === "datetime") return text;
+        if (spec.type === "boolean") return text.trim() === "true";
+        if (spec.type === "object") {
+          try { return JSON.parse(text); } catch (_) { errors.push({ field: path, message: "not valid JSON" }); return undefined; }
+        }
+      }
       if (spec.type === "object" && spec.properties && spec.properties.length) {
         const obj = {};
         for (const child of spec.properties) {
