@@ -776,6 +776,10 @@ class _Loader:
         folder = self.root / ATOMS_DIR
         if not folder.is_dir() or self.escapes(folder, f"the {ATOMS_DIR} folder"):
             return []
+        # rglob does not descend into linked folders; a link out is still worth an error.
+        for entry in sorted(folder.rglob("*")):
+            if entry.is_symlink() and entry.is_dir():
+                self.escapes(entry, "linked folder")
         files = sorted(p for p in folder.rglob("*.md") if p.is_file())
         return [file for file in files if not self.escapes(file, "atom")]
 
@@ -978,7 +982,7 @@ class _Loader:
                     f"experiment '{experiment}' has no variant '{arm}' (it has {arms})",
                 )
         locale = spec.locale or config.locales.default
-        bad_locale = locale_problem(locale) if spec.locale else None
+        bad_locale = locale_problem(spec.locale) if spec.locale is not None else None
         if bad_locale:
             self.problems.add(file, line("locale"), bad_locale)
         reachable = known_locales | {known.split("-")[0] for known in known_locales}

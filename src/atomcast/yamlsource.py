@@ -247,6 +247,19 @@ def split_front_matter(text: str) -> FrontMatter:
     raise YamlSyntaxError("front matter opened with '---' is never closed", 1)
 
 
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts in ``value`` nest more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def to_json_compatible(value: Any) -> Any:
     """Dates and datetimes as ISO strings, recursively; everything else unchanged."""
     if isinstance(value, dt.datetime | dt.date):
