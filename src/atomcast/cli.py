@@ -125,7 +125,11 @@ def _read_profile_source(project: Project, spec: str) -> tuple[str, str, bool]:
     if not path.exists():
         if len(path.parts) == 1 and path.suffix not in (".json", ".yaml", ".yml"):
             names = sorted(project.personas)
-            close = difflib.get_close_matches(spec, names, n=3, cutoff=0.5)
+            by_lower = {name.lower(): name for name in names}
+            close = [
+                by_lower[match]
+                for match in difflib.get_close_matches(spec.lower(), by_lower, n=3, cutoff=0.5)
+            ]
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
             listed = ", ".join(names) if names else "none in previews/profiles"
             raise ProfileError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from atomcast.errors import ProjectError
+from atomcast.errors import AtomcastError, ProjectError
 from atomcast.selection import parse_instant
 
 
@@ -71,7 +71,7 @@ def preview_command(
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
-    except ValueError as exc:
+    except (AtomcastError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
