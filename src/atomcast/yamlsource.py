@@ -127,6 +127,12 @@ def _check_bounds(text: str, line_offset: int) -> None:
         raise YamlSyntaxError(
             f"document is {len(text):,} characters; the limit is {MAX_CHARS:,}", 1 + line_offset
         )
+    if "&" not in text and len(text) < MAX_NODES:
+        # No anchor, so no alias to expand; each level of nesting needs a new line, a
+        # bracket, '-' or '?', so a document with fewer of those cannot nest too deep.
+        openers = text.count("\n") + sum(text.count(c) for c in "[{-?")
+        if openers < MAX_DEPTH:
+            return
     parser = _BaseLoader(text)
     # One entry per open collection: [expanded size so far, its anchor or None].
     open_nodes: list[list[Any]] = []
