@@ -509,6 +509,9 @@ def test_a_duplicate_atom_id_is_reported_at_both_files(mini_project: Path) -> No
         ("  cart_total: {type: number}", "  cart_total: {type: numbr}", 15),  # profile broken
         ("hero: {kinds: [image]}", "hero: {kinds: [picture]}", 33),  # one campaign broken
         ("locales:\n", "bogus_section: 1\nlocales:\n", 7),  # unknown top-level key
+        ("  first_name: {type: string}", "  first name: {type: string}", 10),  # bad name
+        ("  default: en-US", "  default: [en-US]", 8),  # locales broken
+        ("campaigns:\n", "campaigns: 3\nx:\n", 23),  # campaigns not a mapping
     ],
 )
 def test_a_faulty_config_still_checks_atoms_layouts_and_personas(

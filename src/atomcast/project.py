@@ -526,9 +526,17 @@ class _Loader:
         except ValidationError:
             # Attribute names the config refuses: keep only the valid ones.
             self.degraded.add("profile")
-            parts["profile"] = {k: v for k, v in profile.items() if k == "id" or k.isidentifier()}
+            parts["profile"] = {
+                k: v for k, v in profile.items() if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k)
+            }
             parts["profile"].setdefault("id", AttributeConfig(type="string"))
+        try:
             return ProjectConfig.model_validate(parts)
+        except ValidationError:
+            self.degraded.update(("profile", "campaigns", "segments"))
+            return ProjectConfig(
+                brand=parts["brand"], profile={"id": AttributeConfig(type="string")}
+            )
 
     def _load_all(self, config: ProjectConfig, located: Located) -> Project:
         config_path = self.root / CONFIG_FILE
@@ -986,7 +994,12 @@ class _Loader:
         if bad_locale:
             self.problems.add(file, line("locale"), bad_locale)
         reachable = known_locales | {known.split("-")[0] for known in known_locales}
-        if not bad_locale and locale not in reachable and "-" in locale:
+        if (
+            not bad_locale
+            and "locales" not in self.degraded
+            and locale not in reachable
+            and "-" in locale
+        ):
             self.problems.add(
                 file,
                 line("locale"),
