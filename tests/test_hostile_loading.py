@@ -169,6 +169,42 @@ def test_aliases_are_accepted_until_they_expand_too_far(levels: int, width: int)
             load_yaml(text)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("[]{}&*!|>-?:,'\"#%@` \n\tab01<=~.\\\x00\x85\ufeff")),
+        max_size=120,
+    )
+)
+def test_any_text_is_yaml_or_a_yaml_syntax_error(text: str) -> None:
+    """The only exception load_yaml raises, whatever the text, is YamlSyntaxError."""
+    line = 1
+    try:
+        load_yaml(text)
+    except YamlSyntaxError as exc:
+        line = exc.line
+    assert line >= 1
+
+
+MINI_CONFIG_LINES = (MINI / "atomcast.yaml").read_text().splitlines()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=len(MINI_CONFIG_LINES) - 1),
+    replacement=st.sampled_from(["", "  x: [", "oops: 1", "  - 3", "    bad: {type: numbr}"]),
+)
+def test_any_broken_config_line_still_gives_problems_not_exceptions(
+    index: int, replacement: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = copy_project(MINI, tmp_path_factory.mktemp("cfg"))
+    lines = list(MINI_CONFIG_LINES)
+    lines[index] = replacement
+    (root / "atomcast.yaml").write_text("\n".join(lines) + "\n")
+    problems = check_project(root)
+    assert all(p.line >= 1 for p in problems)
+
+
 def test_a_huge_file_is_refused_unread(mini_project: Path) -> None:
     huge = mini_project / "content_atoms" / "huge.md"
     huge.write_bytes(b"---\nkind: headline\ntext: hi\n---\n" + b"x" * (5 * 1024 * 1024))
