@@ -84,7 +84,7 @@ SEEDS = [
         None,
         "---\nkind: cta\nid: cta-shop\nlabel: Again\nurl: https://x.example\n---\n",
         3,
-        "duplicate atom id 'cta-shop'",
+        "duplicate atom id 'cta-shop' (also defined in content_atoms/cta-shop.md:1)",
     ),
     Seed(
         "unknown-slot-kind",
@@ -343,7 +343,7 @@ def test_not_a_project(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 1
-    assert "atomcast.yaml:1: error: no atomcast.yaml" in result.stdout
+    assert f"error: no project at {tmp_path} (no atomcast.yaml)" in result.stderr
 
 
 @pytest.fixture(autouse=True)

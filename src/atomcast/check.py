@@ -9,6 +9,7 @@ always outranks it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,8 +206,23 @@ def persona_coverage(project: Project) -> list[Problem]:
     return problems
 
 
+#: Where a layout pulls a font from another host: ``<mj-font>``, a stylesheet link or
+#: ``@import`` of a font service.
+_EXTERNAL_FONT = re.compile(
+    r"<mj-font\b|fonts\.googleapis\.com|fonts\.gstatic\.com|use\.typekit\.net"
+    r"|@import\s+url\(\s*['\"]?https?:",
+    re.IGNORECASE,
+)
+_GOOGLE_FAMILY = re.compile(r"fonts\.googleapis\.com/css2?\?family=([A-Za-z0-9+ ]+)")
+_FONT_WARNING = (
+    "pulls an external font ({what}): many email clients block it, and fetching it tells "
+    "the font host who opened the mail and when; prefer a web-safe font stack"
+)
+
+
 def layout_problems(project: Project) -> list[Problem]:
-    """Email layouts compiled through MJML, as a render would: MJML errors name the file."""
+    """Email layouts compiled through MJML, as a render would: MJML errors name the file;
+    external fonts (``<mj-font>``, Google Fonts links MJML adds) are warned about."""
     from atomcast.channels.email import EmailCompiler
 
     compiler = EmailCompiler()
@@ -214,12 +230,149 @@ def layout_problems(project: Project) -> list[Problem]:
     for (channel, _name), layout in sorted(project.layouts.items()):
         if channel != "email":
             continue
+        body = layout.parts["body"]
+        found_in_source = False
+        for offset, text in enumerate(body.source.splitlines()):
+            match = _EXTERNAL_FONT.search(text)
+            if match:
+                found_in_source = True
+                what = match.group(0).strip().rstrip("(")
+                message = _FONT_WARNING.format(what=what)
+                problems.append(Problem(layout.path, body.line + offset, "warning", message))
         try:
-            compiler.compile(layout)
+            compiled = compiler.compile(layout)
         except RenderError as exc:
-            line = layout.parts["body"].line
+            line = body.line
             message = str(exc).removeprefix(f"{layout.path}:{line}: ")
             problems.append(Problem(layout.path, line, "error", message))
+            continue
+        added = _GOOGLE_FAMILY.search(compiled.source)
+        if not found_in_source and added:
+            what = (
+                f"MJML adds a Google Fonts link for {added.group(1)!r}, its default or a "
+                "font-family it knows; set font-family on <mj-all> to avoid it"
+            )
+            problems.append(
+                Problem(layout.path, body.line, "warning", _FONT_WARNING.format(what=what))
+            )
+    return problems
+
+
+def brand_reference_problems(project: Project) -> list[Problem]:
+    """``brand.<field>`` in layouts and atoms that the brand does not have.
+
+    Without this every render of the channel fails with "'dict object' has no attribute",
+    one profile at a time.
+    """
+    from jinja2 import TemplateSyntaxError, nodes
+
+    from atomcast.models import BrandConfig
+    from atomcast.templating import environment
+
+    brand = project.config.brand
+    fields = sorted(BrandConfig.model_fields)
+    sources: list[tuple[str, str, str, int]] = []  # (path, what, source, line)
+    for layout in project.layouts.values():
+        for part_name, part in layout.parts.items():
+            sources.append((layout.path, part_name, part.source, part.line))
+    for atom in project.atoms.values():
+        for name, value in atom.fields.items():
+            if isinstance(value, str) and "brand" in value:
+                sources.append((atom.path, name, value, atom.field_lines.get(name, 1)))
+        if atom.body is not None:
+            sources.append((atom.path, "body", atom.body.source, atom.body.line))
+    problems: list[Problem] = []
+    for path, what, source, first_line in sources:
+        if "brand" not in source:
+            continue
+        try:
+            tree = environment("text").parse(source)
+        except TemplateSyntaxError:
+            continue  # reported by the loader with its line
+        for chain, line in _constant_chains(tree, nodes, "brand"):
+            where = first_line + line - 1
+            shown = f"{what}: brand.{'.'.join(chain)}"
+            if chain[0] not in fields:
+                problems.append(
+                    Problem(
+                        path,
+                        where,
+                        "error",
+                        f"{shown}: the brand has no field '{chain[0]}'"
+                        f"{_did_you_mean(chain[0], fields)} (brand fields: {', '.join(fields)}); "
+                        "every render of this would fail",
+                    )
+                )
+            elif chain[0] == "colors" and len(chain) > 1 and chain[1] not in brand.colors:
+                known = ", ".join(sorted(brand.colors)) or "none"
+                problems.append(
+                    Problem(
+                        path,
+                        where,
+                        "error",
+                        f"{shown}: brand.colors has no '{chain[1]}'"
+                        f"{_did_you_mean(chain[1], brand.colors)} (colors in atomcast.yaml: "
+                        f"{known}); every render of this would fail",
+                    )
+                )
+    return problems
+
+
+def push_url_problems(project: Project) -> list[Problem]:
+    """URLs that push services refuse: relative or http image and click URLs.
+
+    APNs, FCM and web push take only absolute https URLs; a relative one is dropped from
+    every notification (with an ``unsafe_url`` warning per render) instead of failing once.
+    """
+    from atomcast.render import DEFAULT_ASSETS_URL
+
+    problems: list[Problem] = []
+    for (channel, _name), layout in sorted(project.layouts.items()):
+        if channel != "push":
+            continue
+        for key in ("image", "url"):
+            part = layout.parts.get(key)
+            value = part.source.strip() if part else ""
+            if part is None or not value or value.startswith(("https://", "{{", "{%")):
+                continue
+            problems.append(
+                Problem(
+                    layout.path,
+                    part.line,
+                    "error",
+                    f"push {key} {value!r} is not an absolute https URL: push services refuse "
+                    "relative and http URLs, so it would be dropped from every notification",
+                )
+            )
+    config = project.config
+    base_url = config.assets.base_url or config.brand.assets_base_url or DEFAULT_ASSETS_URL
+    if base_url.startswith("https://"):
+        return problems
+    local_images = [a for a in project.atoms.values() if a.image_path and "push" in a.channels]
+    for name, campaign in sorted(config.campaigns.items()):
+        if "push" not in campaign.channels:
+            continue
+        kinds = {kind for slot in campaign.slots.values() for kind in slot.kinds}
+        if not any(atom.kind in kinds for atom in local_images):
+            continue
+        set_at: tuple[str, ...] = (
+            ("assets", "base_url")
+            if config.assets.base_url
+            else ("brand", "assets_base_url")
+            if config.brand.assets_base_url
+            else ("campaigns", name, "channels", "push")
+        )
+        problems.append(
+            Problem(
+                "atomcast.yaml",
+                project.config_line(set_at),
+                "warning",
+                f"campaign '{name}' sends push with local images, whose URLs would start "
+                f"with {base_url!r}: push needs absolute https image URLs, so every image "
+                "would be dropped; set assets.base_url to the https URL the renditions are "
+                "served from",
+            )
+        )
     return problems
 
 
@@ -275,6 +428,11 @@ def slot_reference_problems(project: Project) -> list[Problem]:
 
 def _slot_chains(tree: Any, nodes: Any) -> Iterable[tuple[tuple[str, ...], int]]:
     """``(("offer", "code"), line)`` for each outermost constant chain under ``slots``."""
+    return [(chain[:2], line) for chain, line in _constant_chains(tree, nodes, "slots")]
+
+
+def _constant_chains(tree: Any, nodes: Any, head: str) -> list[tuple[tuple[str, ...], int]]:
+    """``(("offer", "code"), line)`` for each outermost constant chain under ``head``."""
     from atomcast.templating import constant_chain
 
     inner: set[int] = set()
@@ -287,8 +445,8 @@ def _slot_chains(tree: Any, nodes: Any) -> Iterable[tuple[tuple[str, ...], int]]
             inner.add(id(below))
             below = below.node
         chain = constant_chain(node)
-        if chain is not None and chain[0] == "slots" and len(chain) > 1:
-            found.append((chain[1:3], node.lineno))
+        if chain is not None and chain[0] == head and len(chain) > 1:
+            found.append((chain[1:], node.lineno))
     return found
 
 
@@ -319,13 +477,21 @@ def image_problems(project: Project) -> list[Problem]:
 
 def check_project(root: Path | str) -> list[Problem]:
     """Every problem of the project in ``root``, sorted by file and line."""
-    project, problems = collect_problems(root)
+    project, problems = collect_problems(root, partial=True)
     if project is not None:
+        # With a faulty atomcast.yaml, checks that would only echo its mistake stay quiet.
+        degraded = project.degraded
         problems.extend(layout_problems(project))
-        problems.extend(slot_reference_problems(project))
+        if "campaigns" not in degraded:
+            problems.extend(slot_reference_problems(project))
+        if "brand" not in degraded:
+            problems.extend(brand_reference_problems(project))
+        if not degraded & {"brand", "assets", "campaigns"}:
+            problems.extend(push_url_problems(project))
         problems.extend(image_problems(project))
-        problems.extend(unreachable_atoms(project))
-        problems.extend(persona_coverage(project))
+        if not degraded:
+            problems.extend(unreachable_atoms(project))
+            problems.extend(persona_coverage(project))
     return sorted(set(problems))
 
 

@@ -6,6 +6,7 @@ a message (``PATH:LINE: error: ...`` where a file is at fault) and exit status 1
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import sys
@@ -17,12 +18,19 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.console import Console
 
-from atomcast.errors import AtomcastError, ProfileError, ProjectError
+from atomcast.errors import (
+    AtomcastError,
+    InputTooLargeError,
+    ProfileError,
+    ProjectError,
+    printable,
+)
 from atomcast.models import CHANNELS
+from atomcast.paths import MAX_FILE_BYTES, read_limited
 from atomcast.project import Project, load_project
 from atomcast.schema import Profile, validate_profile
 from atomcast.selection import parse_instant
-from atomcast.yamlsource import YamlSyntaxError, load_yaml
+from atomcast.yamlsource import MAX_DEPTH, YamlSyntaxError, deeper_than, load_yaml
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,7 +44,7 @@ project_dir = click.argument(
 
 
 def _fail(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
     sys.exit(1)
 
 
@@ -69,31 +77,104 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def load_profile_file(project: Project, path: Path) -> Profile:
-    """A profile from a .yaml or .json file, or a persona name; validated against the schema.
+def _no_json_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse_json(text: str, where: str) -> object:
+    try:
+        value = json.loads(text, parse_constant=_no_json_constant)
+    except json.JSONDecodeError as exc:
+        raise ProfileError(
+            f"{where}:{exc.lineno}: error: malformed JSON: {exc.msg} (column {exc.colno})"
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: the C decoder refuses very deep nesting by raising it.
+        reason = (
+            f"nested more than {MAX_DEPTH} levels deep"
+            if isinstance(exc, RecursionError)
+            else str(exc)
+        )
+        raise ProfileError(f"{where}:1: error: malformed JSON: {reason}") from None
+    if deeper_than(value, MAX_DEPTH):
+        raise ProfileError(f"{where}:1: error: nested more than {MAX_DEPTH} levels deep")
+    return value
+
+
+def _read_profile_source(project: Project, spec: str) -> tuple[str, str, bool]:
+    """``(where, text, is_json)`` for ``--profile``: ``-``, inline JSON or a file.
+
+    :raises ProfileError: when it cannot be read; a name that is neither a file nor a
+        persona gets the nearest persona names.
+    """
+    if spec == "-":
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ProfileError(f"<stdin>: larger than {MAX_FILE_BYTES // 2**20} MiB")
+        where = "<stdin>"
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProfileError(
+                f"{where}: not UTF-8 text: {exc.reason} at byte {exc.start}"
+            ) from None
+        return where, text, text.lstrip().startswith("{")
+    if spec.lstrip().startswith("{"):
+        return "<inline profile>", spec, True
+    path = Path(spec)
+    if not path.exists():
+        if len(path.parts) == 1 and path.suffix not in (".json", ".yaml", ".yml"):
+            names = sorted(project.personas)
+            by_lower = {name.lower(): name for name in names}
+            close = [
+                by_lower[match]
+                for match in difflib.get_close_matches(spec.lower(), by_lower, n=3, cutoff=0.5)
+            ]
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            listed = ", ".join(names) if names else "none in previews/profiles"
+            raise ProfileError(
+                f"no persona or profile file named {spec!r}{hint}; personas: {listed}"
+            )
+        raise ProfileError(f"{spec}: no such profile file")
+    if path.is_dir():
+        raise ProfileError(f"{spec}: is a folder, not a profile file")
+    try:
+        text = read_limited(path).decode("utf-8")
+    except InputTooLargeError:
+        raise ProfileError(f"{spec}: larger than {MAX_FILE_BYTES // 2**20} MiB") from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{spec}:1: error: not UTF-8 text: {exc.reason} at byte {exc.start}"
+        ) from None
+    except OSError as exc:
+        raise ProfileError(f"{spec}: cannot read profile: {exc.strerror}") from None
+    return spec, text, path.suffix == ".json"
+
+
+def load_profile_file(project: Project, spec: str | Path) -> Profile:
+    """A profile for ``--profile``: a .yaml or .json file, a persona name, ``-`` (stdin) or
+    inline JSON (``'{"id": "p-1"}'``); validated against the schema.
 
     :raises ProfileError: with ``PATH:LINE`` of the offending attribute.
     """
+    spec = str(spec)
+    path = Path(spec)
+    if not path.exists() and spec in project.personas and len(path.parts) == 1:
+        return project.personas[spec].profile
     if not path.exists() and path.stem in project.personas and len(path.parts) == 1:
         return project.personas[path.stem].profile
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(f"{path}: cannot read profile: {exc.strerror}") from None
+    where, text, is_json = _read_profile_source(project, spec)
     lines: Mapping[tuple[str | int, ...], int] = {}
-    if path.suffix == ".json":
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"{path}:{exc.lineno}: error: malformed JSON: {exc.msg}") from None
+    if is_json:
+        raw = _parse_json(text, where)
     else:
         try:
             located = load_yaml(text)
         except YamlSyntaxError as exc:
-            raise ProfileError(f"{path}:{exc.line}: error: {exc}") from None
+            raise ProfileError(f"{where}:{exc.line}: error: {exc}") from None
         raw, lines = located.data, located.lines
     if not isinstance(raw, dict):
-        raise ProfileError(f"{path}:1: error: a profile must be a mapping of attributes")
+        raise ProfileError(f"{where}:1: error: a profile must be a mapping of attributes")
     raw = {k: v for k, v in raw.items() if not str(k).startswith("_")}
     try:
         return validate_profile(project.schema, raw)
@@ -105,7 +186,7 @@ def load_profile_file(project: Project, path: Path) -> Profile:
                 line = lines[key]
                 break
             key = key[:-1]
-        raise ProfileError(f"{path}:{line}: error: {exc}") from None
+        raise ProfileError(f"{where}:{line}: error: {exc}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,8 +220,8 @@ def _profile_option(func: Callable[P, R]) -> Callable[P, R]:
         "-p",
         "profile_path",
         required=True,
-        type=click.Path(path_type=Path),
-        help="Profile file (.yaml or .json) or a persona name.",
+        help="Profile file (.yaml or .json), a persona name, '-' to read it from stdin, or "
+        'inline JSON (\'{"id": "p-1"}\').',
     )(func)
 
 
@@ -167,7 +248,7 @@ def _at_option(func: Callable[P, R]) -> Callable[P, R]:
 def render(
     directory: Path,
     campaign: str,
-    profile_path: Path,
+    profile_path: str,
     channels: tuple[str, ...],
     at: str | None,
     indent: int,
@@ -193,7 +274,7 @@ def render(
 def explain(
     directory: Path,
     campaign: str,
-    profile_path: Path,
+    profile_path: str,
     at: str | None,
     as_json: bool,
     show_all: bool,

@@ -6,12 +6,40 @@ catch the whole family in one place and a CLI never shows a traceback for bad in
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+#: Invisible characters that reorder or hide text on a terminal (bidi overrides and isolates).
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control, line-separator and bidi characters escaped (``\\n``, ``\\x1b``).
+
+    A file named ``a\\nb.md`` or a message quoting one must stay one line that a terminal
+    shows as written: an editor's output is parsed line by line, and a bidi override could
+    make a path read as another.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if char in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[char])
+        elif char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs"):
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -27,7 +55,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+        if not self.path:
+            # Not about a file (no project at all): no PATH:LINE to send an editor to.
+            return f"{self.severity}: {printable(self.message)}"
+        return f"{printable(self.path)}:{self.line}: {self.severity}: {printable(self.message)}"
 
     @property
     def is_error(self) -> bool:
@@ -47,6 +78,22 @@ class ProjectError(AtomcastError):
         more = len(self.problems) - 20
         suffix = f"\n... and {more} more" if more > 0 else ""
         super().__init__(f"{len(self.problems)} problem(s) in the project:\n{first}{suffix}")
+
+
+class NoProjectError(ProjectError):
+    """The folder does not exist or holds no ``atomcast.yaml``: not a project at all.
+
+    A :class:`ProjectError` so that every caller that prints a project's problems prints
+    this one too, as a plain ``error: no project at PATH (...)`` line.
+    """
+
+    def __init__(self, root: Path, reason: str) -> None:
+        self.root = root
+        super().__init__([Problem("", 0, "error", f"no project at {root} ({reason})")])
+
+
+class InputTooLargeError(AtomcastError):
+    """A file is larger than atomcast reads (project files, profiles): refused unread."""
 
 
 class ConditionError(AtomcastError):

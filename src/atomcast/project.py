@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,18 +27,30 @@ from atomcast.conditions import (
     compile_condition,
     normalize_condition,
 )
-from atomcast.errors import Problem, ProfileError, ProjectError, Severity, relative_path
+from atomcast.errors import (
+    InputTooLargeError,
+    NoProjectError,
+    Problem,
+    ProfileError,
+    ProjectError,
+    Severity,
+    relative_path,
+)
 from atomcast.models import (
     CHANNELS,
     REQUIRED_FIELDS,
     TEMPLATE_FIELDS,
+    AssetsConfig,
     AtomSpec,
     AttributeConfig,
+    BrandConfig,
     CampaignConfig,
     Channel,
     Kind,
+    LocalesConfig,
     ProjectConfig,
 )
+from atomcast.paths import confined, name_problem, read_limited
 from atomcast.schema import AttributeSpec, Profile, ProfileSchema, validate_profile
 from atomcast.templating import analyse
 from atomcast.yamlsource import KeyPath, Located, YamlSyntaxError, load_yaml, split_front_matter
@@ -59,6 +72,14 @@ PUSH_LAYOUT_FIELDS = ("title", "subtitle", "body", "image", "url")
 ATOM_NAMES = frozenset({"profile", "brand", "campaign", "locale"})
 #: What a layout may name besides.
 LAYOUT_NAMES = ATOM_NAMES | {"slots", "channel", "unsubscribe_url", "preheader"}
+#: A BCP 47 language tag (RFC 5646 ``langtag``, without grandfathered tags): ``fr``,
+#: ``fr-CA``, ``zh-Hant-TW``, ``es-419``. ``fr_FR`` is not one and matches no profile.
+BCP47 = re.compile(
+    r"(?i)[a-z]{2,3}(?:-[a-z]{3}){0,3}"
+    r"(?:-[a-z]{4})?(?:-(?:[a-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*"
+    r"(?:-[a-wyz0-9](?:-[a-z0-9]{2,8})+)*(?:-x(?:-[a-z0-9]{1,8})+)?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +179,9 @@ class Project:
     personas: dict[str, Persona]
     problems: list[Problem] = field(default_factory=list)
     source_lines: dict[str, Located] = field(default_factory=dict)
+    #: Non-empty only for a project that ``check`` built around a faulty ``atomcast.yaml``:
+    #: ``"config"`` plus the sections replaced by stand-ins (``brand``, ``profile``, ...).
+    degraded: frozenset[str] = frozenset()
 
     def config_line(self, path: KeyPath) -> int:
         located = self.source_lines.get(CONFIG_FILE)
@@ -265,12 +289,32 @@ def _model_fields_at(error: ValidationError, loc: tuple[str | int, ...]) -> list
 
 def _read_text(path: Path, problems: _Problems) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_limited(path).decode("utf-8")
     except UnicodeDecodeError as exc:
-        problems.add(path, 1, f"not UTF-8 text: {exc.reason}")
+        problems.add(path, 1, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+    except InputTooLargeError:
+        problems.add(path, 1, _too_large(path))
     except OSError as exc:
         problems.add(path, 1, f"cannot read: {exc.strerror}")
     return None
+
+
+def _too_large(path: Path) -> str:
+    from atomcast.paths import MAX_FILE_BYTES
+
+    return f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: not read"
+
+
+def locale_problem(locale: str) -> str | None:
+    """Why ``locale`` is not a BCP 47 tag, with the likely intended tag; ``None`` when it is."""
+    if BCP47.fullmatch(locale):
+        return None
+    fixed = locale.replace("_", "-")
+    hint = f" (did you mean '{fixed}'?)" if fixed != locale and BCP47.fullmatch(fixed) else ""
+    return (
+        f"locale {locale!r} is not a BCP 47 tag{hint}: profiles carry tags such as 'fr-CA', "
+        "so it would never match"
+    )
 
 
 def _attribute_spec(name: str, config: AttributeConfig) -> AttributeSpec:
@@ -341,8 +385,12 @@ def _condition_problems(
     path: Path,
     what: str,
     problems: _Problems,
+    ignore: frozenset[str] = frozenset(),
 ) -> bool:
     issues = check_condition(condition, schema, list(segment_names))
+    if ignore:
+        # Attributes whose own declaration failed: that error is reported once, at it.
+        issues = [i for i in issues if not ignore.intersection(map(str, i.where))]
     for issue in issues:
         line = located.line_of(prefix + tuple(issue.where))
         problems.add(path, line, f"{what}: {issue}")
@@ -359,12 +407,49 @@ class _Loader:
         self.problems = _Problems(root)
         self.source_lines: dict[str, Located] = {}
         self.broken_layouts: set[tuple[str, str]] = set()
+        #: Sections of a faulty atomcast.yaml replaced by stand-ins (brand, profile, ...).
+        self.degraded: set[str] = set()
+        #: Profile attributes whose declaration failed: uses of them are not reported again.
+        self.unknown_attributes: set[str] = set()
+        #: With a faulty atomcast.yaml: the project built from what did load, for ``check``.
+        self.partial: Project | None = None
+        self.root_resolved = root.resolve()
+
+    def escapes(self, path: Path, what: str) -> bool:
+        """Whether ``path`` resolves outside the project; reported as an error when so."""
+        if confined(self.root_resolved, path) is not None:
+            return False
+        try:
+            target = str(path.resolve())
+        except (OSError, RuntimeError):
+            target = "a symlink loop"
+        try:
+            shown = path.relative_to(self.root).as_posix()
+        except ValueError:
+            shown = path.as_posix()
+        self.problems.add(
+            shown,
+            1,
+            f"{what} resolves outside the project (to {target}): not read; project files "
+            "must lie inside the project folder",
+        )
+        return True
 
     def load(self) -> Project | None:
+        """The project, or ``None`` when ``atomcast.yaml`` does not load cleanly.
+
+        With a faulty ``atomcast.yaml`` the sections that do validate are still used to check
+        atoms, layouts and personas (:attr:`partial` holds that project), so an editor sees
+        every mistake at once.
+
+        :raises NoProjectError: when the folder is missing or holds no ``atomcast.yaml``.
+        """
         config_path = self.root / CONFIG_FILE
+        if not self.root.is_dir():
+            reason = "not a folder" if self.root.exists() else "no such folder"
+            raise NoProjectError(self.root, reason)
         if not config_path.is_file():
-            self.problems.add(config_path, 1, f"no {CONFIG_FILE}: not an atomcast project")
-            return None
+            raise NoProjectError(self.root, f"no {CONFIG_FILE}")
         text = _read_text(config_path, self.problems)
         if text is None:
             return None
@@ -372,19 +457,89 @@ class _Loader:
             located = load_yaml(text)
         except YamlSyntaxError as exc:
             self.problems.add(config_path, exc.line, str(exc))
+            self._shape_check_atoms()
             return None
         self.source_lines[CONFIG_FILE] = located
         if not isinstance(located.data, dict):
             self.problems.add(config_path, 1, "atomcast.yaml must be a mapping")
+            self._shape_check_atoms()
             return None
         try:
             config = ProjectConfig.model_validate(located.data)
         except ValidationError as exc:
             _pydantic_problems(exc, located, config_path, self.problems)
-            # Atoms can still be shape-checked so the editor sees all mistakes at once.
-            self._shape_check_atoms()
+            self.partial = self._load_all(self._partial_config(located.data), located)
             return None
+        return self._load_all(config, located)
 
+    def _partial_config(self, data: Mapping[str, Any]) -> ProjectConfig:
+        """The sections of a faulty ``atomcast.yaml`` that validate on their own.
+
+        A broken campaign is left out; a broken brand or profile schema is replaced by a
+        stand-in and named in :attr:`degraded`, so that checks relying on it stay quiet
+        rather than report the config's one mistake again on every file.
+        """
+        parts: dict[str, Any] = {}
+        sections: dict[str, type[BaseModel]] = {
+            "brand": BrandConfig,
+            "locales": LocalesConfig,
+            "assets": AssetsConfig,
+        }
+        for key, model in sections.items():
+            if key not in data:
+                continue
+            try:
+                parts[key] = model.model_validate(data[key])
+            except ValidationError:
+                self.degraded.add(key)
+        if "brand" not in parts:
+            self.degraded.add("brand")
+            parts["brand"] = BrandConfig(
+                name="", from_email="", unsubscribe_url="https://invalid.example/"
+            )
+        profile: dict[str, AttributeConfig] = {}
+        raw_profile = data.get("profile")
+        for name, spec in (raw_profile if isinstance(raw_profile, dict) else {}).items():
+            try:
+                profile[str(name)] = AttributeConfig.model_validate(spec)
+            except ValidationError:
+                self.unknown_attributes.add(str(name))
+        if not isinstance(raw_profile, dict):
+            self.degraded.add("profile")
+        # An attribute that failed is still declared: an untyped object admits any use.
+        for name in self.unknown_attributes:
+            profile[name] = AttributeConfig(type="object")
+        profile.setdefault("id", AttributeConfig(type="string"))
+        parts["profile"] = profile
+        segments = data.get("segments")
+        parts["segments"] = segments if isinstance(segments, dict) else {}
+        campaigns: dict[str, CampaignConfig] = {}
+        raw_campaigns = data.get("campaigns")
+        for name, campaign in (raw_campaigns if isinstance(raw_campaigns, dict) else {}).items():
+            try:
+                campaigns[str(name)] = CampaignConfig.model_validate(campaign)
+            except ValidationError:
+                self.degraded.add("campaigns")
+        parts["campaigns"] = campaigns
+        try:
+            return ProjectConfig.model_validate(parts)
+        except ValidationError:
+            # Attribute names the config refuses: keep only the valid ones.
+            self.degraded.add("profile")
+            parts["profile"] = {
+                k: v for k, v in profile.items() if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", k)
+            }
+            parts["profile"].setdefault("id", AttributeConfig(type="string"))
+        try:
+            return ProjectConfig.model_validate(parts)
+        except ValidationError:
+            self.degraded.update(("profile", "campaigns", "segments"))
+            return ProjectConfig(
+                brand=parts["brand"], profile={"id": AttributeConfig(type="string")}
+            )
+
+    def _load_all(self, config: ProjectConfig, located: Located) -> Project:
+        config_path = self.root / CONFIG_FILE
         schema = ProfileSchema({k: _attribute_spec(k, v) for k, v in config.profile.items()})
         segments = self._segments(config, schema, located, config_path)
         layouts = self._layouts(schema)
@@ -393,6 +548,8 @@ class _Loader:
         self._campaigns(config, located, config_path, atoms, layouts)
         personas = self._personas(schema)
         self._brand(config, schema, located, config_path)
+        self._assets(config, located, config_path)
+        self._preview_styles()
         return Project(
             root=self.root,
             config=config,
@@ -427,6 +584,8 @@ class _Loader:
                 located.line_of(("brand", "unsubscribe_url")),
                 "brand.unsubscribe_url must be an https URL (List-Unsubscribe needs it)",
             )
+        if "locales" not in self.degraded:
+            self._locale_tags(config, located, path)
         known = {config.locales.default, *config.locales.fallbacks}
         for locale, chain in config.locales.fallbacks.items():
             for index, fallback in enumerate(chain):
@@ -437,6 +596,41 @@ class _Loader:
                         f"locales.fallbacks.{locale}: a locale cannot fall back to itself",
                     )
             known.update(chain)
+
+    def _locale_tags(self, config: ProjectConfig, located: Located, path: Path) -> None:
+        tags: list[tuple[str, KeyPath]] = [(config.locales.default, ("locales", "default"))]
+        for locale, chain in config.locales.fallbacks.items():
+            tags.append((locale, ("locales", "fallbacks", locale)))
+            tags.extend(
+                (fallback, ("locales", "fallbacks", locale, index))
+                for index, fallback in enumerate(chain)
+            )
+        for tag, key in tags:
+            problem = locale_problem(tag)
+            if problem:
+                self.problems.add(path, located.line_of(key), f"locales: {problem}")
+
+    def _assets(self, config: ProjectConfig, located: Located, path: Path) -> None:
+        """``assets.dir`` is written by every render: it must stay inside the project."""
+        if "assets" in self.degraded:
+            return
+        folder = Path(config.assets.dir)
+        if folder.is_absolute() or confined(self.root_resolved, folder) is None:
+            self.problems.add(
+                path,
+                located.line_of(("assets", "dir")),
+                f"assets.dir {config.assets.dir!r} lies outside the project (an absolute path, "
+                "'..' or a symlink): renders write image renditions there, so it must be a "
+                "folder inside the project",
+            )
+
+    def _preview_styles(self) -> None:
+        """``previews/*.css`` is served by the preview: never a link to a file elsewhere."""
+        folder = self.root / PERSONAS_DIR.split("/")[0]
+        if not folder.is_dir() or self.escapes(folder, "the previews folder"):
+            return
+        for file in sorted(folder.glob("*.css")):
+            self.escapes(file, "stylesheet")
 
     def _segments(
         self, config: ProjectConfig, schema: ProfileSchema, located: Located, path: Path
@@ -453,6 +647,7 @@ class _Loader:
                 path,
                 f"segment '{name}'",
                 self.problems,
+                frozenset(self.unknown_attributes),
             )
             if ok:
                 valid[name] = compile_condition(normalize_condition(condition, schema))
@@ -489,6 +684,22 @@ class _Loader:
     ) -> None:
         for name, campaign in config.campaigns.items():
             base: KeyPath = ("campaigns", name)
+            bad_name = name_problem(name, what="campaign name")
+            if bad_name:
+                self.problems.add(path, located.line_of(base), bad_name)
+            if (
+                "sms" in campaign.channels
+                and not campaign.transactional
+                and "brand" not in self.degraded
+                and not config.brand.sms_footer.strip()
+            ):
+                self.problems.add(
+                    path,
+                    located.line_of((*base, "channels", "sms")),
+                    f"compliance: campaign '{name}' is marketing (not transactional: true) and "
+                    "sends SMS, but brand.sms_footer is empty: every marketing SMS needs an "
+                    "opt-out such as 'Reply STOP to opt out'",
+                )
             for channel, channel_config in campaign.channels.items():
                 key = (channel, channel_config.layout)
                 # A layout that exists but failed to load has its own errors already.
@@ -571,9 +782,14 @@ class _Loader:
 
     def _atom_files(self) -> list[Path]:
         folder = self.root / ATOMS_DIR
-        if not folder.is_dir():
+        if not folder.is_dir() or self.escapes(folder, f"the {ATOMS_DIR} folder"):
             return []
-        return sorted(p for p in folder.rglob("*.md") if p.is_file())
+        # rglob does not descend into linked folders; a link out is still worth an error.
+        for entry in sorted(folder.rglob("*")):
+            if entry.is_symlink() and entry.is_dir():
+                self.escapes(entry, "linked folder")
+        files = sorted(p for p in folder.rglob("*.md") if p.is_file())
+        return [file for file in files if not self.escapes(file, "atom")]
 
     def _shape_check_atoms(self) -> None:
         for file in self._atom_files():
@@ -581,10 +797,16 @@ class _Loader:
 
     def _parse_atom(self, file: Path) -> tuple[AtomSpec, Located, str, int, bytes] | None:
         try:
-            data = file.read_bytes()
+            data = read_limited(file)
             text = data.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problems.add(file, 1, f"cannot read atom: {exc}")
+        except UnicodeDecodeError as exc:
+            self.problems.add(file, 1, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+            return None
+        except InputTooLargeError:
+            self.problems.add(file, 1, _too_large(file))
+            return None
+        except OSError as exc:
+            self.problems.add(file, 1, f"cannot read atom: {exc.strerror}")
             return None
         try:
             front = split_front_matter(text)
@@ -607,7 +829,7 @@ class _Loader:
         self, config: ProjectConfig, schema: ProfileSchema, segment_names: set[str]
     ) -> dict[str, Atom]:
         atoms: dict[str, Atom] = {}
-        first_seen: dict[str, str] = {}
+        first_seen: dict[str, tuple[str, int]] = {}
         experiments = {
             exp_name: set(exp.variants)
             for campaign in config.campaigns.values()
@@ -623,15 +845,28 @@ class _Loader:
             spec, meta, body_text, body_line, data = parsed
             rel = relative_path(file, self.root)
             atom_id = spec.id or file.stem
+            id_line = meta.line_of(("id",)) if spec.id else 1
             before = len(self.problems.items)
             if atom_id in first_seen:
+                first_rel, first_line = first_seen[atom_id]
                 self.problems.add(
                     file,
-                    meta.line_of(("id",)) if spec.id else 1,
-                    f"duplicate atom id '{atom_id}' (first defined in {first_seen[atom_id]})",
+                    id_line,
+                    f"duplicate atom id '{atom_id}' (also defined in {first_rel}:{first_line})",
+                )
+                # The first file is as much at fault: the editor may want to rename either.
+                self.problems.add(
+                    first_rel,
+                    first_line,
+                    f"duplicate atom id '{atom_id}' (also defined in {rel}:{id_line})",
                 )
                 continue
-            first_seen[atom_id] = rel
+            first_seen[atom_id] = (rel, id_line)
+            bad_id = name_problem(atom_id, what="atom id", colon=True)
+            if bad_id:
+                hint = "" if spec.id else " (the id is the file name; give the atom an 'id')"
+                self.problems.add(file, id_line, bad_id + hint)
+                continue
             atom = self._build_atom(
                 file,
                 rel,
@@ -730,14 +965,23 @@ class _Loader:
                 )
         when: CompiledCondition | None = None
         if spec.when is not None and _condition_problems(
-            spec.when, schema, segment_names, meta, ("when",), file, "when", self.problems
+            spec.when,
+            schema,
+            segment_names,
+            meta,
+            ("when",),
+            file,
+            "when",
+            self.problems,
+            frozenset(self.unknown_attributes),
         ):
             when = compile_condition(normalize_condition(spec.when, schema))
         experiment = arm = None
         if spec.variant:
             experiment, arm = spec.variant.split(":", 1)
             if experiment not in experiments:
-                self.problems.add(file, line("variant"), f"unknown experiment '{experiment}'")
+                if "campaigns" not in self.degraded:
+                    self.problems.add(file, line("variant"), f"unknown experiment '{experiment}'")
             elif arm not in experiments[experiment]:
                 arms = ", ".join(sorted(experiments[experiment]))
                 self.problems.add(
@@ -746,8 +990,16 @@ class _Loader:
                     f"experiment '{experiment}' has no variant '{arm}' (it has {arms})",
                 )
         locale = spec.locale or config.locales.default
+        bad_locale = locale_problem(spec.locale) if spec.locale is not None else None
+        if bad_locale:
+            self.problems.add(file, line("locale"), bad_locale)
         reachable = known_locales | {known.split("-")[0] for known in known_locales}
-        if locale not in reachable and "-" in locale:
+        if (
+            not bad_locale
+            and "locales" not in self.degraded
+            and locale not in reachable
+            and "-" in locale
+        ):
             self.problems.add(
                 file,
                 line("locale"),
@@ -801,12 +1053,18 @@ class _Loader:
 
     def _layouts(self, schema: ProfileSchema) -> dict[tuple[Channel, str], Layout]:
         layouts: dict[tuple[Channel, str], Layout] = {}
+        top = self.root / LAYOUTS_DIR
+        if top.is_dir() and self.escapes(top, f"the {LAYOUTS_DIR} folder"):
+            return layouts
         for channel in CHANNELS:
-            folder = self.root / LAYOUTS_DIR / channel
-            if not folder.is_dir():
+            folder = top / channel
+            if not folder.is_dir() or self.escapes(folder, f"the {LAYOUTS_DIR}/{channel} folder"):
                 continue
             for file in sorted(folder.iterdir()):
                 if not file.is_file() or file.name.startswith("."):
+                    continue
+                if self.escapes(file, "layout"):
+                    self.broken_layouts.add((channel, file.stem))
                     continue
                 if file.suffix != LAYOUT_SUFFIX[channel]:
                     self.problems.add(
@@ -893,10 +1151,16 @@ class _Loader:
     def _personas(self, schema: ProfileSchema) -> dict[str, Persona]:
         folder = self.root / PERSONAS_DIR
         personas: dict[str, Persona] = {}
-        if not folder.is_dir():
+        if not folder.is_dir() or self.escapes(folder, f"the {PERSONAS_DIR} folder"):
             return personas
         for file in sorted(folder.iterdir()):
             if file.suffix not in (".yaml", ".yml") or not file.is_file():
+                continue
+            if self.escapes(file, "persona"):
+                continue
+            bad_name = name_problem(file.stem, what="persona name")
+            if bad_name:
+                self.problems.add(file, 1, f"{bad_name} (rename the file)")
                 continue
             text = _read_text(file, self.problems)
             if text is None:
@@ -910,6 +1174,14 @@ class _Loader:
                 self.problems.add(file, 1, "a persona must be a mapping of profile attributes")
                 continue
             raw = {k: v for k, v in located.data.items() if not k.startswith("_")}
+            persona_locale = raw.get("locale")
+            if isinstance(persona_locale, str) and locale_problem(persona_locale):
+                self.problems.add(
+                    file,
+                    located.line_of(("locale",)),
+                    f"persona: {locale_problem(persona_locale)}",
+                    "warning",
+                )
             for key in raw:
                 if key not in schema.attributes:
                     self.problems.add(
@@ -946,8 +1218,19 @@ def load_project(root: Path | str = ".", *, strict: bool = True) -> Project:
     return project
 
 
-def collect_problems(root: Path | str = ".") -> tuple[Project | None, list[Problem]]:
-    """Load leniently and return the project (when the config loads) with every problem."""
+def collect_problems(
+    root: Path | str = ".", *, partial: bool = False
+) -> tuple[Project | None, list[Problem]]:
+    """Load leniently and return the project (when the config loads) with every problem.
+
+    :param partial: with a faulty ``atomcast.yaml``, return the project built from the
+        sections that did load (its :attr:`Project.degraded` names the stand-ins) instead of
+        ``None``, for checks that can still run on it.
+    :raises NoProjectError: when ``root`` is not a project folder at all.
+    """
     loader = _Loader(Path(root))
     project = loader.load()
+    if project is None and partial and loader.partial is not None:
+        project = loader.partial
+        project.degraded = frozenset(loader.degraded) | {"config"}
     return project, sorted(loader.problems.items)

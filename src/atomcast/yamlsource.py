@@ -16,6 +16,16 @@ import yaml
 
 KeyPath = tuple[str | int, ...]
 
+#: Deepest nesting of mappings and sequences a project file may have. Real files stay under
+#: ten; the bound keeps libyaml's recursive composer (which crashes the interpreter on deep
+#: input) and every recursive walk after it safe.
+MAX_DEPTH = 64
+#: Most values a document may expand to, aliases counted at their full size: a "billion
+#: laughs" document is a few hundred bytes that expand to billions of values.
+MAX_NODES = 200_000
+#: Largest YAML text (characters) parsed at all; project files are far smaller.
+MAX_CHARS = 4 * 1024 * 1024
+
 
 class YamlSyntaxError(Exception):
     """Malformed YAML, with the 1-based line of the problem."""
@@ -77,6 +87,10 @@ def _convert(
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlSyntaxError(
+                    "mapping keys must be plain scalars", key_node.start_mark.line + 1 + offset
+                )
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 raise YamlSyntaxError(
@@ -101,14 +115,86 @@ def _convert(
     return loader.construct_object(node, deep=True)
 
 
+def _check_bounds(text: str, line_offset: int) -> None:
+    """Refuse documents too deep, too large once expanded, or with recursive aliases.
+
+    Works on libyaml's event stream, which is flat (no recursion) and stops at the first
+    offence, so a hostile document costs only the bytes read up to it.
+
+    :raises YamlSyntaxError: at the line of the offending collection or alias.
+    """
+    if len(text) > MAX_CHARS:
+        raise YamlSyntaxError(
+            f"document is {len(text):,} characters; the limit is {MAX_CHARS:,}", 1 + line_offset
+        )
+    if "&" not in text and len(text) < MAX_NODES:
+        # No anchor, so no alias to expand; each level of nesting needs a new line, a
+        # bracket, '-' or '?', so a document with fewer of those cannot nest too deep.
+        openers = text.count("\n") + sum(text.count(c) for c in "[{-?")
+        if openers < MAX_DEPTH:
+            return
+    parser = _BaseLoader(text)
+    # One entry per open collection: [expanded size so far, its anchor or None].
+    open_nodes: list[list[Any]] = []
+    anchors: dict[str, int] = {}
+    total = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()  # type: ignore[no-untyped-call]
+            line = event.start_mark.line + 1 + line_offset
+            size = 0
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(open_nodes) >= MAX_DEPTH:
+                    raise YamlSyntaxError(f"nested more than {MAX_DEPTH} levels deep", line)
+                # An alias inside refers to this collection, even if the name was used before.
+                anchors.pop(event.anchor or "", None)
+                open_nodes.append([1, event.anchor])
+                continue
+            if isinstance(event, yaml.CollectionEndEvent):
+                size, anchor = open_nodes.pop()
+                if anchor is not None:
+                    anchors[anchor] = size
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    if any(node[1] == event.anchor for node in open_nodes):
+                        raise YamlSyntaxError(
+                            f"recursive alias *{event.anchor} (it refers to a value that "
+                            "contains it)",
+                            line,
+                        )
+                    continue  # an unknown anchor: the composer reports it with its line
+                size = anchors[event.anchor]
+                total += size
+            elif isinstance(event, yaml.ScalarEvent):
+                size = 1
+                total += 1
+                if event.anchor is not None:
+                    anchors[event.anchor] = 1
+            else:
+                continue
+            if open_nodes:
+                open_nodes[-1][0] += size
+            if total > MAX_NODES:
+                raise YamlSyntaxError(
+                    f"expands to more than {MAX_NODES:,} values (aliases counted at full "
+                    "size): refused as an alias bomb",
+                    line,
+                )
+    finally:
+        parser.dispose()
+
+
 def load_yaml(text: str, line_offset: int = 0) -> Located:
     """Parse one YAML document.
+
+    Bounded: see :data:`MAX_DEPTH`, :data:`MAX_NODES` and :data:`MAX_CHARS`.
 
     :param line_offset: added to every line, for YAML embedded in a larger file (front matter).
     :raises YamlSyntaxError: with the line of the problem.
     """
     loader = _LineLoader(text)
     try:
+        _check_bounds(text, line_offset)
         node = loader.get_single_node()
         if node is None:
             return Located(None, {(): 1 + line_offset})
@@ -165,6 +251,19 @@ def split_front_matter(text: str) -> FrontMatter:
                 meta = Located({}, {(): 1})
             return FrontMatter(meta, "".join(lines[index + 1 :]), index + 2)
     raise YamlSyntaxError("front matter opened with '---' is never closed", 1)
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts in ``value`` nest more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def to_json_compatible(value: Any) -> Any:
