@@ -22,6 +22,7 @@ from atomcast.preview.app import (
     template_environment,
 )
 from atomcast.preview.matrix import PreviewRenderer, build_matrix, explain_json, instant_key
+from atomcast.preview.season import season_of
 from atomcast.project import Project, load_project
 from atomcast.selection import parse_instant
 
@@ -43,8 +44,8 @@ class ExportResult:
     cells: int
 
 
-def _meta(project: Project, at: dt.datetime) -> dict[str, Any]:
-    return project_meta(project, at)
+def _meta(project: Project, at: dt.datetime, pinned: bool) -> dict[str, Any]:
+    return project_meta(project, at, pinned=pinned)
 
 
 def export_site(
@@ -71,12 +72,14 @@ def export_site(
     renderer = PreviewRenderer(project, assets_dir=out_dir / "assets", display_prefix="../assets/")
     env = template_environment()
     template = env.get_template("index.html")
-    meta = _meta(project, instant)
+    meta = _meta(project, instant, pinned=at is not None)
     names = campaigns or tuple(project.config.campaigns)
     pages: list[Path] = []
     cells = 0
     for name in names:
-        matrix = build_matrix(project, renderer, name, instant)
+        # Without --at each campaign page shows the campaign in season, as the server does.
+        shown = instant if at is not None else season_of(project, name, instant).at
+        matrix = build_matrix(project, renderer, name, shown)
         explains = {
             row.row.key: explain_json(project, renderer, name, matrix.at, row.row.profile)
             for row in matrix.rows

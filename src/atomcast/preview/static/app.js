@@ -112,7 +112,8 @@
       matrix = state.staticMatrix;
     } else {
       const params = new URLSearchParams({ campaign });
-      if (at) params.set("at", at);
+      // Unpinned, the server picks an instant where the campaign is in season.
+      if (at && state.atPinned) params.set("at", at);
       $("matrix").setAttribute("aria-busy", "true");
       matrix = await getJSON(`/api/matrix?${params}`);
     }
@@ -120,6 +121,7 @@
     state.filters.campaign = matrix.campaign;
     state.filters.at = matrix.at;
     $("f-at").value = atToInput(matrix.at);
+    showAtNote();
     state.rows = new Map(matrix.rows.map((row) => [row.key, row]));
     state.cells = new Map(matrix.cells.map((cell) => [cellId(cell.row, cell.channel), cell]));
     renderMatrix();
@@ -131,6 +133,23 @@
   }
 
   // -- filters and chrome -----------------------------------------------------------------
+
+  /** The sentence under the At field: why this instant, or the way back to the season. */
+  function showAtNote() {
+    const box = $("at-note");
+    const season = (campaignMeta() || {}).season;
+    if (!box || !season || !state.matrix) return;
+    if (state.matrix.at === season.at) {
+      box.replaceChildren(el("span", { className: season.in_season ? "in-season" : "off-season", text: season.note }));
+      return;
+    }
+    const back = state.mode === "live" ? el("button", {
+      type: "button", className: "link-btn", text: `back to ${season.at.slice(0, 10)}`,
+      title: "Show the campaign in season again",
+      onclick: () => { state.atPinned = false; state.filters.at = ""; syncUrl(); loadMatrix().catch(showFatal); },
+    }) : null;
+    box.replaceChildren(el("span", { className: "off-season", text: "chosen date · " }), back);
+  }
 
   function campaignMeta() {
     return state.meta.campaigns.find((c) => c.name === state.filters.campaign) || state.meta.campaigns[0];
@@ -145,7 +164,8 @@
     const wanted = params.get("campaign") || (state.mode === "static" ? state.staticMatrix.campaign : "");
     state.filters.campaign = meta.campaigns.some((c) => c.name === wanted) ? wanted : (meta.campaigns[0] || {}).name || "";
     campaign.value = state.filters.campaign;
-    state.filters.at = params.get("at") || (state.mode === "static" ? state.staticMatrix.at : meta.default_at);
+    state.atPinned = Boolean(params.get("at")) || state.mode === "static";
+    state.filters.at = params.get("at") || (state.mode === "static" ? state.staticMatrix.at : "");
     $("f-at").value = atToInput(state.filters.at);
     const locale = $("f-locale");
     locale.replaceChildren(el("option", { value: "", text: "All locales" }), ...meta.locales.map((l) => el("option", { value: l, text: l })));
@@ -160,6 +180,7 @@
         return;
       }
       state.filters.campaign = campaign.value;
+      if (!state.atPinned) state.filters.at = "";
       state.edited.clear();
       syncUrl();
       loadMatrix().catch(showFatal);
@@ -169,6 +190,7 @@
       const value = inputToAt($("f-at").value);
       if (!value) return;
       state.filters.at = value;
+      state.atPinned = true;
       syncUrl();
       loadMatrix().catch(showFatal);
     };
@@ -213,7 +235,8 @@
   }
 
   function syncUrl() {
-    const params = new URLSearchParams({ campaign: state.filters.campaign, at: state.filters.at });
+    const params = new URLSearchParams({ campaign: state.filters.campaign });
+    if (state.atPinned && state.filters.at) params.set("at", state.filters.at);
     history.replaceState(null, "", `?${params}`);
   }
 
