@@ -3,13 +3,17 @@
 The layout is ``OUT/index.html`` (links to every campaign), ``OUT/<campaign>/index.html``
 with the matrix, coverage and every explain panel embedded as JSON, ``OUT/static/`` (the
 same app.js and app.css the server uses) and ``OUT/assets/`` (image renditions). Pages use
-relative URLs only, so the folder works from a file system, a CI artifact or any static
-host. The page runs the same script as the live server, in a read-only mode.
+relative URLs only, and carry the images their frames show as data URIs, so the folder works
+from a file system, a CI artifact or any static host. The page runs the same script as the
+live server, in a read-only mode.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,35 @@ STATIC_CSP = "; ".join(
     for part in CONTENT_SECURITY_POLICY.split("; ")
     if not part.startswith(("frame-ancestors", "connect-src"))
 )
+
+
+_ASSET_REF = re.compile(r"\.\./assets/([A-Za-z0-9._-]+)")
+_MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+}
+
+
+def inline_assets(assets: Path, data: Any) -> dict[str, str]:
+    """Data URIs of the renditions ``data`` names (``../assets/NAME``), once each.
+
+    Opened from disk, a page's sandboxed frames have an opaque origin and Chromium loads no
+    ``file:`` image into them; the page substitutes these URIs into each frame instead.
+    """
+    names = sorted(set(_ASSET_REF.findall(json.dumps(data, ensure_ascii=False))))
+    found: dict[str, str] = {}
+    for name in names:
+        path = assets / name
+        media = _MEDIA_TYPES.get(path.suffix.lower())
+        if media is None or not path.is_file():
+            continue
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        found[name] = f"data:{media};base64,{encoded}"
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +117,12 @@ def export_site(
             row.row.key: explain_json(project, renderer, name, matrix.at, row.row.profile)
             for row in matrix.rows
         }
-        boot = {"meta": meta, "matrix": matrix.to_json(project), "explains": explains}
+        boot: dict[str, Any] = {
+            "meta": meta,
+            "matrix": matrix.to_json(project),
+            "explains": explains,
+        }
+        boot["assets"] = inline_assets(out_dir / "assets", boot["matrix"])
         html = template.render(
             mode="static",
             static_prefix="../static/",
