@@ -148,7 +148,8 @@
     const box = $("at-note");
     const season = (campaignMeta() || {}).season;
     if (!box || !season || !state.matrix) return;
-    if (state.matrix.at === season.at) {
+    // Unpinned, the server chose the instant by the same rule (its "today" may be a minute on).
+    if (!state.atPinned || state.matrix.at === season.at) {
       box.replaceChildren(el("span", { className: season.in_season ? "in-season" : "off-season", text: season.note }));
       return;
     }
