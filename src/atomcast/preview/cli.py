@@ -35,7 +35,10 @@ def _is_loopback(host: str) -> bool:
     help="Write the matrix as a static site into this folder instead of serving it.",
 )
 @click.option(
-    "--at", "at", default=None, help="Instant the preview starts at (ISO 8601; default now)."
+    "--at",
+    "at",
+    default=None,
+    help="Instant the preview starts at (ISO 8601; default: each campaign in season).",
 )
 @click.option(
     "--campaign",
