@@ -136,11 +136,11 @@ def export_site(
         page.write_text(html, encoding="utf-8")
         pages.append(page)
         cells += len(matrix.cells)
-    _write_index(out_dir, project, names, instant)
+    _write_index(out_dir, project, names, instant_key(instant) if at is not None else None)
     return ExportResult(out_dir, tuple(pages), cells)
 
 
-def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.datetime) -> None:
+def _write_index(out: Path, project: Project, names: tuple[str, ...], at: str | None) -> None:
     env = template_environment()
     template = env.from_string(
         """<!doctype html>
@@ -150,7 +150,8 @@ def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.dat
 <link rel="stylesheet" href="static/app.css"></head>
 <body class="export-index"><main class="matrix-wrap">
 <h1>{{ brand }}: preview matrix</h1>
-<p class="muted">Rendered at {{ at }} by atomcast. One page per campaign.</p>
+<p class="muted">Rendered {% if at %}at {{ at }}{% else %}with each campaign in season{% endif %}
+by atomcast. One page per campaign.</p>
 <ul>{% for name, description in campaigns %}
 <li><a href="{{ name | urlencode }}/index.html"><strong>{{ name }}</strong></a>
 <span class="muted">{{ description }}</span></li>{% endfor %}
@@ -160,7 +161,7 @@ def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.dat
     html = template.render(
         csp=STATIC_CSP,
         brand=project.config.brand.name,
-        at=instant_key(at),
+        at=at,
         campaigns=[(name, project.config.campaigns[name].description) for name in names],
     )
     (out / "index.html").write_text(html, encoding="utf-8")
