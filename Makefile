@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_AT ?= 2026-07-15T12:00:00Z
 
-.PHONY: setup test lint typecheck pytest demo preview check golden bench screenshot clean
+.PHONY: setup test lint typecheck pytest demo preview check golden reference bench screenshot clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -45,6 +45,10 @@ preview: setup
 
 golden: setup
 	ATOMCAST_UPDATE_GOLDEN=1 $(BIN)/pytest tests/test_golden.py -q
+
+# docs/reference.md is generated from the models; tests/test_reference.py fails when stale.
+reference: setup
+	$(BIN)/atomcast schema --markdown > docs/reference.md
 
 screenshot: setup
 	$(BIN)/python scripts/screenshot.py

@@ -55,7 +55,7 @@ OBSERVER_JS = """([row, channel]) => {
 def copy_demo(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "atomcast.yaml", target / "atomcast.yaml")
-    for name in ("content_atoms", "layouts", "previews"):
+    for name in ("content_atoms", "layouts", "previews", "brand"):
         shutil.copytree(ROOT / name, target / name)
     return target
 

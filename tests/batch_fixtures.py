@@ -29,7 +29,7 @@ def copy_demo(target: Path) -> Path:
     """A private copy of the demo project (renditions and caches land in the copy)."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "atomcast.yaml", target / "atomcast.yaml")
-    for name in ("content_atoms", "layouts", "previews"):
+    for name in ("content_atoms", "layouts", "previews", "brand"):
         if (ROOT / name).is_dir():
             shutil.copytree(ROOT / name, target / name)
     return target

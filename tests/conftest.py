@@ -17,7 +17,7 @@ def copy_project(source: Path, target: Path) -> Path:
     """A writable copy of a content project (only the project's own folders)."""
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source / "atomcast.yaml", target / "atomcast.yaml")
-    for name in ("content_atoms", "layouts", "previews"):
+    for name in ("content_atoms", "layouts", "previews", "brand"):
         if (source / name).is_dir():
             shutil.copytree(source / name, target / name)
     return target

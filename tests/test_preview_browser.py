@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 HEADLINE = "content_atoms/summer-sale/headlines/headline-vip-summer.md"
 TIMEOUT_MS = 5000
+FIRST_LOAD_MS = 30_000
 
 
 def _chromium() -> str:
@@ -84,7 +85,8 @@ def page(browser: Any, server: BackgroundServer) -> Iterator[Any]:
     )
     tab.on("pageerror", lambda e: violations.append(f"page error: {e}"))
     tab.goto(f"{server.url}?campaign=summer-sale", wait_until="domcontentloaded")
-    tab.wait_for_selector("html[data-ready='1']")
+    # The first page of the module renders every image of the demo: allow for a busy machine.
+    tab.wait_for_selector("html[data-ready='1']", timeout=FIRST_LOAD_MS)
     tab.wait_for_selector("#live[data-status='open']")
     yield tab
     context.close()
@@ -201,7 +203,9 @@ def test_profile_form_rerenders_a_row(page: Any, server: BackgroundServer) -> No
 
 
 def test_clicking_a_cell_opens_explain(page: Any) -> None:
-    page.locator('.cell[data-row="persona:new-customer-no-name"][data-channel="email"]').click()
+    # The cell's head opens explain; its thumbnail opens the full email (tested below).
+    cell = page.locator('.cell[data-row="persona:new-customer-no-name"][data-channel="email"]')
+    cell.locator(".cell-head").click()
     drawer = page.locator("#drawer")
     drawer.wait_for(state="visible")
     page.wait_for_selector("#drawer .slot")
@@ -235,7 +239,7 @@ def test_static_export_renders_from_disk(browser: Any, demo_project: Path, tmp_p
     tab.goto((out / "summer-sale/index.html").as_uri(), wait_until="domcontentloaded")
     tab.wait_for_selector("html[data-ready='1']", timeout=TIMEOUT_MS)
     assert tab.locator(".cell").count() > 0
-    tab.locator('.cell[data-row="persona:vip-margaret"][data-channel="email"]').click()
+    tab.locator('.cell[data-row="persona:vip-margaret"][data-channel="email"] .cell-head').click()
     tab.wait_for_selector("#drawer .slot", timeout=TIMEOUT_MS)
     context.close()
     assert not errors
@@ -262,3 +266,159 @@ def test_sensitive_field_is_masked_and_write_only(page: Any, server: BackgroundS
     for body in bodies:
         assert "Latex" not in body
     assert "Latex" not in page.content()
+
+
+# -- the first hour: opens alive, fits a laptop, dark mode, export from disk -----------------
+
+LOAD_ALL_FRAMES = """async () => {
+  const box = document.getElementById('matrix-scroll');
+  for (let y = 0; y <= box.scrollHeight; y += 300) {
+    box.scrollTop = y;
+    await new Promise((done) => setTimeout(done, 30));
+  }
+  box.scrollTop = 0;
+}"""
+IMAGES_STATE = (
+    "() => [...document.images].map((i) => [i.currentSrc || i.src, i.complete, i.naturalWidth])"
+)
+
+
+def _broken_images(tab: Any) -> list[str]:
+    """Every image of the page and of its rendered frames that failed to load."""
+    tab.evaluate(LOAD_ALL_FRAMES)
+    broken: list[str] = []
+    for frame in tab.frames:
+        frame.wait_for_function("() => [...document.images].every((i) => i.complete)")
+        for src, _, width in frame.evaluate(IMAGES_STATE):
+            if not width:
+                broken.append(f"{frame.url}: {src[:120]}")
+    return broken
+
+
+def _open(
+    browser: Any, url: str, width: int = 1440, height: int = 900
+) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.goto(url, wait_until="domcontentloaded")
+    tab.wait_for_selector("html[data-ready='1']", timeout=FIRST_LOAD_MS)
+    return context, tab, problems
+
+
+def test_default_instant_shows_each_campaign_in_season(
+    browser: Any, demo_project: Path, assets_dir: Path
+) -> None:
+    # No --at: the preview picks an instant where the campaign has its own content.
+    with BackgroundServer(demo_project, assets_dir=assets_dir) as running:
+        context, tab, problems = _open(browser, running.url)
+        project = running.state.snapshot.project
+        for campaign in ("summer-sale", "cabin-season"):
+            if campaign != "summer-sale":
+                tab.select_option("#f-campaign", campaign)
+                tab.wait_for_selector(f"#matrix[data-campaign='{campaign}']")
+            note = tab.locator("#at-note").inner_text()
+            assert "in season" in note, note
+            data: dict[str, Any] = httpx.get(
+                running.url + "api/matrix", params={"campaign": campaign}
+            ).json()
+            # Every persona row gets some of the campaign's own (dated) atoms, not only the
+            # evergreen fallbacks.
+            personas = [r for r in data["rows"] if r["kind"] == "persona"]
+            for row in personas:
+                chosen = [project.atoms[a] for a in row["decisions"].values() if a]
+                assert any(a.valid_from or a.valid_until for a in chosen), (campaign, row["key"])
+            assert note.endswith(data["at"][:10]) or "today" in note
+            assert not _broken_images(tab)
+        context.close()
+    assert not problems, problems
+
+
+def test_matrix_fits_a_1024_laptop(page: Any) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.wait_for_timeout(200)
+    # The page itself never scrolls sideways; the matrix box does, under a fixed first column.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    first = page.locator(".rowhead").first
+    left = first.bounding_box()["x"]
+    for channel in ("email", "push", "sms", "web"):
+        head = page.locator(f".colhead.ch-{channel}")
+        head.scroll_into_view_if_needed()
+        box = head.bounding_box()
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 1024 + 1, channel
+    page.evaluate("document.getElementById('matrix-scroll').scrollLeft = 10000")
+    assert first.bounding_box()["x"] == left
+    # Rows are compact: a laptop screen shows at least two whole rows.
+    heights = page.evaluate(
+        "[...document.querySelectorAll('.rowhead')].slice(0, 6).map((r) => r.offsetHeight)"
+    )
+    assert max(heights) < 300, heights
+
+
+def _brightness(png: bytes) -> float:
+    import io
+
+    from PIL import Image, ImageStat
+
+    with Image.open(io.BytesIO(png)) as image:
+        return float(ImageStat.Stat(image.convert("L")).mean[0])
+
+
+def test_dark_mode_recolours_the_email_itself(page: Any, server: BackgroundServer) -> None:
+    thumb = page.locator('.cell[data-row="persona:vip-margaret"][data-channel="email"] .thumb')
+    thumb.click()
+    frame = page.locator("#drawer .frame-full iframe")
+    frame.wait_for()
+    page.wait_for_timeout(300)
+    light = _brightness(frame.screenshot())
+    heading = frame.element_handle().content_frame()
+    light_color = heading.evaluate("() => getComputedStyle(document.querySelector('h1')).color")
+    # Apple Mail: the layout's own @media (prefers-color-scheme: dark) styles apply.
+    page.select_option("#f-dark", "prefers")
+    page.wait_for_selector("body.dark-preview")
+    frame = page.locator("#drawer .frame-full iframe")
+    frame.wait_for()
+    page.wait_for_timeout(300)
+    dark = _brightness(frame.screenshot())
+    dark_color = (
+        frame.element_handle()
+        .content_frame()
+        .evaluate("() => getComputedStyle(document.querySelector('h1')).color")
+    )
+    assert dark < light - 60, (light, dark)
+    assert dark_color != light_color
+    assert page.locator(".dark-warn").count() == 0  # the demo layouts have dark styles
+    # Gmail app / Outlook: forced inversion, whatever the layout says.
+    page.select_option("#f-dark", "invert")
+    frame = page.locator("#drawer .frame-full iframe")
+    frame.wait_for()
+    page.wait_for_timeout(300)
+    assert _brightness(frame.screenshot()) < light - 60
+    # A layout with no dark styles gets a warning in its cells.
+    layout = server.state.root / "layouts/email/promo.mjml"
+    text = layout.read_text(encoding="utf-8")
+    start = text.index("      @media (prefers-color-scheme: dark)")
+    end = text.index("      [data-ogsc]")
+    layout.write_text(text[:start] + text[end:], encoding="utf-8")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".cell[data-channel='email'] .dark-warn")
+
+
+def test_static_export_shows_every_image_from_disk(
+    browser: Any, demo_project: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    export_site(demo_project, out, at=DEMO_AT, campaigns=("summer-sale",))
+    context, tab, problems = _open(browser, (out / "summer-sale/index.html").as_uri())
+    frames = [f for f in tab.frames if f.url == "about:srcdoc"]
+    tab.evaluate(LOAD_ALL_FRAMES)
+    assert len([f for f in tab.frames if f.url == "about:srcdoc"]) >= len(frames)
+    images = sum(len(f.evaluate(IMAGES_STATE)) for f in tab.frames)
+    assert images > 20
+    assert not _broken_images(tab)
+    context.close()
+    assert not problems, problems

@@ -293,6 +293,52 @@ def explain(
     print_explanation(console, explanation, verbose=show_all)
 
 
+@main.command()
+@click.argument(
+    "directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path)
+)
+@reports_errors
+def init(directory: Path) -> None:
+    """Start a project: a small valid one to change (never overwrites a file)."""
+    from atomcast.starter import init_project
+
+    result = init_project(directory)
+    click.echo(f"wrote {len(result.files)} files into {result.root}")
+    shown = "" if str(directory) == "." else f" {directory}"
+    click.echo(f"next: atomcast check{shown}   then: atomcast preview{shown}")
+
+
+@main.command()
+@project_dir
+@click.option(
+    "--kind",
+    type=click.Choice(["config", "atom", "persona"]),
+    default="config",
+    show_default=True,
+    help="atomcast.yaml, atom front matter, or the persona files of DIRECTORY's project.",
+)
+@click.option(
+    "--markdown", is_flag=True, help="Print docs/reference.md instead (slow: runs check)."
+)
+@reports_errors
+def schema(directory: Path, kind: str, markdown: bool) -> None:
+    """JSON Schema for editor completion (YAML language server), or the reference page."""
+    from atomcast import reference
+
+    if markdown:
+        from atomcast.reference.document import reference_markdown
+
+        click.echo(reference_markdown(), nl=False)
+        return
+    if kind == "atom":
+        data = reference.atom_json_schema()
+    elif kind == "persona":
+        data = reference.persona_json_schema(load_project(directory).schema)
+    else:
+        data = reference.project_json_schema()
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
 from atomcast.preview.cli import preview_command  # noqa: E402  (registered last, see below)
 
 # The preview pulls in Starlette and uvicorn only when it runs; the command itself is light.

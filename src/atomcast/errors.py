@@ -150,6 +150,14 @@ class RequestError(AtomcastError):
         self.status = status
 
 
+class InitError(AtomcastError):
+    """``atomcast init`` would overwrite a file, or cannot write into the folder."""
+
+
+class ReferenceDocError(AtomcastError):
+    """The configuration reference cannot be generated: an example fails or a mistake passes."""
+
+
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, as a POSIX string for stable output."""
     try:

@@ -338,6 +338,25 @@ class ImageRenditions:
                 self._write(self._index_path, text.encode())
         return info
 
+    def published(self, source: Path) -> str:
+        """The URL of ``source`` copied verbatim into the assets folder (a brand logo).
+
+        Brand assets are drawn to size already; resizing them would blur a wordmark. The file
+        name carries a content hash, so a changed logo gets a new URL and no stale cache.
+
+        :raises ImageError: the file is missing or cannot be read or written.
+        """
+        data = _read_bytes(source)
+        digest = hashlib.sha256(data).hexdigest()[:12]
+        name = f"{_stem(source)}-{digest}{source.suffix.lower()}"
+        target = self.assets_dir / name
+        if _file_size(target) != len(data):
+            try:
+                self._write(target, data)
+            except OSError as exc:
+                raise ImageError(f"{source}: cannot write {target}: {exc}") from None
+        return self.base_url + name
+
     def _write(self, target: Path, data: bytes) -> int:
         self.assets_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(

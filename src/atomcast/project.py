@@ -206,6 +206,9 @@ class Project:
         digest = hashlib.sha256()
         config_path = self.root / CONFIG_FILE
         digest.update(config_path.read_bytes() if config_path.exists() else b"")
+        logo = brand_asset(self.root, self.config.brand.logo_url)
+        if logo is not None and logo.is_file():
+            digest.update(b"\0logo:" + logo.read_bytes())
         ids = sorted(atom_ids) or sorted(self.atoms)
         for atom_id in ids:
             digest.update(f"\0atom:{atom_id}:{self.atoms[atom_id].fingerprint}".encode())
@@ -213,6 +216,17 @@ class Project:
         for layout in sorted(chosen, key=lambda item: (item.channel, item.name)):
             digest.update(f"\0layout:{layout.path}:{layout.fingerprint}".encode())
         return digest.hexdigest()
+
+
+def brand_asset(root: Path, value: str | None) -> Path | None:
+    """The project file a brand URL field names, when it names one rather than a URL.
+
+    ``brand.logo_url: brand/logo.png`` is published into the assets folder at render time
+    and reached through the assets base URL, like image atoms; an absolute URL stays as is.
+    """
+    if not value or "://" in value or value.startswith(("{{", "data:", "/", "//")):
+        return None
+    return root / value
 
 
 class _Problems:
@@ -586,6 +600,23 @@ class _Loader:
             )
         if "locales" not in self.degraded:
             self._locale_tags(config, located, path)
+        logo = brand_asset(self.root, config.brand.logo_url)
+        if logo is not None:
+            where = located.line_of(("brand", "logo_url"))
+            resolved = logo.resolve()
+            if not resolved.is_relative_to(self.root.resolve()):
+                self.problems.add(path, where, "brand.logo_url points outside the project")
+            elif not resolved.is_file():
+                self.problems.add(
+                    path,
+                    where,
+                    f"brand.logo_url: file not found: {config.brand.logo_url} (a path is "
+                    "relative to the project folder; a URL starts with https://)",
+                )
+            elif resolved.suffix.lower() not in IMAGE_SUFFIXES | {".svg", ".gif"}:
+                self.problems.add(
+                    path, where, "brand.logo_url must be a png, jpg, jpeg, webp, gif or svg file"
+                )
         known = {config.locales.default, *config.locales.fallbacks}
         for locale, chain in config.locales.fallbacks.items():
             for index, fallback in enumerate(chain):

@@ -38,7 +38,7 @@ from atomcast.channels.web import guarded_source, render_web
 from atomcast.errors import ImageError, ProfileError, RenderError
 from atomcast.images import ImageRenditions, ImageSet, remote_image_set
 from atomcast.models import CHANNELS, Channel
-from atomcast.project import Atom, Layout, Project
+from atomcast.project import Atom, Layout, Project, brand_asset
 from atomcast.schema import Profile, validate_profile
 from atomcast.selection import Selection, Selector, parse_instant
 from atomcast.symbolic import (
@@ -173,6 +173,9 @@ class Renderer:
         self.images = ImageRenditions(self.assets_dir, base_url)
         self._image_fields: dict[str, dict[str, Any] | ImageError] = {}
         self.brand = config.brand.model_dump()
+        logo = brand_asset(project.root, config.brand.logo_url)
+        if logo is not None:
+            self.brand["logo_url"] = self.images.published(logo)
 
     def campaign(
         self,

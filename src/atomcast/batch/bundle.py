@@ -1,10 +1,10 @@
 """The content a run renders, packed for workers on other machines.
 
 A Dask worker on another host has no copy of the project, or an older one. The parent packs
-what a render reads (``atomcast.yaml``, ``content_atoms/``, ``layouts/`` and the local image
-sources of atoms) into one zip, sends it to every worker once, and a worker unpacks it into
-a folder named after the content fingerprint, so that it renders exactly what the parent
-loaded whatever its own disk holds.
+what a render reads (``atomcast.yaml``, ``content_atoms/``, ``layouts/``, the local image
+sources of atoms and a local brand logo) into one zip, sends it to every worker once, and a
+worker unpacks it into a folder named after the content fingerprint, so that it renders
+exactly what the parent loaded whatever its own disk holds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from atomcast.project import ATOMS_DIR, CONFIG_FILE, LAYOUTS_DIR, Project
+from atomcast.project import ATOMS_DIR, CONFIG_FILE, LAYOUTS_DIR, Project, brand_asset
 
 _COMPLETE = ".atomcast-bundle-complete"
 
@@ -34,6 +34,9 @@ def bundle_project(project: Project) -> bytes:
                 for path in base.rglob("*")
                 if path.is_file() and not any(part.startswith(".") for part in path.parts)
             )
+    logo = brand_asset(root, project.config.brand.logo_url)
+    if logo is not None:
+        files.add(logo.resolve())
     for atom in project.atoms.values():
         if atom.image_path is not None:
             files.add(atom.image_path.resolve())

@@ -54,6 +54,7 @@ from atomcast.preview.matrix import (
     render_row,
     rerender,
 )
+from atomcast.preview.season import season_of
 from atomcast.preview.sensitive import (
     MASK,
     mask_raw,
@@ -168,9 +169,13 @@ def project_meta(
     *,
     problems: Iterable[Problem] = (),
     generation: int = 0,
+    pinned: bool = False,
 ) -> dict[str, Any]:
     """What the page needs before any matrix: campaigns, locales, segments, the schema for
-    the profile form. Shared by the live server and the static export."""
+    the profile form. Shared by the live server and the static export.
+
+    :param pinned: ``at`` was asked for (``--at``); otherwise each campaign opens in season.
+    """
     config = project.config
     locales = {config.locales.default, *config.locales.fallbacks}
     for chain in config.locales.fallbacks.values():
@@ -191,6 +196,7 @@ def project_meta(
                 "channels": list(campaign.channels),
                 "slots": list(campaign.slots),
                 "experiments": list(campaign.experiments),
+                "season": _season_json(project, name, at, pinned),
             }
             for name, campaign in config.campaigns.items()
         ],
@@ -202,6 +208,13 @@ def project_meta(
         "web_css": read_web_css(project.root),
         "mask": MASK,
     }
+
+
+def _season_json(project: Project, campaign: str, at: dt.datetime, pinned: bool) -> dict[str, Any]:
+    if pinned:
+        return {"at": instant_key(at), "note": "set with --at", "in_season": True}
+    season = season_of(project, campaign, at)
+    return {"at": instant_key(season.at), "note": season.note, "in_season": season.in_season}
 
 
 def profile_errors(schema: ProfileSchema, raw: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -313,15 +326,22 @@ class PreviewState:
 
     # -- matrices --------------------------------------------------------------------------
 
-    def default_instant(self) -> dt.datetime:
-        return parse_instant(self.default_at)
+    def default_instant(self, campaign: str | None = None) -> dt.datetime:
+        """``--at`` when given; else, for a campaign, an instant it is in season (now
+        when it is), so the first screen shows its own content rather than fallbacks."""
+        now = parse_instant(self.default_at)
+        if self.default_at is not None or campaign is None:
+            return now
+        if campaign not in self.snapshot.project.config.campaigns:
+            return now
+        return season_of(self.snapshot.project, campaign, now).at
 
     def matrix(self, campaign: str, at: str | None) -> tuple[Snapshot, Matrix]:
         """The cached matrix for this view, built on first use.
 
         :raises UnknownCampaignError: for a campaign not in the project.
         """
-        instant = parse_instant(at) if at else self.default_instant()
+        instant = parse_instant(at) if at else self.default_instant(campaign)
         key = matrix_key(campaign, instant)
         with self._lock:
             snapshot = self.snapshot
@@ -342,6 +362,7 @@ class PreviewState:
             self.default_instant(),
             problems=self.problems,
             generation=snapshot.generation,
+            pinned=self.default_at is not None,
         )
 
     # -- live updates ----------------------------------------------------------------------

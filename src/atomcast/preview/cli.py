@@ -66,7 +66,10 @@ def listen_socket(host: str, port: int) -> socket.socket:
     help="Write the matrix as a static site into this folder instead of serving it.",
 )
 @click.option(
-    "--at", "at", default=None, help="Instant the preview starts at (ISO 8601; default now)."
+    "--at",
+    "at",
+    default=None,
+    help="Instant the preview starts at (ISO 8601; default: each campaign in season).",
 )
 @click.option(
     "--campaign",

@@ -3,8 +3,9 @@
 The layout is ``OUT/index.html`` (links to every campaign), ``OUT/<campaign>/index.html``
 with the matrix, coverage and every explain panel embedded as JSON, ``OUT/static/`` (the
 same app.js and app.css the server uses) and ``OUT/assets/`` (image renditions). Pages use
-relative URLs only, so the folder works from a file system, a CI artifact or any static
-host. The page runs the same script as the live server, in a read-only mode.
+relative URLs only, and carry the images their frames show as data URIs, so the folder works
+from a file system, a CI artifact or any static host. The page runs the same script as the
+live server, in a read-only mode.
 
 Every write goes through :func:`~atomcast.preview.confine.confined`: a campaign name that is
 not a plain folder name, or a folder of ``OUT`` that is a link leading elsewhere, stops the
@@ -13,7 +14,10 @@ export with an :class:`~atomcast.errors.ExportError` before anything is written 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ from atomcast.preview.app import (
 )
 from atomcast.preview.confine import confined, escaping_entries, export_segment
 from atomcast.preview.matrix import PreviewRenderer, build_matrix, explain_json, instant_key
+from atomcast.preview.season import season_of
 from atomcast.project import Project, load_project
 from atomcast.selection import parse_instant
 
@@ -40,6 +45,35 @@ STATIC_CSP = "; ".join(
 )
 
 
+_ASSET_REF = re.compile(r"\.\./assets/([A-Za-z0-9._-]+)")
+_MEDIA_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+}
+
+
+def inline_assets(assets: Path, data: Any) -> dict[str, str]:
+    """Data URIs of the renditions ``data`` names (``../assets/NAME``), once each.
+
+    Opened from disk, a page's sandboxed frames have an opaque origin and Chromium loads no
+    ``file:`` image into them; the page substitutes these URIs into each frame instead.
+    """
+    names = sorted(set(_ASSET_REF.findall(json.dumps(data, ensure_ascii=False))))
+    found: dict[str, str] = {}
+    for name in names:
+        path = assets / name
+        media = _MEDIA_TYPES.get(path.suffix.lower())
+        if media is None or not path.is_file():
+            continue
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        found[name] = f"data:{media};base64,{encoded}"
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class ExportResult:
     """What was written: the output folder, one page per campaign and the render count."""
@@ -49,8 +83,8 @@ class ExportResult:
     cells: int
 
 
-def _meta(project: Project, at: dt.datetime) -> dict[str, Any]:
-    return project_meta(project, at)
+def _meta(project: Project, at: dt.datetime, pinned: bool) -> dict[str, Any]:
+    return project_meta(project, at, pinned=pinned)
 
 
 def export_site(
@@ -95,16 +129,23 @@ def export_site(
     renderer = PreviewRenderer(project, assets_dir=assets_out, display_prefix="../assets/")
     env = template_environment()
     template = env.get_template("index.html")
-    meta = _meta(project, instant)
+    meta = _meta(project, instant, pinned=at is not None)
     pages: list[Path] = []
     cells = 0
     for name in names:
-        matrix = build_matrix(project, renderer, name, instant)
+        # Without --at each campaign page shows the campaign in season, as the server does.
+        shown = instant if at is not None else season_of(project, name, instant).at
+        matrix = build_matrix(project, renderer, name, shown)
         explains = {
             row.row.key: explain_json(project, renderer, name, matrix.at, row.row.profile)
             for row in matrix.rows
         }
-        boot = {"meta": meta, "matrix": matrix.to_json(project), "explains": explains}
+        boot: dict[str, Any] = {
+            "meta": meta,
+            "matrix": matrix.to_json(project),
+            "explains": explains,
+        }
+        boot["assets"] = inline_assets(assets_out, boot["matrix"])
         html = template.render(
             mode="static",
             static_prefix="../static/",
@@ -118,11 +159,11 @@ def export_site(
         page.write_text(html, encoding="utf-8")
         pages.append(page)
         cells += len(matrix.cells)
-    _write_index(out_dir, project, names, instant)
+    _write_index(out_dir, project, names, instant_key(instant) if at is not None else None)
     return ExportResult(out_dir, tuple(pages), cells)
 
 
-def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.datetime) -> None:
+def _write_index(out: Path, project: Project, names: tuple[str, ...], at: str | None) -> None:
     env = template_environment()
     template = env.from_string(
         """<!doctype html>
@@ -132,7 +173,8 @@ def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.dat
 <link rel="stylesheet" href="static/app.css"></head>
 <body class="export-index"><main class="matrix-wrap">
 <h1>{{ brand }}: preview matrix</h1>
-<p class="muted">Rendered at {{ at }} by atomcast. One page per campaign.</p>
+<p class="muted">Rendered {% if at %}at {{ at }}{% else %}with each campaign in season{% endif %}
+by atomcast. One page per campaign.</p>
 <ul>{% for name, description in campaigns %}
 <li><a href="{{ name | urlencode }}/index.html"><strong>{{ name }}</strong></a>
 <span class="muted">{{ description }}</span></li>{% endfor %}
@@ -142,7 +184,7 @@ def _write_index(out: Path, project: Project, names: tuple[str, ...], at: dt.dat
     html = template.render(
         csp=STATIC_CSP,
         brand=project.config.brand.name,
-        at=instant_key(at),
+        at=at,
         campaigns=[(name, project.config.campaigns[name].description) for name in names],
     )
     confined(out, "index.html").write_text(html, encoding="utf-8")

@@ -10,14 +10,21 @@
 
   const CHANNEL_LABELS = { email: "Email", push: "Push", sms: "SMS", web: "Web" };
   const KIND_LABELS = { persona: "Persona", segment: "Segment", experiment: "Experiment", custom: "Custom" };
-  const SCALE = { email: 0.48, web: 0.4 };
-  const MOBILE_SCALE = 0.64;
-  // Dark mode the way Gmail's and Outlook's apps do it when an email has no dark styles of
-  // its own: invert the page, then invert images back so photos stay photos.
-  const DARK_STYLE = "<style>html{filter:invert(1) hue-rotate(180deg);background:#fff}" +
-    "img,picture,video{filter:invert(1) hue-rotate(180deg)}</style>";
-  const FRAME_HEIGHT = { email: 980, web: 640 };
+  // Cells show thumbnails (the top of each email, the web fragment at a glance); the drawer
+  // shows the full size. Sized so that four channel columns fit a 1024 px laptop screen.
+  const SCALE = { email: 0.3, web: 0.27 };
+  const MOBILE_SCALE = 0.48;
+  const FRAME_HEIGHT = { email: 560, web: 520 };
   const WEB_WIDTH = 720;
+  // Forced-inversion dark mode, as the Gmail app and Outlook do it to emails whatever their
+  // own dark styles: invert the page, then invert images back so photos stay photos.
+  const INVERT_STYLE = "<style>html{filter:invert(1) hue-rotate(180deg);background:#fff}" +
+    "img,picture,video{filter:invert(1) hue-rotate(180deg)}</style>";
+  const DARK_MODES = {
+    light: "Light",
+    prefers: "Dark · Apple Mail",
+    invert: "Dark · Gmail, Outlook apps",
+  };
 
   const state = {
     mode: document.documentElement.dataset.mode || "live",
@@ -29,7 +36,8 @@
     explains: null,
     filters: { campaign: "", at: "", locale: "", segment: "", hidden: new Set() },
     emailWidth: 600,
-    dark: false,
+    dark: "light",
+    atPinned: false,
     source: null,
     drawer: null,
     generation: 0,
@@ -100,6 +108,7 @@
       state.meta = boot.meta;
       state.explains = boot.explains || {};
       state.staticMatrix = boot.matrix;
+      state.assets = boot.assets || {};
       return;
     }
     state.meta = await getJSON("/api/meta");
@@ -112,7 +121,8 @@
       matrix = state.staticMatrix;
     } else {
       const params = new URLSearchParams({ campaign });
-      if (at) params.set("at", at);
+      // Unpinned, the server picks an instant where the campaign is in season.
+      if (at && state.atPinned) params.set("at", at);
       $("matrix").setAttribute("aria-busy", "true");
       matrix = await getJSON(`/api/matrix?${params}`);
     }
@@ -120,6 +130,7 @@
     state.filters.campaign = matrix.campaign;
     state.filters.at = matrix.at;
     $("f-at").value = atToInput(matrix.at);
+    showAtNote();
     state.rows = new Map(matrix.rows.map((row) => [row.key, row]));
     state.cells = new Map(matrix.cells.map((cell) => [cellId(cell.row, cell.channel), cell]));
     renderMatrix();
@@ -131,6 +142,24 @@
   }
 
   // -- filters and chrome -----------------------------------------------------------------
+
+  /** The sentence under the At field: why this instant, or the way back to the season. */
+  function showAtNote() {
+    const box = $("at-note");
+    const season = (campaignMeta() || {}).season;
+    if (!box || !season || !state.matrix) return;
+    // Unpinned, the server chose the instant by the same rule (its "today" may be a minute on).
+    if (!state.atPinned || state.matrix.at === season.at) {
+      box.replaceChildren(el("span", { className: season.in_season ? "in-season" : "off-season", text: season.note }));
+      return;
+    }
+    const back = state.mode === "live" ? el("button", {
+      type: "button", className: "link-btn", text: `back to ${season.at.slice(0, 10)}`,
+      title: "Show the campaign in season again",
+      onclick: () => { state.atPinned = false; state.filters.at = ""; syncUrl(); loadMatrix().catch(showFatal); },
+    }) : null;
+    box.replaceChildren(el("span", { className: "off-season", text: "chosen date · " }), back);
+  }
 
   function campaignMeta() {
     return state.meta.campaigns.find((c) => c.name === state.filters.campaign) || state.meta.campaigns[0];
@@ -145,7 +174,8 @@
     const wanted = params.get("campaign") || (state.mode === "static" ? state.staticMatrix.campaign : "");
     state.filters.campaign = meta.campaigns.some((c) => c.name === wanted) ? wanted : (meta.campaigns[0] || {}).name || "";
     campaign.value = state.filters.campaign;
-    state.filters.at = params.get("at") || (state.mode === "static" ? state.staticMatrix.at : meta.default_at);
+    state.atPinned = Boolean(params.get("at")) || state.mode === "static";
+    state.filters.at = params.get("at") || (state.mode === "static" ? state.staticMatrix.at : "");
     $("f-at").value = atToInput(state.filters.at);
     const locale = $("f-locale");
     locale.replaceChildren(el("option", { value: "", text: "All locales" }), ...meta.locales.map((l) => el("option", { value: l, text: l })));
@@ -160,6 +190,7 @@
         return;
       }
       state.filters.campaign = campaign.value;
+      if (!state.atPinned) state.filters.at = "";
       state.edited.clear();
       syncUrl();
       loadMatrix().catch(showFatal);
@@ -169,6 +200,7 @@
       const value = inputToAt($("f-at").value);
       if (!value) return;
       state.filters.at = value;
+      state.atPinned = true;
       syncUrl();
       loadMatrix().catch(showFatal);
     };
@@ -178,12 +210,15 @@
     $("filters").onsubmit = (event) => event.preventDefault();
     $("w-desktop").onclick = () => setEmailWidth(600);
     $("w-mobile").onclick = () => setEmailWidth(375);
-    $("t-dark").onclick = () => {
-      state.dark = !state.dark;
-      $("t-dark").setAttribute("aria-pressed", String(state.dark));
-      $("t-dark").classList.toggle("on", state.dark);
-      document.body.classList.toggle("dark-preview", state.dark);
-      // The dark style goes into each document, so the frames are rebuilt.
+    const dark = $("f-dark");
+    dark.replaceChildren(...Object.entries(DARK_MODES).map(([value, text]) => el("option", { value, text })));
+    dark.value = state.dark;
+    dark.onchange = () => {
+      state.dark = dark.value in DARK_MODES ? dark.value : "light";
+      // The page chrome follows the client being previewed.
+      document.body.classList.toggle("dark-preview", state.dark !== "light");
+      document.body.dataset.dark = state.dark;
+      // The dark treatment goes into each document, so the frames are rebuilt.
       renderMatrix();
       if (state.drawer && state.drawer.view === "explain") refreshDrawer();
     };
@@ -213,7 +248,8 @@
   }
 
   function syncUrl() {
-    const params = new URLSearchParams({ campaign: state.filters.campaign, at: state.filters.at });
+    const params = new URLSearchParams({ campaign: state.filters.campaign });
+    if (state.atPinned && state.filters.at) params.set("at", state.filters.at);
     history.replaceState(null, "", `?${params}`);
   }
 
@@ -233,14 +269,14 @@
   }
 
   function columnWidth(channel) {
-    if (channel === "email") return Math.round(state.emailWidth * frameScale("email")) + 26;
-    if (channel === "web") return Math.round(WEB_WIDTH * SCALE.web) + 26;
-    if (channel === "push") return 280;
-    return 250;
+    if (channel === "email") return Math.round(state.emailWidth * frameScale("email")) + 18;
+    if (channel === "web") return Math.round(WEB_WIDTH * SCALE.web) + 18;
+    if (channel === "push") return 200;
+    return 186;
   }
 
   function layoutColumns() {
-    const columns = ["210px", ...visibleChannels().map((c) => `${columnWidth(c)}px`)];
+    const columns = ["170px", ...visibleChannels().map((c) => `${columnWidth(c)}px`)];
     $("matrix").style.gridTemplateColumns = columns.join(" ");
   }
 
@@ -304,8 +340,9 @@
         const count = matrix.rows.filter((r) => groupOf(r) === g).length;
         const [title, hint] = GROUP_TITLES[g] || [g, ""];
         nodes.push(el("div", { className: "group", dataset: { group: g }, role: "row" },
-          el("strong", { text: title }), el("span", { className: "count", text: String(count) }),
-          el("span", { className: "muted", text: hint })));
+          el("div", { className: "group-label" },
+            el("strong", { text: title }), el("span", { className: "count", text: String(count) }),
+            el("span", { className: "muted", text: hint }))));
       }
       nodes.push(rowHead(row));
       for (const channel of channels) nodes.push(cellNode(state.cells.get(cellId(row.key, channel)), channel, row.key));
@@ -375,6 +412,8 @@
     if (summary) head.append(el("span", { className: "cell-summary", text: summary, title: summary }));
     const badge = warningBadge(cell, node);
     if (badge) head.append(badge);
+    const darkNote = darkWarning(cell);
+    if (darkNote) head.append(darkNote);
     node.append(head);
     if (cell.status !== "rendered" && !(cell.status === "error" && channel === "sms" && cell.output.text)) {
       node.append(el("div", { className: `cell-reason st-${cell.status}` },
@@ -389,6 +428,20 @@
         ...cell.warnings.map((w) => el("li", {}, el("code", { text: w.code }), " ", w.message))));
     }
     return node;
+  }
+
+  /** A layout without dark styles looks the same in Apple Mail's dark mode: say so. */
+  function darkWarning(cell) {
+    if (state.dark === "light" || cell.channel !== "email" || cell.status !== "rendered") return null;
+    if (hasDarkStyles(cell.output.html || "")) return null;
+    return el("span", {
+      className: "dark-warn", text: "no dark styles",
+      title: "This layout has no @media (prefers-color-scheme: dark) styles: Apple Mail shows it light, and inverting clients recolour it as they please.",
+    });
+  }
+
+  function hasDarkStyles(html) {
+    return /prefers-color-scheme\s*:\s*dark/i.test(html);
   }
 
   function cellSummary(cell) {
@@ -411,31 +464,37 @@
 
   // A matrix holds dozens of full email documents: parse each only when it nears the
   // viewport, so a big project opens fast and stays responsive.
+  // The matrix scrolls inside its own box (sticky first column and header), so the observer
+  // watches that box: its margin then reaches frames just below the fold.
   const pendingHtml = new WeakMap();
-  const frameObserver = window.IntersectionObserver
-    ? new IntersectionObserver((entries) => {
+  let observer = null;
+  function frameObserver() {
+    if (observer || !window.IntersectionObserver) return observer;
+    observer = new IntersectionObserver((entries) => {
       for (const entry of entries) {
         if (!entry.isIntersecting) continue;
         const frame = entry.target;
-        frameObserver.unobserve(frame);
+        observer.unobserve(frame);
         if (pendingHtml.has(frame)) {
           frame.srcdoc = pendingHtml.get(frame);
           pendingHtml.delete(frame);
         }
       }
-    }, { rootMargin: "800px 400px" })
-    : null;
+    }, { root: $("matrix-scroll"), rootMargin: "600px 400px" });
+    return observer;
+  }
 
   function sandboxFrame(kind, html, title, eager) {
     const frame = el("iframe", { className: `frame frame-${kind}`, title });
     frame.setAttribute("sandbox", "");
     frame.setAttribute("referrerpolicy", "no-referrer");
-    if (eager || !frameObserver) {
+    const watcher = eager ? null : frameObserver();
+    if (!watcher) {
       frame.srcdoc = html;
     } else {
       pendingHtml.set(frame, html);
       frame.dataset.lazy = "1";
-      frameObserver.observe(frame);
+      watcher.observe(frame);
     }
     return frame;
   }
@@ -444,9 +503,29 @@
     return kind === "email" && state.emailWidth < 600 ? MOBILE_SCALE : SCALE[kind];
   }
 
-  function withDark(html) {
-    if (!state.dark) return html;
-    return /<\/head>/i.test(html) ? html.replace(/<\/head>/i, `${DARK_STYLE}</head>`) : DARK_STYLE + html;
+  /** Images of a static export, inlined: sandboxed frames opened from disk load no file. */
+  function localAssets(text) {
+    if (!state.assets || typeof text !== "string") return text;
+    return text.replace(/\.\.\/assets\/([A-Za-z0-9._-]+)/g, (whole, name) => state.assets[name] || whole);
+  }
+
+  function inHead(html, extra) {
+    return /<\/head>/i.test(html) ? html.replace(/<\/head>/i, `${extra}</head>`) : extra + html;
+  }
+
+  /** The document as the chosen client shows it. "prefers": the layout's own dark styles
+   *  apply, as in Apple Mail (the media query is rewritten to always match, since a frame
+   *  cannot be told the reader prefers dark); "invert": Gmail's and Outlook's apps. */
+  function withDark(html, kind) {
+    const source = localAssets(html);
+    if (state.dark === "light") return source;
+    if (state.dark === "invert" && kind === "email") return inHead(source, INVERT_STYLE);
+    let out = source
+      .replace(/prefers-color-scheme\s*:\s*dark/gi, "min-width: 0px")
+      .replace(/prefers-color-scheme\s*:\s*light/gi, "max-width: 0px");
+    // A document that declares dark support gets the dark canvas and form colours too.
+    if (/color-scheme[^;>]*dark/i.test(source)) out = inHead(out, "<style>:root{color-scheme:dark!important}</style>");
+    return out;
   }
 
   function sizeFrame(wrapper, kind) {
@@ -463,13 +542,16 @@
 
   function emailPreview(cell) {
     const out = cell.output;
-    const wrap = el("div", { className: "frame-wrap frame-email" }, sandboxFrame("email", withDark(out.html || ""), `Email: ${out.subject || ""}`));
+    const wrap = el("button", {
+      type: "button", className: "frame-wrap frame-email thumb", title: "Open the full email",
+      "aria-label": `Open the full email: ${out.subject || ""}`,
+      onclick: (event) => { event.stopPropagation(); openExplain(cell.row, cell.channel, "preview"); },
+    }, sandboxFrame("email", withDark(out.html || "", "email"), `Email: ${out.subject || ""}`));
     sizeFrame(wrap, "email");
     return el("div", { className: "email-preview" },
       el("div", { className: "inbox-line" },
-        el("div", { className: "from", text: state.meta.project }),
-        el("div", { className: "subject", text: out.subject || "(no subject)" }),
-        el("div", { className: "preheader", text: out.preheader || "" })),
+        el("div", { className: "subject", text: out.subject || "(no subject)", title: out.subject || "" }),
+        el("div", { className: "preheader", text: out.preheader || "", title: out.preheader || "" })),
       wrap);
   }
 
@@ -482,7 +564,10 @@
   }
 
   function webPreview(cell) {
-    const wrap = el("div", { className: "frame-wrap frame-web" }, sandboxFrame("web", withDark(webDocument(cell.output.html || "")), "Web fragment"));
+    const wrap = el("button", {
+      type: "button", className: "frame-wrap frame-web thumb", title: "Open the full fragment",
+      onclick: (event) => { event.stopPropagation(); openExplain(cell.row, cell.channel, "preview"); },
+    }, sandboxFrame("web", withDark(webDocument(cell.output.html || ""), "web"), "Web fragment"));
     sizeFrame(wrap, "web");
     return wrap;
   }
@@ -490,7 +575,7 @@
   function pushImage(out) {
     const fcm = (((out.fcm || {}).message || {}).notification || {}).image;
     const url = fcm || (out.webpush || {}).image;
-    return typeof url === "string" && (url.startsWith("/assets/") || url.startsWith("https://") || url.startsWith("../assets/")) ? url : null;
+    return typeof url === "string" && (url.startsWith("/assets/") || url.startsWith("https://") || url.startsWith("../assets/")) ? localAssets(url) : null;
   }
 
   function pushPreview(cell) {
@@ -731,11 +816,14 @@
   function fullPreview(cell) {
     if (cell.status === "skipped") return el("p", { className: "muted", text: cell.reason || "" });
     if (cell.channel === "email" || cell.channel === "web") {
-      const html = withDark(cell.channel === "email" ? cell.output.html : webDocument(cell.output.html));
+      const html = withDark(cell.channel === "email" ? cell.output.html : webDocument(cell.output.html), cell.channel);
       const frame = sandboxFrame(cell.channel, html || "", "Full preview", true);
       frame.classList.add("full");
       frame.style.width = `${cell.channel === "email" ? state.emailWidth : WEB_WIDTH}px`;
+      const warning = darkWarning(cell);
       return el("div", { className: "full-preview" },
+        state.dark !== "light" ? el("p", { className: "muted", text: `Shown as: ${DARK_MODES[state.dark]}` }) : null,
+        warning ? el("p", { className: "note warn", text: warning.title }) : null,
         cell.channel === "email" ? el("div", { className: "inbox-line big" },
           el("div", { className: "subject", text: cell.output.subject || "" }),
           el("div", { className: "preheader", text: cell.output.preheader || "" })) : null,
