@@ -87,6 +87,11 @@ class BatchError(AtomcastError):
     """A batch run cannot start or continue (bad input file, unreadable output folder)."""
 
 
+class ReviewError(AtomcastError):
+    """A change review cannot start: a revision git does not know, a folder outside a
+    repository, a campaign neither side has (bad arguments, exit status 2 on the CLI)."""
+
+
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, as a POSIX string for stable output."""
     try:
