@@ -125,3 +125,71 @@ def _checked_at(at: str | None) -> str | None:
     except ValueError as exc:
         raise ReviewError(str(exc)) from None
     return at
+
+
+@click.command("diff")
+@_directory
+@click.option("--base", "base_rev", default=None, help="Git revision to compare with.")
+@click.option("--head", "head_rev", default=None, help="Git revision (default: the files on disk).")
+@click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Compare with this project folder instead of a revision.",
+)
+@click.option("--campaign", "-c", "campaigns", multiple=True, help="Only these (repeatable).")
+@_profiles
+@_sample
+@_at
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "change"]),
+    default=None,
+    help="Exit 1 when head adds a check error (error) or changes any output (change).",
+)
+@review_errors
+def diff_command(
+    directory: Path,
+    base_rev: str | None,
+    head_rev: str | None,
+    base_dir: Path | None,
+    campaigns: tuple[str, ...],
+    profiles: Path | None,
+    sample: int,
+    at: str | None,
+    output_format: str,
+    fail_on: str | None,
+) -> None:
+    """What an edit does to every profile, before it ships (SPEC 6)."""
+    from atomcast.review.diff_report import markdown_diff, print_diff
+    from atomcast.review.run import run_diff
+
+    if (base_rev is None) == (base_dir is None):
+        raise ReviewError("give exactly one of --base REV and --base-dir PATH")
+    report = run_diff(
+        directory,
+        base_rev=base_rev,
+        base_dir=base_dir,
+        head_rev=head_rev,
+        campaigns=campaigns,
+        profiles=profiles,
+        sample=sample,
+        at=parse_instant(_checked_at(at)),
+    )
+    if output_format == "json":
+        click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        click.echo(markdown_diff(report))
+    else:
+        print_diff(Console(highlight=False, soft_wrap=False), report)
+    if (fail_on == "error" and report.errors_added) or (
+        fail_on == "change" and report.output_changed
+    ):
+        sys.exit(1)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from atomcast.batch.readers import RecordError, read_profiles
 from atomcast.preview.synthetic import synthetic_profiles
 from atomcast.project import Project
+from atomcast.schema import ProfileSchema
 from atomcast.selection import Selector
 
 MemberKind = Literal["persona", "synthetic", "record"]
@@ -60,15 +61,33 @@ class Population:
         return len(self.members)
 
 
+def sample_records(path: Path, schema: ProfileSchema, sample: int) -> Population:
+    """The first ``sample`` records of a profile file (.jsonl, .csv, .parquet) as members.
+
+    :raises BatchError: when the file cannot be opened as its format.
+    """
+    members: list[Member] = []
+    unreadable = 0
+    if sample > 0:
+        for position, raw in itertools.islice(read_profiles(path, schema), sample):
+            if isinstance(raw, RecordError):
+                unreadable += 1
+                continue
+            members.append(Member(f"record:{position}", "record", str(position), raw))
+    return Population(tuple(members), unreadable)
+
+
 def build_population(
     projects: Sequence[Project],
     campaign: str | None,
     *,
     profiles: Path | None = None,
     sample: int = DEFAULT_SAMPLE,
+    records: Population | None = None,
 ) -> Population:
     """Every persona of any project, the synthetic profiles of ``campaign`` in any project
-    that has it, and the first ``sample`` records of ``profiles``.
+    that has it, and the first ``sample`` records of ``profiles`` (or ``records``, read
+    once with :func:`sample_records` when several campaigns share them).
 
     :raises BatchError: when the profile file cannot be opened as its format.
     """
@@ -84,13 +103,10 @@ def build_population(
             members.setdefault(
                 synthetic.key, Member(synthetic.key, "synthetic", synthetic.label, synthetic.raw)
             )
-    unreadable = 0
-    if profiles is not None and projects and sample > 0:
-        items = read_profiles(profiles, projects[0].schema)
-        for position, raw in itertools.islice(items, sample):
-            if isinstance(raw, RecordError):
-                unreadable += 1
-                continue
-            key = f"record:{position}"
-            members[key] = Member(key, "record", str(position), raw)
-    return Population(tuple(members.values()), unreadable)
+    if records is None and profiles is not None and projects:
+        records = sample_records(profiles, projects[0].schema, sample)
+    if records is None:
+        return Population(tuple(members.values()))
+    for member in records.members:
+        members[member.key] = member
+    return Population(tuple(members.values()), records.unreadable)
