@@ -36,6 +36,7 @@ from atomcast.render import CampaignRenderer, Renderer, RenderResult
 from atomcast.review.coverage import campaign_atoms, instant_text
 from atomcast.review.population import Member, Population
 from atomcast.schema import Profile, validate_profile
+from atomcast.selection import ExperimentPlan, Selection
 
 CampaignStatus = Literal["changed", "unchanged", "added", "removed"]
 #: The channel state a render reports when a profile does not fit one side's schema.
@@ -207,12 +208,18 @@ class Side:
     label: str
     project: Project | None
     problems: tuple[Problem, ...]
+    #: Where image renditions go (default: the project's own ``assets.dir``).
+    assets_dir: Path | None = None
 
 
-def load_side(root: Path, label: str) -> Side:
-    """Load leniently: a broken file leaves its atom or layout out and is a problem."""
+def load_side(root: Path, label: str, assets_dir: Path | None = None) -> Side:
+    """Load leniently: a broken file leaves its atom or layout out and is a problem.
+
+    :param assets_dir: renditions are named by content, so a revision read into a
+        temporary folder can share the working tree's and skip making them again.
+    """
     project, _ = collect_problems(root)
-    return Side(label, project, tuple(check_project(root)))
+    return Side(label, project, tuple(check_project(root)), assets_dir)
 
 
 def problem_changes(
@@ -286,8 +293,9 @@ def _selection_atom(atom: Atom) -> tuple[Any, ...]:
     )
 
 
-def selection_signature(project: Project, campaign: str) -> str:
-    """Everything selection reads for ``campaign``: equal signatures, equal decisions."""
+def config_signature(project: Project, campaign: str) -> str:
+    """What selection reads for ``campaign`` besides the atoms: schema, segments, locales
+    and the campaign's slots, experiments, tags and channel names."""
     config = project.config
     campaign_config = config.campaigns[campaign].model_dump(exclude={"description"})
     for channel in campaign_config["channels"].values():
@@ -297,9 +305,14 @@ def selection_signature(project: Project, campaign: str) -> str:
         config.segments,
         config.locales.model_dump(),
         campaign_config,
-        sorted(_selection_atom(atom) for atom in project.atoms.values()),
     ]
     return _dump(parts)
+
+
+def selection_signature(project: Project, campaign: str) -> str:
+    """Everything selection reads for ``campaign``: equal signatures, equal decisions."""
+    atoms = sorted((_selection_atom(atom) for atom in project.atoms.values()), key=lambda a: a[0])
+    return config_signature(project, campaign) + _dump(atoms)
 
 
 # -- one side of one campaign ---------------------------------------------------------------
@@ -326,9 +339,17 @@ class Decided:
 class _CampaignSide:
     """One project's renderer for one campaign, with per-combination dependency sets."""
 
-    def __init__(self, project: Project, campaign: str, at: dt.datetime, files: _Files) -> None:
+    def __init__(
+        self,
+        project: Project,
+        campaign: str,
+        at: dt.datetime,
+        files: _Files,
+        assets_dir: Path | None = None,
+    ) -> None:
         self.project = project
-        self.renderer: CampaignRenderer = Renderer(project).campaign(campaign, at=at)
+        self.base = Renderer(project, assets_dir=assets_dir)
+        self.renderer: CampaignRenderer = self.base.campaign(campaign, at=at)
         config = self.renderer.config
         self.slots = tuple(config.slots)
         self.files = files
@@ -350,7 +371,10 @@ class _CampaignSide:
                 ]
             )
         self._needs: dict[tuple[Channel, tuple[str | None, ...]], frozenset[str] | None] = {}
-        self._rendered: dict[int, RenderResult] = {}
+        self._single: dict[Channel, CampaignRenderer] = {}
+        self.rendered = 0
+        self._decided_memo: dict[tuple[int, ...], tuple[tuple[object, ...], Decided]] = {}
+        self._contents: dict[str, tuple[str, str, str, str] | None] = {}
         self.decided = 0
 
     def profile(self, raw: Mapping[str, Any]) -> Profile | str:
@@ -361,8 +385,26 @@ class _CampaignSide:
             return f"profile does not fit the schema: {exc}"
 
     def decide(self, profile: Profile) -> Decided:
+        """The profile's decisions and channel states.
+
+        The selector shares its slot decisions and channel plans between profiles that
+        decide alike (no tie to draw): those objects' identities key a memo, which keeps
+        them alive, so an identity is never reused while its entry exists.
+        """
         self.decided += 1
         selection = self.renderer.select(profile)
+        parts = (*selection.slots.values(), *selection.channels.values())
+        key = tuple(map(id, parts))
+        hit = self._decided_memo.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], parts, strict=True)):
+            return hit[1]
+        made = self._decide(selection)
+        if len(self._decided_memo) >= DECIDED_MEMO_SIZE:
+            self._decided_memo.clear()
+        self._decided_memo[key] = (parts, made)
+        return made
+
+    def _decide(self, selection: Selection) -> Decided:
         decisions = selection.decisions
         decided = tuple(decisions.values())
         channels: dict[Channel, ChannelState] = {}
@@ -396,38 +438,51 @@ class _CampaignSide:
         self._needs[key] = result
         return result
 
+    def content(self, atom_id: str) -> tuple[str, str, str, str] | None:
+        if atom_id not in self._contents:
+            atom = self.project.atoms.get(atom_id)
+            self._contents[atom_id] = atom_content(atom, self.files) if atom else None
+        return self._contents[atom_id]
+
     def same_atoms(self, other: _CampaignSide, ids: Iterable[str | None]) -> bool:
         for atom_id in ids:
             if atom_id is None:
                 continue
-            mine = self.project.atoms.get(atom_id)
-            theirs = other.project.atoms.get(atom_id)
-            if mine is None or theirs is None:
-                return False
-            if atom_content(mine, self.files) != atom_content(theirs, other.files):
+            mine = self.content(atom_id)
+            if mine is None or mine != other.content(atom_id):
                 return False
         return True
 
-    def render(self, index: int, profile: Profile) -> RenderResult:
-        found = self._rendered.get(index)
-        if found is None:
-            found = self._rendered[index] = self.renderer.render(profile)
-        return found
+    def output(self, profile: Profile | str, decided: Decided | None, channel: Channel) -> Any:
+        """One channel's output JSON, exactly as a render of every channel would give it.
 
-    @property
-    def rendered(self) -> int:
-        return len(self._rendered)
-
-
-def _output(side: _CampaignSide, index: int, profile: Profile | str, channel: Channel) -> Any:
-    if isinstance(profile, str):
-        return {"status": REJECTED, "reason": profile, "warnings": []}
-    return side.render(index, profile).channels[channel].to_json()
+        Only the channel asked for is rendered. A channel names its atoms when they differ
+        from the slot decisions, and a slot filled by a fallback is decided from the
+        channels rendered; where rendering one channel would decide such a slot otherwise,
+        the profile is rendered whole instead.
+        """
+        if isinstance(profile, str) or decided is None:
+            return {"status": REJECTED, "reason": str(profile), "warnings": []}
+        self.rendered += 1
+        one = self._single.get(channel)
+        if one is None:
+            one = self._single[channel] = self.base.campaign(
+                self.renderer.name, at=self.renderer.at, channels=(channel,)
+            )
+        result: RenderResult = one.render(profile)
+        state = decided.channels[channel]
+        if state.state == "ready" and (tuple(result.decisions.values()) != state.atoms) != (
+            state.own_atoms
+        ):
+            result = self.renderer.render(profile)
+        return result.channels[channel].to_json()
 
 
 # -- the comparison --------------------------------------------------------------------------
 
 MAX_OTHER_EXAMPLES = 5
+#: Distinct (decisions, channel states) remembered per side: a campaign has few.
+DECIDED_MEMO_SIZE = 20_000
 
 
 def diff_campaign(
@@ -436,8 +491,12 @@ def diff_campaign(
     head: Project | None,
     population: Population,
     at: dt.datetime,
+    assets: tuple[Path | None, Path | None] = (None, None),
 ) -> CampaignDiff:
-    """Compare one campaign over ``population`` at ``at``."""
+    """Compare one campaign over ``population`` at ``at``.
+
+    :param assets: the renditions folders of base and head (default: each project's own).
+    """
     files = _Files()
     in_base = base is not None and name in base.config.campaigns
     in_head = head is not None and name in head.config.campaigns
@@ -447,8 +506,8 @@ def diff_campaign(
         return CampaignDiff(name, status, len(population), atoms=atoms)
     assert base is not None
     assert head is not None
-    left = _CampaignSide(base, name, at, files)
-    right = _CampaignSide(head, name, at, files)
+    left = _CampaignSide(base, name, at, files, assets[0])
+    right = _CampaignSide(head, name, at, files, assets[1])
     same_schema = base.config.profile == head.config.profile
     same_selection = selection_signature(base, name) == selection_signature(head, name)
     slot_names = list(dict.fromkeys([*left.slots, *right.slots]))
@@ -456,14 +515,19 @@ def diff_campaign(
     examples: dict[tuple[str, str | None, str | None], Member] = {}
     changed_slots: dict[int, dict[str, tuple[str | None, str | None]]] = {}
     decisions_changed = 0
-    # (channel, group key) -> member indexes; the verdict of the group's first member holds.
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    profiles: list[tuple[Profile | str, Profile | str]] = []
+    # (channel, group key) -> members; the verdict of the group's first member holds.
+    groups: dict[tuple[Any, ...], _Group] = {}
     empty: Mapping[str, str | None] = {}
+    pending = _Pending(left, right)
+    prefilter = _Prefilter.build(name, left, right) if same_schema else None
     for index, member in enumerate(population.members):
         before_profile = left.profile(member.raw)
+        if same_schema:
+            if isinstance(before_profile, str):
+                continue  # the same schema rejects it at both sides, for the same reason
+            if prefilter is not None and not prefilter.reaches(before_profile):
+                continue
         after_profile = before_profile if same_schema else right.profile(member.raw)
-        profiles.append((before_profile, after_profile))
         before = left.decide(before_profile) if isinstance(before_profile, Profile) else None
         if same_selection and after_profile is before_profile:
             after = before
@@ -484,21 +548,34 @@ def diff_campaign(
             if slots_changed:
                 decisions_changed += 1
                 changed_slots[index] = slots_changed
-        for channel in CHANNEL_ORDER:
-            key = _group_key(
-                channel, left, right, before, after, before_profile, after_profile, index
-            )
-            if key is not None:
-                groups.setdefault(key, []).append(index)
+        if before is None or after is None:
+            for channel in CHANNEL_ORDER:
+                groups[(channel, "member", index)] = _Group(
+                    channel, (before_profile, after_profile), (before, after), [index]
+                )
+            continue
+        assert isinstance(before_profile, Profile)
+        assert isinstance(after_profile, Profile)
+        same_attributes = after_profile is before_profile or (
+            before_profile.attributes == after_profile.attributes
+        )
+        for channel in pending.channels(before, after, same_attributes):
+            key = _group_key(channel, left, right, before, after, before_profile, after_profile)
+            if key is None:
+                key = (channel, "member", index)
+            group = groups.get(key)
+            if group is None:
+                sides = (before_profile, after_profile)
+                group = groups[key] = _Group(channel, sides, (before, after), [])
+            group.members.append(index)
     output_changed: Counter[Channel] = Counter()
     status_changed: Counter[Channel] = Counter()
     changed_channels: dict[int, list[Channel]] = {}
-    for key, members in groups.items():
-        grouped: Channel = key[0]
-        first = members[0]
-        before_profile, after_profile = profiles[first]
-        old = _output(left, first, before_profile, grouped)
-        new = _output(right, first, after_profile, grouped)
+    for group in groups.values():
+        grouped = group.channel
+        members = group.members
+        old = left.output(group.profiles[0], group.decided[0], grouped)
+        new = right.output(group.profiles[1], group.decided[1], grouped)
         if old == new:
             continue
         output_changed[grouped] += len(members)
@@ -546,40 +623,147 @@ def diff_campaign(
     )
 
 
+@dataclass(slots=True)
+class _Group:
+    """Members whose channel output changes alike; the first one's profiles and decisions
+    at both sides are what is rendered."""
+
+    channel: Channel
+    profiles: tuple[Profile | str, Profile | str]
+    decided: tuple[Decided | None, Decided | None]
+    members: list[int]
+
+
+class _Prefilter:
+    """Which members an edit of atoms alone can reach, without deciding them.
+
+    When the two sides differ only in some atoms (same config, schema, layouts, brand),
+    a member's decisions and output can only change if one of those atoms is eligible for
+    it at one side: an atom eligible at neither side is in no ranking at either side, and
+    every other atom is the same. A changed atom that is a slot's fallback (used whatever
+    eligibility says) turns the prefilter off.
+    """
+
+    def __init__(self, left: _CampaignSide, right: _CampaignSide, changed: frozenset[str]):
+        self.selector = left.base.selector
+        self.project = left.project
+        self.entries: list[tuple[_CampaignSide, Atom, ExperimentPlan | None]] = []
+        for side in (left, right):
+            for slot in side.renderer.plan.slots:
+                for atoms in slot.by_locale.values():
+                    self.entries.extend(
+                        (side, atom, slot.experiment) for atom in atoms if atom.id in changed
+                    )
+        self._chains: dict[Any, tuple[str, ...]] = {}
+
+    @classmethod
+    def build(cls, name: str, left: _CampaignSide, right: _CampaignSide) -> _Prefilter | None:
+        if config_signature(left.project, name) != config_signature(right.project, name):
+            return None
+        if left.environment != right.environment:
+            return None
+        before = left.project.atoms
+        after = right.project.atoms
+        changed = frozenset(
+            atom_id
+            for atom_id in set(before) | set(after)
+            if atom_id not in before
+            or atom_id not in after
+            or _selection_atom(before[atom_id]) != _selection_atom(after[atom_id])
+            or left.content(atom_id) != right.content(atom_id)
+        )
+        for side in (left, right):
+            for slot in side.renderer.plan.slots:
+                if slot.fallback is not None and slot.fallback.id in changed:
+                    return None
+        return cls(left, right, changed)
+
+    def reaches(self, profile: Profile) -> bool:
+        if not self.entries:
+            return False
+        segments = self.selector.segments_of(profile)
+        locale = profile.attributes.get("locale")
+        chain = self._chains.get(locale)
+        if chain is None:
+            chain = self._chains[locale] = self.project.locale_chain(locale)
+        for side, atom, experiment in self.entries:
+            if atom.locale not in chain:
+                continue
+            arm = experiment.assign(profile.id, side.renderer.name) if experiment else None
+            if side.base.selector.eligible(atom, profile, segments, arm):
+                return True
+        return False
+
+
+class _Pending:
+    """Which channels of a profile may have changed, from its decisions at both sides.
+
+    A channel whose state, atoms, atom files and render environment are the same at both
+    sides, for a profile whose attributes are the same, renders the same: it is not
+    pending. The verdict depends only on the pair of decisions, which the sides share
+    between profiles, so it is remembered per pair (the memo keeps both alive).
+    """
+
+    def __init__(self, left: _CampaignSide, right: _CampaignSide) -> None:
+        self.left = left
+        self.right = right
+        self._memo: dict[tuple[int, int], tuple[Decided, Decided, tuple[Channel, ...]]] = {}
+
+    def channels(
+        self, before: Decided, after: Decided, same_attributes: bool
+    ) -> tuple[Channel, ...]:
+        if not same_attributes:
+            return self._compute(before, after, same_attributes=False)
+        key = (id(before), id(after))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is before and hit[1] is after:
+            return hit[2]
+        found = self._compute(before, after, same_attributes=True)
+        if len(self._memo) >= DECIDED_MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = (before, after, found)
+        return found
+
+    def _compute(
+        self, before: Decided, after: Decided, *, same_attributes: bool
+    ) -> tuple[Channel, ...]:
+        found: list[Channel] = []
+        for channel in CHANNEL_ORDER:
+            old = before.channels[channel]
+            new = after.channels[channel]
+            if old.state == "skipped" and new.state == "skipped":
+                if old.reason != new.reason:
+                    found.append(channel)
+                continue
+            if (
+                old == new
+                and same_attributes
+                and self.left.environment[channel] == self.right.environment[channel]
+                and self.left.same_atoms(self.right, old.atoms)
+            ):
+                continue
+            found.append(channel)
+        return tuple(found)
+
+
 def _group_key(
     channel: Channel,
     left: _CampaignSide,
     right: _CampaignSide,
-    before: Decided | None,
-    after: Decided | None,
-    before_profile: Profile | str,
-    after_profile: Profile | str,
-    index: int,
+    before: Decided,
+    after: Decided,
+    before_profile: Profile,
+    after_profile: Profile,
 ) -> tuple[Any, ...] | None:
-    """``None`` when the channel's output provably did not change; else the group whose
-    members share the verdict."""
-    if before is None or after is None:
-        return (channel, "member", index)
-    assert isinstance(before_profile, Profile)
-    assert isinstance(after_profile, Profile)
+    """The group of members sharing this member's verdict for a pending channel: the
+    channel's state and atoms at both sides and the values of every attribute the outputs
+    read. ``None`` when those attributes cannot be known (the member is its own group)."""
     old = before.channels[channel]
     new = after.channels[channel]
-    if old.state == "skipped" and new.state == "skipped":
-        return None if old.reason == new.reason else (channel, "skipped", old.reason, new.reason)
-    same_attributes = after_profile is before_profile or (
-        before_profile.attributes == after_profile.attributes
-    )
-    if (
-        old == new
-        and same_attributes
-        and left.environment[channel] == right.environment[channel]
-        and left.same_atoms(right, old.atoms)
-    ):
-        return None
     old_needs = left.needs(channel, old.atoms) if old.state == "ready" else frozenset()
     new_needs = right.needs(channel, new.atoms) if new.state == "ready" else frozenset()
     if old_needs is None or new_needs is None:
-        return (channel, "member", index)
+        return None
     return (
         channel,
         old,
@@ -617,7 +801,9 @@ def diff_sides(
     """The whole report: problems, then every campaign of ``populations`` (in its order)."""
     added, removed = problem_changes(base.problems, head.problems)
     campaigns = {
-        name: diff_campaign(name, base.project, head.project, population, at)
+        name: diff_campaign(
+            name, base.project, head.project, population, at, (base.assets_dir, head.assets_dir)
+        )
         for name, population in populations.items()
     }
     return DiffReport(base.label, head.label, at, added, removed, campaigns)

@@ -17,16 +17,25 @@ WORKING_TREE = "working tree"
 
 
 @contextlib.contextmanager
-def _side(directory: Path, rev: str | None, folder: Path | None) -> Iterator[Side]:
+def _side(
+    directory: Path, rev: str | None, folder: Path | None, assets: Path | None = None
+) -> Iterator[Side]:
     if folder is not None:
         if not folder.is_dir():
             raise ReviewError(f"{folder}: no such folder")
         yield load_side(folder, str(folder))
     elif rev is not None:
         with revision_tree(directory, rev) as revision:
-            yield load_side(revision.root, revision.short)
+            yield load_side(revision.root, revision.short, assets)
     else:
         yield load_side(directory, WORKING_TREE)
+
+
+def _assets_of(directory: Path, side: Side) -> Path | None:
+    """The working tree's renditions folder, shared by sides read from git."""
+    if side.project is None:
+        return None
+    return directory / side.project.config.assets.dir
 
 
 def run_diff(
@@ -50,7 +59,12 @@ def run_diff(
         raise ReviewError(f"{directory}: no such folder")
     if base_rev is not None or head_rev is not None:
         repository_of(directory)  # a clear error before anything is read
-    with _side(directory, base_rev, base_dir) as base, _side(directory, head_rev, None) as head:
+    with contextlib.ExitStack() as stack:
+        head = stack.enter_context(_side(directory, head_rev, None))
+        assets = _assets_of(directory, head)
+        if head_rev is not None:
+            head = Side(head.label, head.project, head.problems, assets)
+        base = stack.enter_context(_side(directory, base_rev, base_dir, assets))
         known = campaign_names(base.project, head.project)
         for name in campaigns:
             if name not in known:
