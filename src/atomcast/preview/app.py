@@ -54,6 +54,7 @@ from atomcast.preview.matrix import (
 from atomcast.preview.watcher import Debouncer, ProjectWatcher, plan_update
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
+from atomcast.review.compare import Comparison, compare_routes
 from atomcast.schema import AttributeSpec, ProfileSchema, coerce_value, validate_profile
 from atomcast.selection import parse_instant
 
@@ -248,6 +249,8 @@ class PreviewState:
         self._pending: set[str] = set()
         self.problems: list[Problem] = []
         self.last_update_ms: float | None = None
+        #: The base of ``preview --compare REV`` (see :mod:`atomcast.review.compare`).
+        self.compare: Comparison | None = None
         #: Tells pages that the server restarted, so they refetch instead of patching.
         self.instance = secrets.token_hex(6)
         project = load_project(self.root)  # the first load must succeed: nothing to show else
@@ -626,5 +629,6 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
         Route("/api/profile", api_profile, methods=["POST"]),
         Route("/api/health", health),
         Route("/events", events),
+        *compare_routes(lambda: state.compare, state.matrix),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
