@@ -42,6 +42,15 @@ def _problem_counts(problems: tuple[Problem, ...]) -> str:
     return f"{errors} error(s), {len(problems) - errors} warning(s)"
 
 
+def problems_sentence(report: DiffReport) -> str:
+    if not report.problems_added and not report.problems_removed:
+        return "No check problems added or removed."
+    return (
+        f"Problems: head adds {_problem_counts(report.problems_added)}, "
+        f"removes {_problem_counts(report.problems_removed)}."
+    )
+
+
 def _transitions(campaign: CampaignDiff) -> list[Transition]:
     found = [t for slot in campaign.slots.values() for t in slot.transitions]
     return sorted(found, key=lambda t: (-t.profiles, t.slot, str(t.before), str(t.after)))
@@ -58,10 +67,7 @@ def print_diff(console: Console, report: DiffReport) -> None:
         f"{len(changed)} of {len(report.campaigns)} campaign(s) changed"
     )
     if report.problems_added or report.problems_removed:
-        console.print(
-            f"problems: head adds {_problem_counts(report.problems_added)}, "
-            f"removes {_problem_counts(report.problems_removed)}"
-        )
+        console.print(problems_sentence(report))
         for problem in report.problems_added:
             style = "red" if problem.is_error else "yellow"
             console.print(f"  [{style}]+ {escape(str(problem))}[/]")
@@ -138,8 +144,7 @@ def markdown_diff(report: DiffReport) -> str:
         f"### atomcast diff: {_code(report.base)} → {_cell(report.head)}",
         "",
         f"**{len(changed)} of {len(report.campaigns)} campaign(s) changed** at {data['at']}. "
-        f"Problems: head adds {_problem_counts(report.problems_added)}, removes "
-        f"{_problem_counts(report.problems_removed)}.",
+        + problems_sentence(report),
         "",
     ]
     if report.errors_added:
@@ -169,6 +174,10 @@ def markdown_diff(report: DiffReport) -> str:
     for problem in report.problems_removed:
         lines.append(f"- removed {problem.severity}: `{_cell(str(problem))}`")
     for campaign in report.campaigns.values():
+        if campaign.status == "unchanged" and not any(
+            (campaign.atoms.added, campaign.atoms.removed, campaign.atoms.edited)
+        ):
+            continue
         lines += ["", f"#### {_cell(campaign.name)} ({campaign.status})", ""]
         atoms = campaign.atoms
         for label, ids in (
