@@ -648,12 +648,18 @@ class _Prefilter:
         self.selector = left.base.selector
         self.project = left.project
         self.entries: list[tuple[_CampaignSide, Atom, ExperimentPlan | None]] = []
+        seen: set[str] = set()
         for side in (left, right):
             for slot in side.renderer.plan.slots:
                 for atoms in slot.by_locale.values():
-                    self.entries.extend(
-                        (side, atom, slot.experiment) for atom in atoms if atom.id in changed
-                    )
+                    for atom in atoms:
+                        if atom.id not in changed:
+                            continue
+                        # An atom whose eligibility is the same at both sides is tried once.
+                        rule = _dump([slot.name, _selection_atom(atom)])
+                        if rule not in seen:
+                            seen.add(rule)
+                            self.entries.append((side, atom, slot.experiment))
         self._chains: dict[Any, tuple[str, ...]] = {}
 
     @classmethod
@@ -689,7 +695,12 @@ class _Prefilter:
         for side, atom, experiment in self.entries:
             if atom.locale not in chain:
                 continue
-            arm = experiment.assign(profile.id, side.renderer.name) if experiment else None
+            # The arm is a hash draw: only atoms that are an experiment's variant need it.
+            arm = (
+                experiment.assign(profile.id, side.renderer.name)
+                if experiment is not None and atom.arm is not None
+                else None
+            )
             if side.base.selector.eligible(atom, profile, segments, arm):
                 return True
         return False
