@@ -348,3 +348,9 @@ from atomcast.batch.cli import batch_command  # noqa: E402  (registered last, li
 
 # Batch imports pyarrow and Dask only when a run needs them; the command itself is light.
 main.add_command(batch_command)
+
+from atomcast.review.cli import coverage_command, diff_command  # noqa: E402  (like preview)
+
+# Change review: the commands import the renderer and git plumbing only when they run.
+main.add_command(diff_command)
+main.add_command(coverage_command)

@@ -158,6 +158,11 @@ class ReferenceDocError(AtomcastError):
     """The configuration reference cannot be generated: an example fails or a mistake passes."""
 
 
+class ReviewError(AtomcastError):
+    """A change review cannot start: a revision git does not know, a folder outside a
+    repository, a campaign neither side has (bad arguments, exit status 2 on the CLI)."""
+
+
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, as a POSIX string for stable output."""
     try:

@@ -65,6 +65,7 @@ from atomcast.preview.sensitive import (
 from atomcast.preview.watcher import Debouncer, ProjectWatcher, plan_update
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
+from atomcast.review.compare import Comparison, compare_routes
 from atomcast.schema import (
     AttributeSpec,
     Profile,
@@ -288,6 +289,8 @@ class PreviewState:
         self._pending: set[str] = set()
         self.problems: list[Problem] = []
         self.last_update_ms: float | None = None
+        #: The base of ``preview --compare REV`` (see :mod:`atomcast.review.compare`).
+        self.compare: Comparison | None = None
         #: Tells pages that the server restarted, so they refetch instead of patching.
         self.instance = secrets.token_hex(6)
         project = self._load()  # the first load must succeed: nothing to show else
@@ -722,6 +725,7 @@ def create_app(state: PreviewState, *, watch: bool = True, host: str | None = No
         Route("/api/profile", api_profile, methods=["POST"]),
         Route("/api/health", health),
         Route("/events", events),
+        *compare_routes(lambda: state.compare, state.matrix),
     ]
     guard = Middleware(RequestGuard, policy=HostPolicy.for_bind(host))
     return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])

@@ -77,6 +77,13 @@ def listen_socket(host: str, port: int) -> socket.socket:
     multiple=True,
     help="With --export: only these campaigns (repeatable; default all).",
 )
+@click.option(
+    "--compare",
+    "compare",
+    default=None,
+    metavar="REV",
+    help="Mark every cell the working tree changes against this git revision.",
+)
 def preview_command(
     directory: Path,
     host: str,
@@ -85,12 +92,17 @@ def preview_command(
     export_to: Path | None,
     at: str | None,
     campaigns: tuple[str, ...],
+    compare: str | None,
 ) -> None:
     """Live preview of every persona x channel x variant, or a static export."""
+    from atomcast.errors import ReviewError
+
     try:
         if at is not None:
             # Refuse a bad instant now, not as a failing page on every load.
             parse_instant(at)
+        if export_to is not None and compare is not None:
+            raise ReviewError("--compare works with the live preview, not with --export")
         if export_to is not None:
             from atomcast.preview.export import export_site
 
@@ -100,7 +112,10 @@ def preview_command(
                 f"to {result.out / 'index.html'}"
             )
             return
-        _serve(directory, host, port, open_browser, at)
+        _serve(directory, host, port, open_browser, at, compare)
+    except ReviewError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except ProjectError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -110,10 +125,13 @@ def preview_command(
         sys.exit(1)
 
 
-def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | None) -> None:
+def _serve(
+    directory: Path, host: str, port: int, open_browser: bool, at: str | None, compare: str | None
+) -> None:
     import uvicorn
 
     from atomcast.preview.app import PreviewServer, PreviewState, create_app
+    from atomcast.review.compare import Comparison
 
     if not _is_loopback(host):
         click.echo(
@@ -124,6 +142,8 @@ def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | 
     sock = listen_socket(host, port)
     try:
         state = PreviewState(directory, default_at=at)
+        if compare is not None:
+            state.compare = Comparison.open(directory, compare, assets_dir=state.assets_dir)
     except BaseException:
         sock.close()
         raise
@@ -141,4 +161,8 @@ def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | 
         timeout_graceful_shutdown=1,
         lifespan="on",
     )
-    PreviewServer(config, state).run(sockets=[sock])
+    try:
+        PreviewServer(config, state).run(sockets=[sock])
+    finally:
+        if state.compare is not None:
+            state.compare.close()
