@@ -28,6 +28,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 NOW = dt.datetime(2026, 3, 10, 9, 30, tzinfo=dt.UTC)  # out of both demo seasons
+# The preview answers loopback Host names only (TestClient sends "testserver").
+LOCAL = "http://127.0.0.1"
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ def test_the_chosen_day_always_has_live_dated_atoms(
 
 def test_server_without_at_opens_each_campaign_in_season(demo_project: Path) -> None:
     state = PreviewState(demo_project)
-    with TestClient(create_app(state, watch=False)) as client:
+    with TestClient(create_app(state, watch=False), base_url=LOCAL) as client:
         meta = client.get("/api/meta").json()
         seasons = {c["name"]: c["season"] for c in meta["campaigns"]}
         for name in ("summer-sale", "cabin-season"):
@@ -111,7 +113,7 @@ def test_server_without_at_opens_each_campaign_in_season(demo_project: Path) -> 
             project = state.snapshot.project
             assert any(a.in_window(day) for a in _dated(project, name))
     pinned = PreviewState(demo_project, default_at=DEMO_AT)
-    with TestClient(create_app(pinned, watch=False)) as client:
+    with TestClient(create_app(pinned, watch=False), base_url=LOCAL) as client:
         meta = client.get("/api/meta").json()
         assert {c["season"]["note"] for c in meta["campaigns"]} == {"set with --at"}
         assert client.get("/api/matrix").json()["at"] == DEMO_AT

@@ -159,7 +159,18 @@ KEYS: dict[type[BaseModel], dict[str, KeyDoc]] = {
         ),
         "colors": KeyDoc(
             "Free-form colour names layouts read as `brand.colors.NAME`.",
-            _one(_C, ("brand",), "colors", {"primary": "#3b5d3a", "accent": "#c8733b"}),
+            _one(
+                _C,
+                ("brand",),
+                "colors",
+                # Every colour the starter's layouts read: a missing one is a check error.
+                {
+                    "primary": "#3b5d3a",
+                    "accent": "#c8733b",
+                    "background": "#f5f0e8",
+                    "text": "#2a2622",
+                },
+            ),
             _one(_C, ("brand",), "colors", "green"),
         ),
         "assets_base_url": KeyDoc(
