@@ -3,7 +3,7 @@
 Nothing touches the user's working tree or index, and nothing is cloned: ``git ls-tree``
 lists the project's files at the revision and ``git cat-file --batch`` streams their
 contents into a temporary folder, which holds only the project (``atomcast.yaml``, atoms,
-layouts, personas) and is removed afterwards.
+layouts, personas, and the brand logo when it is a project file) and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from atomcast.errors import ReviewError
+from atomcast.errors import AtomcastError, ReviewError
+from atomcast.project import CONFIG_FILE, brand_asset
+from atomcast.yamlsource import load_yaml
 
 #: What of a folder makes the content project (the rest of a repository is not read).
 PROJECT_ENTRIES = ("atomcast.yaml", "content_atoms", "layouts", "previews")
@@ -98,8 +100,8 @@ def resolve(directory: Path, rev: str) -> tuple[str, str]:
     return full, short
 
 
-def _entries(top: Path, sha: str, prefix: str) -> list[_Entry]:
-    paths = [f"{prefix}{name}" for name in PROJECT_ENTRIES]
+def _entries(top: Path, sha: str, prefix: str, names: Sequence[str]) -> list[_Entry]:
+    paths = [f"{prefix}{name}" for name in names]
     listing = _git(top, ["ls-tree", "-r", "-z", "--full-tree", sha, "--", *paths])
     entries: list[_Entry] = []
     for record in listing.split(b"\0"):
@@ -146,6 +148,26 @@ def _write_blobs(top: Path, entries: Sequence[_Entry], dest: Path) -> None:
             target.chmod(0o755)
 
 
+def _brand_files(root: Path) -> list[str]:
+    """Project files the revision's ``atomcast.yaml`` names outside the usual folders.
+
+    The logo (``brand.logo_url: brand/logo.png``) is rendered into every email, so a base
+    without it would differ from head for a reason the edit did not cause.
+    """
+    config = root / CONFIG_FILE
+    try:
+        data = load_yaml(config.read_text(encoding="utf-8")).data
+    except (OSError, UnicodeDecodeError, AtomcastError):
+        return []  # a broken config is reported by loading the revision, not here
+    brand = data.get("brand") if isinstance(data, dict) else None
+    logo = brand.get("logo_url") if isinstance(brand, dict) else None
+    path = brand_asset(root, logo) if isinstance(logo, str) else None
+    if path is None:
+        return []
+    relative = path.relative_to(root).as_posix()
+    return [relative] if _safe(relative) else []
+
+
 @contextlib.contextmanager
 def revision_tree(directory: Path, rev: str) -> Iterator[Revision]:
     """The project in ``directory`` as it was at ``rev``, in a temporary folder.
@@ -158,7 +180,10 @@ def revision_tree(directory: Path, rev: str) -> Iterator[Revision]:
     try:
         root = temp / "project"
         root.mkdir()
-        _write_blobs(top, _entries(top, sha, prefix), root)
+        _write_blobs(top, _entries(top, sha, prefix, PROJECT_ENTRIES), root)
+        extra = _brand_files(root)
+        if extra:
+            _write_blobs(top, _entries(top, sha, prefix, extra), root)
         yield Revision(root, rev, sha, short)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
