@@ -535,6 +535,7 @@ class Journal:
             "last_line": stats.last_line,
             "rendered": stats.rendered,
             "rejected": stats.rejected,
+            "input_digest": stats.input_digest,
         }
         self._log.write(json.dumps(entry) + "\n")
         self._log.flush()

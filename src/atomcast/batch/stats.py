@@ -80,6 +80,8 @@ class ChunkStats:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     atoms: set[str] = field(default_factory=set)
     seconds: float = 0.0
+    #: SHA-256 of the input bytes of the chunk (empty for merged stats and old journals).
+    input_digest: str = ""
 
     def add_rendered(self, result: RenderResult) -> None:
         """Count one rendered profile (a profile whose channels are all skipped counts)."""
@@ -139,6 +141,7 @@ class ChunkStats:
             "reject_reasons": ranked_counts(self.reject_reasons),
             "atoms": sorted(self.atoms),
             "seconds": round(self.seconds, 6),
+            "input_digest": self.input_digest,
         }
 
     @classmethod
@@ -158,6 +161,7 @@ class ChunkStats:
             reject_reasons={str(k): int(v) for k, v in data.get("reject_reasons", {}).items()},
             atoms={str(a) for a in data.get("atoms", ())},
             seconds=float(data.get("seconds", 0.0)),
+            input_digest=str(data.get("input_digest", "")),
         )
 
 
