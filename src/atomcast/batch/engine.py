@@ -66,10 +66,12 @@ from atomcast.batch.parts import (
     Journal,
     JournalHeader,
     OutputFormat,
+    RESUME_HINT,
     PartWriter,
     RenderedSink,
     commit_bytes,
     input_fingerprint,
+    io_failure,
     make_sink,
     remove_outputs,
     resume_mismatch,
@@ -503,11 +505,18 @@ def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
     chunk size; only the small stats travel back to the parent.
     """
     job = job_for(spec)
-    writer = PartWriter(Path(parts_dir), chunk.index)
+    try:
+        writer = PartWriter(Path(parts_dir), chunk.index)
+    except OSError as exc:
+        raise io_failure(exc, parts_dir) from None
     try:
         sink = make_sink(writer.rendered, spec.output_format, job.channels, job.encode)
         stats = job.render_chunk(chunk, sink, writer.rejects)
         writer.commit(stats)
+    except OSError as exc:
+        writer.abort()
+        # As a BatchError, it reaches the parent (another process) with its message whole.
+        raise io_failure(exc, parts_dir) from None
     except BaseException:
         writer.abort()
         raise
@@ -660,11 +669,12 @@ def _refuse_changed_input(journal: Journal, previous: ChunkStats, chunk: Chunk) 
 
 
 def _chunk_failed(index: int, exc: BaseException) -> BatchError:
+    if isinstance(exc, OSError):
+        exc = io_failure(exc, f"chunk {index}")
     detail = str(exc) if isinstance(exc, AtomcastError) else f"{exc.__class__.__name__}: {exc}"
-    return BatchError(
-        f"chunk {index} failed: {detail}\nfinished chunks are kept: rerun with --resume to "
-        "continue where it stopped"
-    )
+    if RESUME_HINT not in detail:
+        detail = f"{detail}; {RESUME_HINT}"
+    return BatchError(f"chunk {index} failed: {detail}")
 
 
 def run_local(
@@ -812,7 +822,10 @@ def run_batch(
     except OSError as exc:
         raise BatchError(f"{out}: cannot create the output folder: {exc.strerror}") from None
     with OutputLock(out):
-        return _run_locked(job, profiles, out, options, progress, workers, (started_at, t0))
+        try:
+            return _run_locked(job, profiles, out, options, progress, workers, (started_at, t0))
+        except OSError as exc:  # disk full, quota, I/O error: one line, never a traceback
+            raise io_failure(exc, out) from None
 
 
 def _run_locked(

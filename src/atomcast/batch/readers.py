@@ -479,12 +479,23 @@ class ProfileSource:
     _columns: tuple[str, ...] | None = field(default=None, repr=False)
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in order; chunk ``i`` always holds the same records."""
+        """The file's chunks, in order; chunk ``i`` always holds the same records.
+
+        :raises BatchError: when reading the file fails part way (an I/O error).
+        """
         if self.format == "jsonl":
-            return _jsonl_chunks(self.path, self.chunk_size)
-        if self.format == "csv":
-            return _csv_chunks(self.path, self.chunk_size)
-        return _parquet_chunks(self.path, self.chunk_size, self._columns)
+            chunks: Iterator[Chunk] = _jsonl_chunks(self.path, self.chunk_size)
+        elif self.format == "csv":
+            chunks = _csv_chunks(self.path, self.chunk_size)
+        else:
+            chunks = _parquet_chunks(self.path, self.chunk_size, self._columns)
+        try:
+            yield from chunks
+        except OSError as exc:
+            raise BatchError(
+                f"{self.path}: cannot read the profiles: {exc.strerror or exc}; finished "
+                "chunks are kept: rerun with --resume to finish the run"
+            ) from None
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:
         """Every record in order, decoded in this process (for the Python API)."""
