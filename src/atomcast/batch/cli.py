@@ -133,12 +133,14 @@ def batch_command(
     input order. A run that is killed can be finished with --resume.
     """
     from atomcast.batch.engine import BatchJob, interrupted_run
+    from atomcast.batch.guard import refuse_if_locked
 
     # A job started in the background by a shell (`atomcast batch ... &`) inherits SIGINT
     # ignored, and Python then leaves it so: Ctrl-C or `kill -INT` would not stop it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     wanted = _channels(channels)
     try:
+        refuse_if_locked(out)  # before the project loads: a busy OUT is refused at once
         if resume and at is None:
             previous = interrupted_run(out)
             at = previous.at if previous is not None else None

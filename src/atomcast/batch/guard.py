@@ -54,11 +54,7 @@ class OutputLock:
             holder = _read_pid(fd)
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                who = f"pid {holder}" if holder is not None else "another process"
-                raise BatchError(
-                    f"{self.out} is in use by another batch run ({who}); wait for it to "
-                    "finish, or stop it and finish its work with --resume"
-                ) from None
+                raise _busy(self.out, holder) from None
             raise BatchError(
                 f"{self.path}: cannot lock the output folder: {exc.strerror or exc}"
             ) from None
@@ -92,6 +88,34 @@ class OutputLock:
         self.release()
 
 
+def refuse_if_locked(out: Path) -> None:
+    """Fail now, before a project is loaded, when a live run holds ``out``; the lock that
+    counts is still the one :class:`OutputLock` takes for the run.
+
+    :raises BatchError: as :meth:`OutputLock.acquire` does.
+    """
+    path = out / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return  # no lock file (a new OUT), or one we cannot read: acquire() will say
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise _busy(out, _read_pid(fd)) from None
+    finally:
+        os.close(fd)
+
+
+def _busy(out: Path, holder: int | None) -> BatchError:
+    who = f"pid {holder}" if holder is not None else "another process"
+    return BatchError(
+        f"{out} is in use by another batch run ({who}); wait for it to finish, or stop it "
+        "and finish its work with --resume"
+    )
+
+
 def _read_pid(fd: int) -> int | None:
     try:
         text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
@@ -121,12 +145,18 @@ def refuse_input_in_output(profiles: Path, out: Path) -> None:
                 f"{profiles}: the profiles file is {source}, which a run into {out} writes "
                 "or removes; copy it elsewhere or choose another --out"
             )
-    parts = folder / PARTS_DIR
-    if source == parts or parts in source.parents:
-        raise BatchError(
-            f"{profiles}: the profiles file is inside {parts}, which a run into {out} "
-            "removes; copy it elsewhere or choose another --out"
-        )
+    for parts in {folder / PARTS_DIR, _real(folder / PARTS_DIR)}:
+        if source == parts or parts in source.parents:
+            raise BatchError(
+                f"{profiles}: the profiles file is inside {parts}, which a run into {out} "
+                "removes; copy it elsewhere or choose another --out"
+            )
 
 
-__all__ = ["LOCK_FILE", "MANAGED_FILES", "OutputLock", "refuse_input_in_output"]
+__all__ = [
+    "LOCK_FILE",
+    "MANAGED_FILES",
+    "OutputLock",
+    "refuse_if_locked",
+    "refuse_input_in_output",
+]
