@@ -668,6 +668,21 @@ def _refuse_changed_input(journal: Journal, previous: ChunkStats, chunk: Chunk) 
     )
 
 
+def _verify_finished_chunks(source: ProfileSource, journal: Journal) -> None:
+    """Before a resume renders anything, read the input as far as the last finished chunk
+    and check every finished chunk's digest: a changed input is refused while the journal
+    still describes the old one alone (reading is cheap next to rendering)."""
+    last = journal.last_finished()
+    if last < 0:
+        return
+    for chunk in source.chunks():
+        if chunk.index > last:
+            return
+        previous = journal.done(chunk.index)
+        if previous is not None:
+            _refuse_changed_input(journal, previous, chunk)
+
+
 def _chunk_failed(index: int, exc: BaseException) -> BatchError:
     if isinstance(exc, OSError):
         exc = io_failure(exc, f"chunk {index}")
@@ -857,7 +872,6 @@ def _run_locked(
                 f"cannot resume the run in {out}: {why}. Remove {journal.parts} (or use "
                 "another --out) to start over"
             )
-        (out / MANIFEST).unlink(missing_ok=True)
         resumed = True
     else:
         if options.resume:
@@ -867,8 +881,16 @@ def _run_locked(
         remove_outputs(out)
         journal.start(header)
     journal.open(options.output_format)
-    spec = job.spec(options.output_format)
-    job.warm()
+    try:
+        if resumed:
+            _verify_finished_chunks(source, journal)
+            # A manifest here is from a run killed before it removed its journal.
+            (out / MANIFEST).unlink(missing_ok=True)
+        spec = job.spec(options.output_format)
+        job.warm()
+    except BaseException:
+        journal.close()
+        raise
     progress.start(source.total, source.unit)
     try:
         if options.engine == "dask":

@@ -544,6 +544,15 @@ class Journal:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
+    def last_finished(self) -> int:
+        """The highest index of a chunk whose stats file is in place (-1 for none)."""
+        found = -1
+        for path in self.parts.glob("chunk-*.json"):
+            number = path.name[len("chunk-") : -len(".json")]
+            if number.isdigit():
+                found = max(found, int(number))
+        return found
+
     def done(self, index: int) -> ChunkStats | None:
         """The stats of a finished chunk, or ``None`` when it must be rendered (again)."""
         if index < self.assembly.chunks:

@@ -216,9 +216,10 @@ class CsvChunk:
                 )
                 continue
             try:
-                yield line_no, csv_record(columns, row)
+                record = csv_record(columns, row)
             except Exception as exc:  # one row must never cost the chunk
-                yield line_no, unreadable(exc, "CSV row")
+                record = unreadable(exc, "CSV row")
+            yield line_no, record
 
 
 @dataclass(slots=True)
@@ -257,9 +258,10 @@ class ParquetChunk:
             try:
                 if row is None:
                     row = self.batch.slice(offset, 1).to_pylist()[0]
-                yield position, parquet_record(row, dotted)
+                record = parquet_record(row, dotted)
             except Exception as exc:
-                yield position, parquet_row_error(self.batch, offset, exc)
+                record = parquet_row_error(self.batch, offset, exc)
+            yield position, record
 
 
 Chunk: TypeAlias = JsonlChunk | CsvChunk | ParquetChunk
@@ -727,7 +729,12 @@ class _RowGroupDigests:
             start, length = min(offsets), chunk.total_compressed_size
             digest.update(f"{start}:{length};".encode())
             handle.seek(start)
-            digest.update(handle.read(length))
+            while length > 0:  # a column chunk can be large: a MiB at a time
+                piece = handle.read(min(length, 1 << 20))
+                if not piece:
+                    break
+                digest.update(piece)
+                length -= len(piece)
         value = digest.digest()
         if len(self.cache) >= 8:  # chunks move forward: old groups are not asked again
             self.cache.clear()
