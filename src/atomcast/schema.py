@@ -102,6 +102,10 @@ def parse_iso_datetime(text: str) -> dt.datetime:
         raise ValueError(f"{text!r} is not an ISO 8601 date or datetime") from None
 
 
+class DatetimeRangeError(ValueError):
+    """A well-formed date or datetime whose UTC instant Python cannot hold."""
+
+
 def canonical_datetime(value: Any) -> str:
     """An ISO 8601 date or datetime (string or object) as ``YYYY-MM-DDTHH:MM:SSZ`` in UTC.
 
@@ -113,7 +117,13 @@ def canonical_datetime(value: Any) -> str:
         return _canonical_text(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                value = value.astimezone(dt.UTC).replace(tzinfo=None)
+            except OverflowError:
+                # 0001-01-01T00:00+01:00 is a valid ISO date whose UTC instant is not.
+                raise DatetimeRangeError(
+                    f"{value.isoformat()} is outside years 1 to 9999 once in UTC"
+                ) from None
         return str(value.replace(microsecond=0).isoformat()) + "Z"
     if isinstance(value, dt.date):
         return f"{value.isoformat()}T00:00:00Z"
@@ -152,6 +162,8 @@ def coerce_value(spec: AttributeSpec, value: Any, path: str) -> Any:
     elif kind == "datetime":
         try:
             return canonical_datetime(value)
+        except DatetimeRangeError as exc:
+            raise ProfileError(f"{path}: {exc}", path) from None
         except ValueError:
             pass
     elif kind == "list":

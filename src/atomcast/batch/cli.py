@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from atomcast.batch.parts import OUTPUT_FORMATS
-from atomcast.batch.progress import PROGRESS_MODES, make_progress, print_summary
+from atomcast.batch.progress import PROGRESS_MODES, channel_errors, make_progress, print_summary
 from atomcast.errors import AtomcastError, ProjectError
 from atomcast.models import CHANNELS
 
@@ -132,9 +133,14 @@ def batch_command(
     input order. A run that is killed can be finished with --resume.
     """
     from atomcast.batch.engine import BatchJob, interrupted_run
+    from atomcast.batch.guard import refuse_if_locked
 
+    # A job started in the background by a shell (`atomcast batch ... &`) inherits SIGINT
+    # ignored, and Python then leaves it so: Ctrl-C or `kill -INT` would not stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     wanted = _channels(channels)
     try:
+        refuse_if_locked(out)  # before the project loads: a busy OUT is refused at once
         if resume and at is None:
             previous = interrupted_run(out)
             at = previous.at if previous is not None else None
@@ -158,6 +164,14 @@ def batch_command(
     except (AtomcastError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:  # the engine words its own; this is for anything it missed
+        where = exc.filename if exc.filename is not None else out
+        click.echo(
+            f"error: {where}: {exc.strerror or exc}; finished chunks are kept: rerun with "
+            "--resume to finish the run",
+            err=True,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("interrupted: finished chunks are kept; rerun with --resume", err=True)
         sys.exit(130)
@@ -165,9 +179,11 @@ def batch_command(
         click.echo(f"{out}: this run is already complete; nothing to do", err=True)
     if progress_mode != "none":
         print_summary(report.manifest)
+    errors = channel_errors(report.manifest)
+    shown = ", ".join(f"{name} {count}" for name, count in errors.items())
     click.echo(
         f"{report.profiles_in} profiles: {report.rendered} rendered, {report.rejected} "
-        f"rejected -> {report.rendered_path}",
+        f"rejected{f'; channel errors: {shown}' if errors else ''} -> {report.rendered_path}",
         err=True,
     )
 

@@ -58,10 +58,12 @@ from typing import IO, Any, Literal, TypeAlias
 
 from atomcast import __version__
 from atomcast.batch.encoding import RecordEncoder
+from atomcast.batch.guard import OutputLock, refuse_input_in_output
 from atomcast.batch.parts import (
     MANIFEST,
     REJECTS,
     RENDERED,
+    RESUME_HINT,
     Journal,
     JournalHeader,
     OutputFormat,
@@ -69,6 +71,7 @@ from atomcast.batch.parts import (
     RenderedSink,
     commit_bytes,
     input_fingerprint,
+    io_failure,
     make_sink,
     remove_outputs,
     resume_mismatch,
@@ -294,6 +297,8 @@ class BatchJob:
             where = exc.field.split(".")[0] if exc.field else "profile"
             reason = f"fails the profile schema: {exc}"
             return RejectedRecord(line, id_of(raw), reason, f"schema: {where}")
+        except RecursionError:
+            return _too_deep(line, id_of(raw))
         except Exception as exc:  # e.g. a datetime the platform cannot convert
             return _internal_error(line, id_of(raw), exc)
         try:
@@ -302,6 +307,8 @@ class BatchJob:
         except UnicodeEncodeError:
             reason = "invalid text: the profile holds a lone surrogate (not valid Unicode)"
             return RejectedRecord(line, profile.id, reason, "invalid text")
+        except RecursionError:
+            return _too_deep(line, profile.id)
         except Exception as exc:  # a bug must cost one record, never the run
             return _internal_error(line, profile.id, exc)
         return result, blob
@@ -337,6 +344,7 @@ class BatchJob:
         rendered.close()
         stats.first_line = chunk_first_line(chunk)
         stats.last_line = chunk_last_line(chunk)
+        stats.input_digest = chunk.digest
         if stats.records != chunk.count:
             raise BatchError(
                 f"chunk {chunk.index}: {chunk.count} records read but {stats.records} accounted for"
@@ -380,6 +388,13 @@ class BatchJob:
             content_fingerprint=self.content_fingerprint(),
             output_format=output_format,
         )
+
+
+def _too_deep(line: int, profile_id: str | None) -> RejectedRecord:
+    # Only a record nested far beyond any real profile gets here (files are depth-checked
+    # as they are read; a mapping given to the Python API is not).
+    reason = "nested too deeply: rendering it exhausted the recursion limit"
+    return RejectedRecord(line, profile_id, reason, "too deeply nested")
 
 
 def _internal_error(line: int, profile_id: str | None, exc: Exception) -> RejectedRecord:
@@ -490,11 +505,18 @@ def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
     chunk size; only the small stats travel back to the parent.
     """
     job = job_for(spec)
-    writer = PartWriter(Path(parts_dir), chunk.index)
+    try:
+        writer = PartWriter(Path(parts_dir), chunk.index)
+    except OSError as exc:
+        raise io_failure(exc, parts_dir) from None
     try:
         sink = make_sink(writer.rendered, spec.output_format, job.channels, job.encode)
         stats = job.render_chunk(chunk, sink, writer.rejects)
         writer.commit(stats)
+    except OSError as exc:
+        writer.abort()
+        # As a BatchError, it reaches the parent (another process) with its message whole.
+        raise io_failure(exc, parts_dir) from None
     except BaseException:
         writer.abort()
         raise
@@ -618,6 +640,8 @@ def drive(
         state.chunks = chunk.index + 1
         if resume:
             previous = journal.done(chunk.index)
+            if previous is not None:
+                _refuse_changed_input(journal, previous, chunk)
             if previous is not None and previous.records == chunk.count:
                 state.reused += 1
                 progress.advance(chunk.count, span)
@@ -631,12 +655,41 @@ def drive(
     return state.chunks, state.reused
 
 
-def _chunk_failed(index: int, exc: BaseException) -> BatchError:
-    detail = str(exc) if isinstance(exc, AtomcastError) else f"{exc.__class__.__name__}: {exc}"
-    return BatchError(
-        f"chunk {index} failed: {detail}\nfinished chunks are kept: rerun with --resume to "
-        "continue where it stopped"
+def _refuse_changed_input(journal: Journal, previous: ChunkStats, chunk: Chunk) -> None:
+    """A finished chunk is reused only when its input bytes are the ones it was rendered
+    from: the header's size and first/last MiB miss an edit in the middle of the file."""
+    if not previous.input_digest or previous.input_digest == chunk.digest:
+        return
+    where = f"records at {previous.first_line}-{previous.last_line}"
+    raise BatchError(
+        f"cannot resume the run in {journal.out}: the profiles file changed since the "
+        f"interrupted run ({where}, chunk {chunk.index}, differ). Remove {journal.parts} "
+        "(or use another --out) to start over"
     )
+
+
+def _verify_finished_chunks(source: ProfileSource, journal: Journal) -> None:
+    """Before a resume renders anything, read the input as far as the last finished chunk
+    and check every finished chunk's digest: a changed input is refused while the journal
+    still describes the old one alone (reading is cheap next to rendering)."""
+    last = journal.last_finished()
+    if last < 0:
+        return
+    for chunk in source.chunks():
+        if chunk.index > last:
+            return
+        previous = journal.done(chunk.index)
+        if previous is not None:
+            _refuse_changed_input(journal, previous, chunk)
+
+
+def _chunk_failed(index: int, exc: BaseException) -> BatchError:
+    if isinstance(exc, OSError):
+        exc = io_failure(exc, f"chunk {index}")
+    detail = str(exc) if isinstance(exc, AtomcastError) else f"{exc.__class__.__name__}: {exc}"
+    if RESUME_HINT not in detail:
+        detail = f"{detail}; {RESUME_HINT}"
+    return BatchError(f"chunk {index} failed: {detail}")
 
 
 def run_local(
@@ -655,7 +708,10 @@ def run_local(
         results: dict[int, ChunkStats] = {}
 
         def submit_inline(chunk: Chunk) -> int:
-            results[chunk.index] = render_chunk_to_parts(spec, chunk, parts_dir)
+            try:
+                results[chunk.index] = render_chunk_to_parts(spec, chunk, parts_dir)
+            except Exception as exc:  # worded as the pool's failures are
+                raise _chunk_failed(chunk.index, exc) from None
             return chunk.index
 
         def collect_inline(handles: set[Any]) -> list[tuple[Any, ChunkStats]]:
@@ -775,7 +831,29 @@ def run_batch(
         raise BatchError(f"--workers must be at least 1, got {workers}")
     if options.engine not in ENGINES:
         raise BatchError(f"unknown engine {options.engine!r} (engines: {', '.join(ENGINES)})")
-    out.mkdir(parents=True, exist_ok=True)
+    refuse_input_in_output(profiles, out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BatchError(f"{out}: cannot create the output folder: {exc.strerror}") from None
+    with OutputLock(out):
+        try:
+            return _run_locked(job, profiles, out, options, progress, workers, (started_at, t0))
+        except OSError as exc:  # disk full, quota, I/O error: one line, never a traceback
+            raise io_failure(exc, out) from None
+
+
+def _run_locked(
+    job: BatchJob,
+    profiles: Path,
+    out: Path,
+    options: BatchOptions,
+    progress: BatchProgress,
+    workers: int,
+    started: tuple[dt.datetime, float],
+) -> BatchReport:
+    """:func:`run_batch` once ``out`` is locked for this process."""
+    started_at, t0 = started
     journal = Journal(out)
     previous: JournalHeader | None = journal.read_header() if journal.exists() else None
     if previous is not None and not options.resume:
@@ -794,7 +872,6 @@ def run_batch(
                 f"cannot resume the run in {out}: {why}. Remove {journal.parts} (or use "
                 "another --out) to start over"
             )
-        (out / MANIFEST).unlink(missing_ok=True)
         resumed = True
     else:
         if options.resume:
@@ -804,8 +881,16 @@ def run_batch(
         remove_outputs(out)
         journal.start(header)
     journal.open(options.output_format)
-    spec = job.spec(options.output_format)
-    job.warm()
+    try:
+        if resumed:
+            _verify_finished_chunks(source, journal)
+            # A manifest here is from a run killed before it removed its journal.
+            (out / MANIFEST).unlink(missing_ok=True)
+        spec = job.spec(options.output_format)
+        job.warm()
+    except BaseException:
+        journal.close()
+        raise
     progress.start(source.total, source.unit)
     try:
         if options.engine == "dask":

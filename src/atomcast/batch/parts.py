@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import io
 import json
@@ -53,6 +54,26 @@ GZIP_LEVEL = 3
 _FINGERPRINT_SPAN = 1 << 20
 
 
+RESUME_HINT = "finished chunks are kept: rerun with --resume to finish the run"
+
+
+def io_failure(exc: OSError, fallback: Path | str) -> BatchError:
+    """A disk full, quota or I/O error as one line: the file, the cause, and that the
+    run can be finished with ``--resume`` (every finished chunk is on disk already)."""
+    where = exc.filename if exc.filename is not None else fallback
+    code = errno.errorcode.get(exc.errno or 0)
+    cause = exc.strerror or str(exc)
+    shown = f"{cause} ({code})" if code else cause
+    return BatchError(f"{where}: {shown}; {RESUME_HINT}")
+
+
+def _named(exc: OSError, path: Path | str) -> OSError:
+    # write() and fsync() errors carry no file name; the message must say which file.
+    if exc.filename is None:
+        exc.filename = str(path)
+    return exc
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, on disk before the
     rename so that a power cut leaves the old file or the new one, never an empty one."""
@@ -63,6 +84,10 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fdatasync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _named(exc, path) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -162,7 +187,10 @@ class ParquetSink(RenderedSink):
         import pyarrow.parquet as pq
 
         table = pa.table(self.columns, schema=parquet_schema(self.channels))
-        pq.write_table(table, self.handle, compression="zstd")
+        try:
+            pq.write_table(table, self.handle, compression="zstd")
+        except OSError as exc:  # pyarrow's own error drops the file name
+            raise _named(exc, getattr(self.handle, "name", "?")) from None
         self.columns = {}
 
 
@@ -238,7 +266,10 @@ class WritebackFile(io.FileIO):
         self._written = self._started = os.fstat(self.fileno()).st_size
 
     def write(self, data: Any) -> int:
-        count = super().write(data)
+        try:
+            count = super().write(data)
+        except OSError as exc:
+            raise _named(exc, self.name) from None
         self._written += count
         if _START_WRITEBACK is not None and self._written - self._started >= WRITEBACK_WINDOW:
             _START_WRITEBACK(
@@ -252,7 +283,10 @@ class WritebackFile(io.FileIO):
 
     def sync(self) -> None:
         """Put everything written (or copied in) on disk; with ``drop``, release its pages."""
-        os.fdatasync(self.fileno())
+        try:
+            os.fdatasync(self.fileno())
+        except OSError as exc:
+            raise _named(exc, self.name) from None
         self._written = self._started = os.fstat(self.fileno()).st_size
         if self.drop:
             with contextlib.suppress(OSError, AttributeError):
@@ -269,8 +303,11 @@ def sync_file(handle: IO[bytes]) -> None:
     raw = getattr(handle, "raw", handle)
     if isinstance(raw, WritebackFile):
         raw.sync()
-    else:
+        return
+    try:
         os.fdatasync(handle.fileno())
+    except OSError as exc:
+        raise _named(exc, getattr(handle, "name", "?")) from None
 
 
 def sync_folder(folder: Path) -> None:
@@ -292,7 +329,7 @@ class PartWriter:
         suffix = f".tmp-{os.getpid()}"
         self.tmp = PartPaths(*(p.with_name(p.name + suffix) for p in self.paths.all()))
         self.rendered: IO[bytes] = open_writeback(self.tmp.rendered)
-        self.rejects: IO[bytes] = open(self.tmp.rejects, "wb")  # noqa: SIM115
+        self.rejects: IO[bytes] = open_writeback(self.tmp.rejects)
 
     def commit(self, stats: ChunkStats) -> None:
         # On disk before the stats file says the chunk is done: a resume after a power cut
@@ -507,6 +544,15 @@ class Journal:
                 with contextlib.suppress(OSError):
                     path.unlink()
 
+    def last_finished(self) -> int:
+        """The highest index of a chunk whose stats file is in place (-1 for none)."""
+        found = -1
+        for path in self.parts.glob("chunk-*.json"):
+            number = path.name[len("chunk-") : -len(".json")]
+            if number.isdigit():
+                found = max(found, int(number))
+        return found
+
     def done(self, index: int) -> ChunkStats | None:
         """The stats of a finished chunk, or ``None`` when it must be rendered (again)."""
         if index < self.assembly.chunks:
@@ -535,6 +581,7 @@ class Journal:
             "last_line": stats.last_line,
             "rendered": stats.rendered,
             "rejected": stats.rejected,
+            "input_digest": stats.input_digest,
         }
         self._log.write(json.dumps(entry) + "\n")
         self._log.flush()
@@ -599,9 +646,11 @@ class Journal:
 
     def close(self) -> None:
         if self._log is not None:
-            self._log.close()
+            with contextlib.suppress(OSError):  # closing after a failed write: keep that error
+                self._log.close()
             self._log = None
-        self._close_partials()
+        with contextlib.suppress(OSError):
+            self._close_partials()
 
     def remove(self) -> None:
         self.close()
@@ -645,6 +694,10 @@ def concatenate_parquet(paths: Sequence[Path], target: Path, channels: Sequence[
                 if table.num_rows:
                     writer.write_table(table)
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _named(exc, target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -664,6 +717,7 @@ __all__ = [
     "PARTS_DIR",
     "REJECTS",
     "RENDERED",
+    "RESUME_HINT",
     "Journal",
     "JournalHeader",
     "OutputFormat",
@@ -671,6 +725,7 @@ __all__ = [
     "commit_bytes",
     "concatenate_parquet",
     "input_fingerprint",
+    "io_failure",
     "make_sink",
     "part_paths",
     "remove_outputs",

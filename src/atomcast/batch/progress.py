@@ -187,9 +187,39 @@ def summary_table(manifest: Mapping[str, Any]) -> Table:
     return table
 
 
+#: Error reasons shown per channel under the summary table (all are in the manifest).
+ERROR_REASONS_SHOWN = 3
+
+
+def channel_errors(manifest: Mapping[str, Any]) -> dict[str, int]:
+    """Profiles whose channel ended in ``status: error``, per channel (zeros left out)."""
+    channels: Mapping[str, Mapping[str, Any]] = manifest.get("channels", {})
+    return {name: int(c.get("error", 0)) for name, c in channels.items() if c.get("error")}
+
+
+def error_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """Per channel with errors: the count and the most frequent error reasons."""
+    lines: list[str] = []
+    channels: Mapping[str, Mapping[str, Any]] = manifest.get("channels", {})
+    for name, count in channel_errors(manifest).items():
+        lines.append(f"{name}: {count:,} profile(s) with status error")
+        reasons: Mapping[str, int] = channels[name].get("error_reasons") or {}
+        for reason, times in list(reasons.items())[:ERROR_REASONS_SHOWN]:
+            lines.append(f"  {times:,} x {reason}")
+        if len(reasons) > ERROR_REASONS_SHOWN:
+            lines.append(f"  ... {len(reasons) - ERROR_REASONS_SHOWN} more in manifest.json")
+    return lines
+
+
 def print_summary(manifest: Mapping[str, Any], stream: IO[str] | None = None) -> None:
-    console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=False)
+    target = stream or sys.stderr
+    console = Console(file=target, highlight=False, soft_wrap=False)
     console.print(summary_table(manifest))
+    errors = error_lines(manifest)
+    if errors:
+        # Plain lines, never wrapped: a reason is often a file name and a message to grep.
+        target.write("\n".join(["channel errors:", *errors]) + "\n")
+        target.flush()
 
 
 __all__ = [
@@ -199,6 +229,8 @@ __all__ = [
     "LogProgress",
     "NullProgress",
     "ProgressMode",
+    "channel_errors",
+    "error_lines",
     "make_progress",
     "print_summary",
     "summary_table",

@@ -5,6 +5,10 @@ strings, Parquet record batches); turning a chunk into profile mappings happens 
 worker that renders it (:meth:`JsonlChunk.records` and friends), so the parsing cost is
 spread over every core and a chunk crosses the process boundary in its cheapest form.
 
+Every chunk carries a SHA-256 ``digest`` of the input bytes it was cut from (for Parquet, of
+the row groups it draws on), computed by the parent as it reads: the journal keeps it, and a
+resume refuses an input whose finished chunks no longer match, whatever the edit.
+
 Every record keeps its position for rejects: the 1-based line for JSONL, the physical line
 the row starts on for CSV, the 1-based record number for Parquet. A record that cannot be
 read becomes a :class:`RecordError` at that position, never an exception, so that a bad
@@ -13,8 +17,10 @@ record ends in ``rejects.jsonl`` instead of stopping the run.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import decimal
+import hashlib
 import json
 import math
 import os
@@ -37,6 +43,11 @@ _SUFFIXES: dict[str, InputFormat] = {
     ".pq": "parquet",
 }
 DEFAULT_CHUNK_SIZE = 2000
+#: Deepest nesting of arrays and objects a profile record may have. Real profiles nest a
+#: few levels; a record nested hundreds deep only exists to exhaust the recursion of the
+#: decoder, the schema check or the encoder, so it is rejected up front.
+MAX_NESTING = 100
+_TOO_DEEP = f"nested too deeply (more than {MAX_NESTING} levels of arrays and objects)"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -96,36 +107,68 @@ class JsonlChunk:
     index: int
     lines: list[tuple[int, bytes]]
     position: int
+    digest: str = ""
 
     @property
     def count(self) -> int:
         return len(self.lines)
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:
-        loads = json.loads
         for line_no, data in self.lines:
-            try:
-                value = loads(data)
-            except UnicodeDecodeError:
-                yield line_no, RecordError("malformed JSON: not valid UTF-8", "malformed JSON")
-                continue
-            except ValueError as exc:
-                msg = getattr(exc, "msg", str(exc))
-                col = getattr(exc, "colno", None)
-                where = f" (column {col})" if col is not None else ""
-                yield line_no, RecordError(f"malformed JSON: {msg}{where}", "malformed JSON")
-                continue
-            if not isinstance(value, dict):
-                kind = "array" if isinstance(value, list) else type(value).__name__
-                yield (
-                    line_no,
-                    RecordError(
-                        f"not a JSON object: a profile must be an object, got {kind}",
-                        "not a JSON object",
-                    ),
-                )
-                continue
-            yield line_no, value
+            yield line_no, jsonl_record(data)
+
+
+def jsonl_record(data: bytes) -> RawOrError:
+    """One JSON line as a raw profile, or why it is not one; never raises."""
+    try:
+        value = json.loads(data)
+    except UnicodeDecodeError:
+        return RecordError("malformed JSON: not valid UTF-8", "malformed JSON")
+    except ValueError as exc:
+        msg = getattr(exc, "msg", str(exc))
+        col = getattr(exc, "colno", None)
+        where = f" (column {col})" if col is not None else ""
+        return RecordError(f"malformed JSON: {msg}{where}", "malformed JSON")
+    except RecursionError:
+        return RecordError(_TOO_DEEP, "too deeply nested")
+    except Exception as exc:  # one record must never cost the chunk
+        return unreadable(exc)
+    if not isinstance(value, dict):
+        kind = "array" if isinstance(value, list) else type(value).__name__
+        return RecordError(
+            f"not a JSON object: a profile must be an object, got {kind}", "not a JSON object"
+        )
+    # Counting brackets is a cheap bound on the depth: only a line with many is walked.
+    if data.count(b"[") + data.count(b"{") > MAX_NESTING and too_deep(value):
+        return RecordError(_TOO_DEEP, "too deeply nested", id_of(value))
+    return value
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether ``value`` nests arrays and objects deeper than ``limit`` (walked without
+    recursion, so that the check itself cannot overflow the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if _nests(child))
+        elif isinstance(node, list | tuple):
+            stack.extend((child, depth + 1) for child in node if _nests(child))
+    return False
+
+
+def _nests(value: Any) -> bool:
+    return isinstance(value, dict | list | tuple)
+
+
+def unreadable(exc: BaseException, what: str = "record") -> RecordError:
+    """A record that failed to decode in a way no rule foresaw: rejected with the cause."""
+    if isinstance(exc, RecursionError):
+        return RecordError(_TOO_DEEP, "too deeply nested")
+    name = exc.__class__.__name__
+    return RecordError(f"unreadable {what}: {name}: {exc}", f"unreadable {what}: {name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +193,7 @@ class CsvChunk:
     header: tuple[str, ...]
     rows: list[tuple[int, list[str] | str]]
     position: int
+    digest: str = ""
 
     @property
     def count(self) -> int:
@@ -171,7 +215,11 @@ class CsvChunk:
                     ),
                 )
                 continue
-            yield line_no, csv_record(columns, row)
+            try:
+                record = csv_record(columns, row)
+            except Exception as exc:  # one row must never cost the chunk
+                record = unreadable(exc, "CSV row")
+            yield line_no, record
 
 
 @dataclass(slots=True)
@@ -189,6 +237,7 @@ class ParquetChunk:
     position: int
     batch: Any = None
     error: str | None = None
+    digest: str = ""
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:
         if self.batch is None:
@@ -199,14 +248,20 @@ class ParquetChunk:
         names = self.batch.schema.names
         dotted = any("." in name for name in names)
         try:
-            rows = self.batch.to_pylist()
-        except Exception as exc:  # an Arrow type Python cannot hold: reject, never drop
-            reason = f"unreadable Parquet data: {exc.__class__.__name__}: {exc}"
-            for offset in range(self.count):
-                yield self.first + offset, RecordError(reason, "unreadable Parquet data")
-            return
+            rows: list[Any] = self.batch.to_pylist()
+        except Exception:
+            # A value Python cannot hold (a timestamp beyond year 9999...): find the rows
+            # that hold one, so that only they are rejected.
+            rows = [None] * self.count
         for offset, row in enumerate(rows):
-            yield self.first + offset, parquet_record(row, dotted)
+            position = self.first + offset
+            try:
+                if row is None:
+                    row = self.batch.slice(offset, 1).to_pylist()[0]
+                record = parquet_record(row, dotted)
+            except Exception as exc:
+                record = parquet_row_error(self.batch, offset, exc)
+            yield position, record
 
 
 Chunk: TypeAlias = JsonlChunk | CsvChunk | ParquetChunk
@@ -272,15 +327,25 @@ def convert_cell(kind: AttributeType | None, text: str) -> Any:
         raise ValueError("not a boolean (true/false, 1/0, yes/no)")
     if kind == "list":
         if stripped.startswith("["):
-            value = json.loads(stripped)
+            value = _json_cell(stripped)
             if not isinstance(value, list):
                 raise ValueError("not a JSON array")
             return value
         return [part.strip() for part in stripped.split("|") if part.strip()]
     # object: a JSON object in one cell (dotted columns fill it key by key instead)
-    value = json.loads(stripped)
+    value = _json_cell(stripped)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
+    return value
+
+
+def _json_cell(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(_TOO_DEEP) from None
+    if text.count("[") + text.count("{") > MAX_NESTING and too_deep(value):
+        raise ValueError(_TOO_DEEP)
     return value
 
 
@@ -351,6 +416,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def parquet_row_error(batch: Any, offset: int, exc: Exception) -> RecordError:
+    """Why row ``offset`` of ``batch`` cannot be read: the first column whose value Python
+    cannot hold, and the row's id when that one can still be read."""
+    names: list[str] = list(batch.schema.names)
+    profile_id: str | None = None
+    culprit: tuple[str, Exception] | None = None
+    for index, name in enumerate(names):
+        try:
+            value = batch.column(index)[offset].as_py()
+        except Exception as problem:
+            culprit = culprit or (name, problem)
+            continue
+        if name == "id" and isinstance(value, str | int) and not isinstance(value, bool):
+            profile_id = str(value)
+    if culprit is None:
+        failure = unreadable(exc, "Parquet row")
+        return RecordError(failure.reason, failure.key, profile_id)
+    name, cause = culprit
+    reason = (
+        f"column '{name}': the value cannot be read ({cause.__class__.__name__}: {cause}); "
+        "out of range for its type"
+    )
+    return RecordError(reason, f"bad value: {name}", profile_id)
+
+
 def parquet_record(row: dict[str, Any], dotted: bool) -> RawOrError:
     """One Parquet row as a raw profile; null is absent and ``a.b`` columns nest."""
     raw: dict[str, Any] = {}
@@ -391,12 +481,23 @@ class ProfileSource:
     _columns: tuple[str, ...] | None = field(default=None, repr=False)
 
     def chunks(self) -> Iterator[Chunk]:
-        """The file's chunks, in order; chunk ``i`` always holds the same records."""
+        """The file's chunks, in order; chunk ``i`` always holds the same records.
+
+        :raises BatchError: when reading the file fails part way (an I/O error).
+        """
         if self.format == "jsonl":
-            return _jsonl_chunks(self.path, self.chunk_size)
-        if self.format == "csv":
-            return _csv_chunks(self.path, self.chunk_size)
-        return _parquet_chunks(self.path, self.chunk_size, self._columns)
+            chunks: Iterator[Chunk] = _jsonl_chunks(self.path, self.chunk_size)
+        elif self.format == "csv":
+            chunks = _csv_chunks(self.path, self.chunk_size)
+        else:
+            chunks = _parquet_chunks(self.path, self.chunk_size, self._columns)
+        try:
+            yield from chunks
+        except OSError as exc:
+            raise BatchError(
+                f"{self.path}: cannot read the profiles: {exc.strerror or exc}; finished "
+                "chunks are kept: rerun with --resume to finish the run"
+            ) from None
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:
         """Every record in order, decoded in this process (for the Python API)."""
@@ -449,20 +550,23 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[JsonlChunk]:
     index = 0
     position = 0
     lines: list[tuple[int, bytes]] = []
+    digest = hashlib.sha256()
     with _open_binary(path) as handle:
         for line_no, data in enumerate(handle, start=1):
             position += len(data)
+            digest.update(data)
             if line_no == 1 and data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
             if not data.strip():
                 continue
             lines.append((line_no, data))
             if len(lines) >= chunk_size:
-                yield JsonlChunk(index, lines, position)
+                yield JsonlChunk(index, lines, position, digest.hexdigest())
                 index += 1
                 lines = []
+                digest = hashlib.sha256()
     if lines:
-        yield JsonlChunk(index, lines, position)
+        yield JsonlChunk(index, lines, position, digest.hexdigest())
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -483,10 +587,18 @@ class _CountingLines:
         self.handle = handle
         self.position = 0
         self.first = True
+        self.digest = hashlib.sha256()
+
+    def take_digest(self) -> str:
+        """The digest of the bytes read since the last call."""
+        value = self.digest.hexdigest()
+        self.digest = hashlib.sha256()
+        return value
 
     def __iter__(self) -> Iterator[str]:
         for data in self.handle:
             self.position += len(data)
+            self.digest.update(data)
             if self.first:
                 self.first = False
                 if data.startswith(b"\xef\xbb\xbf"):
@@ -540,11 +652,12 @@ def _csv_chunks(path: Path, chunk_size: int) -> Iterator[CsvChunk]:
                     continue
             rows.append((start, row))
             if len(rows) >= chunk_size:
-                yield CsvChunk(index, header, rows, lines.position)
+                yield CsvChunk(index, header, rows, lines.position, lines.take_digest())
                 index += 1
                 rows = []
+        digest = lines.take_digest()
     if rows:
-        yield CsvChunk(index, header, rows, os.path.getsize(path))
+        yield CsvChunk(index, header, rows, os.path.getsize(path), digest)
 
 
 def _open_parquet(path: Path, schema: ProfileSchema, chunk_size: int) -> ProfileSource:
@@ -584,7 +697,80 @@ def _parquet_pieces(
                 yield None, expected - seen, f"row group {group}: {exc}"
 
 
+class _RowGroupDigests:
+    """SHA-256 of a Parquet chunk's source: the raw (compressed) column chunks of every row
+    group it draws rows from. Content-based like the JSONL digest, and cheaper than hashing
+    decoded values, whose buffers may hold undefined padding."""
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        meta = pq.ParquetFile(path).metadata
+        self.meta = meta
+        self.starts: list[int] = []
+        first = 1
+        for group in range(meta.num_row_groups):
+            self.starts.append(first)
+            first += meta.row_group(group).num_rows
+        self.cache: dict[int, bytes] = {}
+
+    def _group(self, handle: IO[bytes], group: int) -> bytes:
+        cached = self.cache.get(group)
+        if cached is not None:
+            return cached
+        digest = hashlib.sha256()
+        row_group = self.meta.row_group(group)
+        for column in range(row_group.num_columns):
+            chunk = row_group.column(column)
+            offsets = [chunk.data_page_offset]
+            if chunk.has_dictionary_page and chunk.dictionary_page_offset:
+                offsets.append(chunk.dictionary_page_offset)
+            start, length = min(offsets), chunk.total_compressed_size
+            digest.update(f"{start}:{length};".encode())
+            handle.seek(start)
+            while length > 0:  # a column chunk can be large: a MiB at a time
+                piece = handle.read(min(length, 1 << 20))
+                if not piece:
+                    break
+                digest.update(piece)
+                length -= len(piece)
+        value = digest.digest()
+        if len(self.cache) >= 8:  # chunks move forward: old groups are not asked again
+            self.cache.clear()
+        self.cache[group] = value
+        return value
+
+    def chunk(self, handle: IO[bytes], first: int, count: int) -> str:
+        """The digest of records ``first`` to ``first + count - 1`` (1-based)."""
+        digest = hashlib.sha256(f"{first}+{count};".encode())
+        last = first + count - 1
+        group = max(bisect.bisect_right(self.starts, first) - 1, 0)
+        while group < len(self.starts) and self.starts[group] <= last:
+            digest.update(self._group(handle, group))
+            group += 1
+        return digest.hexdigest()
+
+
 def _parquet_chunks(
+    path: Path, chunk_size: int, columns: tuple[str, ...] | None
+) -> Iterator[ParquetChunk]:
+    """:func:`_parquet_records` with each chunk's digest."""
+    try:
+        digests: _RowGroupDigests | None = _RowGroupDigests(path)
+    except Exception:  # unreadable metadata: the chunks say why, record by record
+        digests = None
+    with _open_binary(path) as handle:
+        for chunk in _parquet_records(path, chunk_size, columns):
+            if digests is not None:
+                try:
+                    chunk.digest = digests.chunk(handle, chunk.first, chunk.count)
+                except (OSError, ValueError):
+                    chunk.digest = ""
+            yield chunk
+
+
+def _parquet_records(
     path: Path, chunk_size: int, columns: tuple[str, ...] | None
 ) -> Iterator[ParquetChunk]:
     """Row groups re-cut into chunks of exactly ``chunk_size`` records (the last may be
@@ -659,6 +845,7 @@ def iter_items(items: Iterable[Mapping[str, Any] | Item]) -> Iterator[Item]:
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "INPUT_FORMATS",
+    "MAX_NESTING",
     "Chunk",
     "CsvChunk",
     "CsvColumn",
@@ -677,7 +864,10 @@ __all__ = [
     "detect_format",
     "id_of",
     "iter_items",
+    "jsonl_record",
     "open_profiles",
     "parquet_record",
     "read_profiles",
+    "too_deep",
+    "unreadable",
 ]

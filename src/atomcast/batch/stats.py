@@ -42,14 +42,20 @@ def ranked_counts(counts: Mapping[str, int], limit: int | None = None) -> dict[s
 
 @dataclass(slots=True)
 class ChannelCounts:
-    """Statuses of one channel, and why it was skipped or failed."""
+    """Statuses of one channel, and why it was skipped or failed.
+
+    :param reasons: skip and error reasons together; ``errors`` holds the error ones alone,
+        so that a failure is never lost among thousands of consent skips.
+    """
 
     statuses: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
 
     def to_json(self, limit: int | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {status: self.statuses.get(status, 0) for status in STATUSES}
         data["reasons"] = ranked_counts(self.reasons, limit)
+        data["error_reasons"] = ranked_counts(self.errors, limit)
         return data
 
     @classmethod
@@ -57,6 +63,7 @@ class ChannelCounts:
         return cls(
             {s: int(data.get(s, 0)) for s in STATUSES if data.get(s)},
             {str(k): int(v) for k, v in data.get("reasons", {}).items()},
+            {str(k): int(v) for k, v in data.get("error_reasons", {}).items()},
         )
 
 
@@ -80,6 +87,8 @@ class ChunkStats:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     atoms: set[str] = field(default_factory=set)
     seconds: float = 0.0
+    #: SHA-256 of the input bytes of the chunk (empty for merged stats and old journals).
+    input_digest: str = ""
 
     def add_rendered(self, result: RenderResult) -> None:
         """Count one rendered profile (a profile whose channels are all skipped counts)."""
@@ -104,6 +113,8 @@ class ChunkStats:
             statuses[output.status] = statuses.get(output.status, 0) + 1
             if output.reason is not None:
                 counts.reasons[output.reason] = counts.reasons.get(output.reason, 0) + 1
+                if output.status == "error":
+                    counts.errors[output.reason] = counts.errors.get(output.reason, 0) + 1
             if output.atoms:
                 atoms.update(a for a in output.atoms.values() if a is not None)
 
@@ -119,6 +130,7 @@ class ChunkStats:
             mine = self.channels.setdefault(name, ChannelCounts())
             _add(mine.statuses, counts.statuses)
             _add(mine.reasons, counts.reasons)
+            _add(mine.errors, counts.errors)
         _add(self.combinations, other.combinations)
         _add(self.experiments, other.experiments)
         _add(self.reject_reasons, other.reject_reasons)
@@ -139,6 +151,7 @@ class ChunkStats:
             "reject_reasons": ranked_counts(self.reject_reasons),
             "atoms": sorted(self.atoms),
             "seconds": round(self.seconds, 6),
+            "input_digest": self.input_digest,
         }
 
     @classmethod
@@ -158,6 +171,7 @@ class ChunkStats:
             reject_reasons={str(k): int(v) for k, v in data.get("reject_reasons", {}).items()},
             atoms={str(a) for a in data.get("atoms", ())},
             seconds=float(data.get("seconds", 0.0)),
+            input_digest=str(data.get("input_digest", "")),
         )
 
 
