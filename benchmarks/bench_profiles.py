@@ -86,7 +86,9 @@ def demo_profile(rng: random.Random, index: int) -> dict[str, Any]:
 # -- pantry (Larder & Co) ----------------------------------------------------------------------
 
 _PANTRY_NAMES = ["Anna", "Jonas", "Lucía", "Sam", "Mia", "José", "Lena", "Tom"]
-_PANTRY_LOCALES = [("en-GB", 0.50), ("de-DE", 0.20), ("es-MX", 0.20), ("de-AT", 0.05), ("es-ES", 0.05)]  # fmt: skip
+_PANTRY_LOCALES = [
+    ("en-GB", 0.50), ("de-DE", 0.20), ("es-MX", 0.20), ("de-AT", 0.05), ("es-ES", 0.05),
+]  # fmt: skip
 _PANTRY_CITIES = ["Leeds", "Berlin", "Puebla", "Wien", "Madrid", "York"]
 _PANTRY_DAYS = ["Thu 12 Mar", "Fri 13 Mar", "Sat 14 Mar"]
 _PANTRY_PLANS = [("none", 0.30), ("solo", 0.25), ("duo", 0.30), ("family", 0.15)]
@@ -148,7 +150,9 @@ def _value(spec: AttributeSpec, rng: random.Random, index: int) -> Any:
     if spec.type == "boolean":
         return rng.random() < 0.7
     if spec.type == "datetime":
-        return f"{rng.randint(2024, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z"
+        return (
+            f"{rng.randint(2024, 2026)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T10:00:00Z"
+        )
     if spec.type == "list":
         return rng.sample(_WORDS, rng.randint(0, 3))
     if spec.type == "object":

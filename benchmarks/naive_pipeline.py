@@ -197,8 +197,7 @@ def _record(raw: Mapping[str, Any]) -> dict[str, Any]:
         "profile": profile.attributes,
         "brand": state["brand"],
         "campaign": {"name": state["campaign"], "description": state["config"].description},
-        "locale": profile.attributes.get("locale")
-        or state["project"].config.locales.default,
+        "locale": profile.attributes.get("locale") or state["project"].config.locales.default,
     }
     channels: dict[str, Any] = {}
     for channel, layout in state["layouts"].items():
@@ -269,7 +268,9 @@ def main() -> None:
         open(args.out, "wb") as out,
         multiprocessing.Pool(args.workers, initializer=_init, initargs=initargs) as pool,
     ):
-        for data, good, bad in pool.imap(_chunk, _chunks(args.profiles, args.chunk_size, args.limit)):
+        for data, good, bad in pool.imap(
+            _chunk, _chunks(args.profiles, args.chunk_size, args.limit)
+        ):
             out.write(data)
             rendered += good
             rejected += bad
