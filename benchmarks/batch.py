@@ -206,23 +206,25 @@ def main() -> None:
         naive += ["-c", campaign, "--at", at, "-w", str(args.workers)]
         run_process([*naive, "-p", str(tiny), "-o", str(work / "warm.jsonl")], sample=False)
 
-        help_runs = [run_process([*atomcast, "--help"]) for _ in range(args.startup_runs)]
-        tiny_runs = [
-            run_process([*batch, "-p", str(tiny), "-o", str(work / f"tiny-{run}")])
-            for run in range(args.startup_runs)
-        ]
-        startup = {
-            "help_wall_s": statistics.median(m.wall_s for m in help_runs),
-            "help_cpu_s": statistics.median(m.cpu_s for m in help_runs),
-            "batch_10_wall_s": statistics.median(m.wall_s for m in tiny_runs),
-            "batch_10_cpu_s": statistics.median(m.cpu_s for m in tiny_runs),
-        }
-        say(
-            f"fixed costs (median of {args.startup_runs}): atomcast --help "
-            f"{startup['help_wall_s']:.2f}s wall {startup['help_cpu_s']:.2f}s CPU; "
-            f"atomcast batch of 10 profiles {startup['batch_10_wall_s']:.2f}s wall "
-            f"{startup['batch_10_cpu_s']:.2f}s CPU"
-        )
+        startup: dict[str, float] = {}
+        if args.startup_runs > 0:
+            helps = [run_process([*atomcast, "--help"]) for _ in range(args.startup_runs)]
+            tinies = [
+                run_process([*batch, "-p", str(tiny), "-o", str(work / f"tiny-{run}")])
+                for run in range(args.startup_runs)
+            ]
+            startup = {
+                "help_wall_s": statistics.median(m.wall_s for m in helps),
+                "help_cpu_s": statistics.median(m.cpu_s for m in helps),
+                "batch_10_wall_s": statistics.median(m.wall_s for m in tinies),
+                "batch_10_cpu_s": statistics.median(m.cpu_s for m in tinies),
+            }
+            say(
+                f"fixed costs (median of {args.startup_runs}): atomcast --help "
+                f"{startup['help_wall_s']:.2f}s wall {startup['help_cpu_s']:.2f}s CPU; "
+                f"atomcast batch of 10 profiles {startup['batch_10_wall_s']:.2f}s wall "
+                f"{startup['batch_10_cpu_s']:.2f}s CPU"
+            )
 
         out_dir = work / "atomcast"
         mine = run_process([*batch, "-p", str(source), "-o", str(out_dir)])
