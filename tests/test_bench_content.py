@@ -23,7 +23,7 @@ from tests.conftest import ROOT, copy_project
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_profiles import (  # noqa: E402
+from bench_profiles import (
     demo_profile,
     generator_for,
     pantry_profile,
@@ -114,16 +114,16 @@ def test_naive_pipeline_does_the_same_work_as_atomcast_batch(
     profiles = tmp_path / "profiles.jsonl"
     write_profiles(profiles, generator_for(name, load_project(folder).schema), 40, seed=5)
     out = tmp_path / "out"
+    options = ["-c", campaign, "-p", str(profiles), "--at", at, "-w", "1"]
     subprocess.run(
-        [str(ATOMCAST), "batch", str(folder), "-c", campaign, "-p", str(profiles)]
-        + ["-o", str(out), "--at", at, "-w", "1", "--progress", "none"],
+        [str(ATOMCAST), "batch", str(folder), *options, "-o", str(out), "--progress", "none"],
         check=True,
         capture_output=True,
     )
     naive_out = tmp_path / "naive.jsonl"
+    script = str(ROOT / "benchmarks" / "naive_pipeline.py")
     naive = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "naive_pipeline.py"), str(folder)]
-        + ["-c", campaign, "-p", str(profiles), "-o", str(naive_out), "--at", at, "-w", "1"],
+        [sys.executable, script, str(folder), *options, "-o", str(naive_out)],
         check=True,
         capture_output=True,
         text=True,
@@ -152,9 +152,9 @@ def test_naive_pipeline_does_the_same_work_as_atomcast_batch(
 
 @pytest.mark.slow
 def test_batch_benchmark_runs_end_to_end_and_summarises_in_json(tmp_path: Path) -> None:
+    options = ["--profiles", "60", "--startup-runs", "1", "--json", "--tmp", str(tmp_path)]
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "batch.py"), "--project", "pantry"]
-        + ["--profiles", "60", "--startup-runs", "1", "--json", "--tmp", str(tmp_path)],
+        [sys.executable, str(ROOT / "benchmarks" / "batch.py"), "--project", "pantry", *options],
         check=True,
         capture_output=True,
         text=True,
