@@ -2,7 +2,7 @@
 
 - ``demo``: the Harbor & Pine CRM mix (long-tailed first names drawn with Zipf weights, VIP
   and cart correlations, five locales);
-- ``pantry``: the Larder & Co subscriber mix (eight first names, a third of them missing or
+- ``pantry``: the Larder & Co subscriber mix (eight first names, four in ten missing or
   empty, optional city and delivery day, German and Mexican Spanish);
 - any other project: values derived from its profile schema alone (types, plus a few
   well-known attribute names), so that ``--project PATH`` works on content nobody tuned for.
