@@ -1,20 +1,33 @@
-"""Batch rendering benchmark: throughput, peak memory, and the ratio to a naive renderer.
+"""Batch benchmark that cannot flatter: atomcast vs a fair naive pipeline vs the I/O floor.
 
-Generates N synthetic profiles from the demo project's schema (deterministic seed, a
-realistic mix of locales, segments and consent) into a temporary JSONL file, renders them
-with ``atomcast.batch`` (every channel of the campaign) and prints:
+In one run, on one content project and one set of generated profiles:
 
-- profiles per second (wall clock, the whole run: reading, rendering, writing, assembly);
-- peak RSS: the parent (``RUSAGE_SELF``), the largest worker (``RUSAGE_CHILDREN``), and the
-  peak of their *sum* sampled from ``/proc`` while the run goes;
-- the ratio to a naive baseline that renders each profile from scratch in one process
-  (Jinja compiled per profile, then ``mjml2html`` per profile), timed on a sample and
-  extrapolated.
+1. **atomcast**: ``atomcast batch`` as a whole process (interpreter start-up, imports,
+   project load, workers, rendering, writing, assembly, fsync), wall time, CPU time of the
+   process tree, peak RSS of parent + workers (sum sampled from ``/proc``) and of the largest
+   single process (``wait4``);
+2. **naive**: ``benchmarks/naive_pipeline.py`` as a whole process with the same number of
+   workers: templates compiled once, Markdown and MJML per profile, same channels, same
+   record shape written (see that file). On all N profiles by default; with
+   ``--naive-sample S`` on the first S only, extrapolated from two runs (S and S/10) so that
+   start-up is counted once, not scaled;
+3. **floor**: ``benchmarks/io_floor.py`` writing as many bytes as atomcast's
+   ``rendered.jsonl``, once, with ``fdatasync``, as a whole process;
+
+then the ratios naive / atomcast and atomcast / floor. Before them, the fixed costs:
+``atomcast --help`` and ``atomcast batch`` of 10 profiles (median of ``--startup-runs``).
+
+Projects: ``demo`` (this repository, summer-sale), ``pantry``
+(``benchmarks/content/pantry``, weekly-box), or a path (its first campaign unless
+``--campaign``). Profiles are generated with a fixed seed (``benchmarks/bench_profiles.py``).
 
 Usage::
 
-    python benchmarks/batch.py                       # 200,000 profiles
-    python benchmarks/batch.py --profiles 1000000    # 1M
+    python benchmarks/batch.py --project pantry --profiles 60000 --workers 2
+    python benchmarks/batch.py --project demo --profiles 200000 --json
+
+On a shared machine, compare within one run: other work slows every step of it, the
+ratios less than the absolute times. The load average before and after is printed.
 """
 
 from __future__ import annotations
@@ -22,145 +35,51 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import resource
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-AT = "2026-07-15T12:00:00Z"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
 
-#: A long tail of first names, drawn with Zipf weights: a real CRM has thousands of names
-#: and a few very common ones, which is what the renderer's memoisation meets in production.
-_HEADS = [
-    "Ma",
-    "Sa",
-    "Pri",
-    "Da",
-    "Ru",
-    "Zo",
-    "Ju",
-    "Na",
-    "A",
-    "Li",
-    "No",
-    "O",
-    "E",
-    "Chlo",
-    "Ma",
-    "Lé",
-    "Ja",
-    "Ev",
-    "Mi",
-    "So",
-    "Ka",
-    "Jo",
-    "Te",
-    "Ro",
-    "Ha",
-    "Ni",
-    "Be",
-    "Clé",
-]
-_TAILS = [
-    "rgaret",
-    "m",
-    "ya",
-    "le",
-    "th",
-    "é",
-    "lien",
-    "dia",
-    "mélie",
-    "am",
-    "ah",
-    "livia",
-    "mma",
-    "é",
-    "this",
-    "a",
-    "ck",
-    "a",
-    "a",
-    "phie",
-    "ren",
-    "el",
-    "ssa",
-    "se",
-    "nnah",
-]
-FIRST_NAMES = sorted({head + tail for head in _HEADS for tail in _TAILS})
-random.Random(1).shuffle(FIRST_NAMES)
-_NAME_WEIGHTS = [1 / (rank + 1) for rank in range(len(FIRST_NAMES))]
-CITIES = [
-    "Portland", "Camden", "Bar Harbor", "Halifax", "Boston", "Montréal", "Québec", "Paris",
-    "Lyon", "Seattle", "Denver", "Burlington",
-]  # fmt: skip
-INTERESTS = [
-    "hiking", "camping", "backpacking", "climbing", "kayaking", "canoeing", "trail-running",
-    "home", "kitchen", "cabin-decor", "reading", "sailing", "fishing",
-]  # fmt: skip
-LOCALES = [("en-US", 0.68), ("fr-CA", 0.14), ("fr", 0.10), ("en-GB", 0.05), ("de-DE", 0.03)]
-TIERS = [("none", 0.45), ("trail", 0.30), ("ridge", 0.17), ("summit", 0.08)]
+from bench_profiles import generator_for, write_profiles  # noqa: E402
+
+PROJECTS = {
+    "demo": (ROOT, "summer-sale", "2026-07-15T12:00:00Z"),
+    "pantry": (HERE / "content" / "pantry", "weekly-box", "2026-03-10T12:00:00Z"),
+}
 
 
-def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
-    point = rng.random()
-    running = 0.0
-    for value, weight in weighted:
-        running += weight
-        if point < running:
-            return value
-    return weighted[-1][0]
+def _atomcast_command() -> list[str]:
+    script = Path(sys.executable).with_name("atomcast")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "atomcast"]
 
 
-def synthetic_profile(rng: random.Random, index: int) -> dict[str, Any]:
-    """One profile of the demo schema; the mix roughly follows a retailer's CRM."""
-    profile: dict[str, Any] = {"id": f"p-{index:07d}", "locale": _pick(rng, LOCALES)}
-    if rng.random() < 0.9:
-        profile["first_name"] = rng.choices(FIRST_NAMES, _NAME_WEIGHTS)[0]
-    if rng.random() < 0.8:
-        profile["city"] = rng.choice(CITIES)
-    vip = rng.random() < 0.12
-    profile["lifetime_value"] = round(rng.uniform(1000, 6000) if vip else rng.uniform(0, 950), 2)
-    profile["cart_total"] = round(rng.uniform(5, 400), 2) if rng.random() < 0.3 else 0
-    orders = 0 if rng.random() < 0.15 else rng.randint(1, 40)
-    profile["orders_count"] = orders
-    if orders:
-        year = rng.choice([2024, 2025, 2025, 2026, 2026, 2026])
-        month = rng.randint(1, 12 if year < 2026 else 6)
-        profile["last_purchase_at"] = f"{year}-{month:02d}-{rng.randint(1, 28):02d}T10:00:00Z"
-    profile["signup_at"] = f"{rng.randint(2012, 2026)}-{rng.randint(1, 6):02d}-01T09:00:00Z"
-    profile["loyalty_tier"] = _pick(rng, TIERS)
-    profile["interests"] = rng.sample(INTERESTS, rng.randint(0, 4))
-    profile["consent"] = {
-        "email": rng.random() < 0.78,
-        "sms": rng.random() < 0.32,
-        "push": rng.random() < 0.48,
-        "web": rng.random() < 0.88,
-    }
-    if rng.random() < 0.02:
-        profile["medical_notes"] = "wide fit, high arch"
-    return profile
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One whole process: wall clock from spawn to exit, and what the kernel counted."""
+
+    wall_s: float
+    cpu_s: float
+    peak_tree_mb: float
+    largest_process_mb: float
+    stdout: str
 
 
-def generate(path: Path, count: int, seed: int) -> None:
-    rng = random.Random(seed)
-    with open(path, "w", encoding="utf-8") as handle:
-        for index in range(count):
-            handle.write(json.dumps(synthetic_profile(rng, index), ensure_ascii=False) + "\n")
+class TreeSampler(threading.Thread):
+    """The peak of the summed RSS of a process and all its descendants, from /proc."""
 
-
-class RssSampler(threading.Thread):
-    """The peak of parent + children RSS, sampled from /proc (no psutil needed)."""
-
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
+        self.pid = pid
         self.interval = interval
         self.peak_kb = 0
         self.running = True
@@ -187,168 +106,215 @@ class RssSampler(threading.Thread):
         return found
 
     def run(self) -> None:
-        me = os.getpid()
         while self.running:
-            total = sum(self._rss_kb(pid) for pid in self._tree(me))
+            total = sum(self._rss_kb(pid) for pid in self._tree(self.pid))
             self.peak_kb = max(self.peak_kb, total)
             time.sleep(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> float:
         self.running = False
         self.join()
-        return self.peak_kb
+        return self.peak_kb / 1024
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU of this process and of its finished children (the workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def run_process(command: list[str], *, sample: bool = True) -> Measured:
+    """Run ``command`` to the end; its rusage comes from ``wait4`` (the process and the
+    descendants it waited for), not from this process's cumulative RUSAGE_CHILDREN."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT)
+        sampler = TreeSampler(process.pid)
+        if sample:
+            sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        peak = sampler.stop() if sample else 0.0
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        if process.returncode != 0:
+            message = err.read().decode("utf-8", "replace")[-2000:]
+            raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{message}")
+    return Measured(
+        wall_s=wall,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_tree_mb=peak,
+        largest_process_mb=usage.ru_maxrss / 1024,
+        stdout=stdout,
+    )
 
 
-def naive_render(project: Any, campaign: str, raws: list[Mapping[str, Any]]) -> float:
-    """Seconds per profile when everything is done from scratch for each profile: Jinja
-    environments and templates built per profile, MJML compiled per profile."""
-    from mjml import mjml2html
-
-    from atomcast.markdown import render_markdown
-    from atomcast.schema import validate_profile
-    from atomcast.selection import Selector, parse_instant
-    from atomcast.templating import make_environment
-
-    instant = parse_instant(AT)
-    config = project.config.campaigns[campaign]
-    layouts = {ch: project.layouts.get((ch, cfg.layout)) for ch, cfg in config.channels.items()}
-    brand = project.config.brand.model_dump()
-    started = time.perf_counter()
-    for raw in raws:
-        env = make_environment("text")
-        profile = validate_profile(project.schema, raw)
-        selection = Selector(project).select(profile, campaign, instant)
-        context: dict[str, Any] = {
-            "profile": profile.attributes,
-            "brand": brand,
-            "campaign": {"name": campaign, "description": config.description},
-            "locale": profile.attributes.get("locale") or "en-US",
-        }
-        for channel, layout in layouts.items():
-            if layout is None or selection.channels[channel].state != "ready":
-                continue
-            slots: dict[str, Any] = {}
-            for slot, atom in selection.atoms_for(channel).items():
-                if atom is None:
-                    slots[slot] = None
-                    continue
-                view: dict[str, Any] = {"id": atom.id, "kind": atom.kind}
-                for name, value in atom.fields.items():
-                    view[name] = (
-                        env.from_string(value).render(context) if isinstance(value, str) else value
-                    )
-                if atom.body is not None:
-                    body = render_markdown(atom.body.source)
-                    view["html"] = env.from_string(body.html).render(context)
-                    view["text"] = env.from_string(body.text).render(context)
-                view.setdefault("short", view.get("text") or view.get("title"))
-                view.setdefault("url", view.get("src"))
-                slots[slot] = view
-            full = {**context, "slots": slots, "channel": channel, "unsubscribe_url": "u"}
-            for part in layout.parts.values():
-                try:
-                    text = env.from_string(part.source).render(full)
-                except Exception:
-                    continue  # the naive path has no per-field fallbacks; it is only timed
-                if channel == "email" and part is layout.parts.get("body"):
-                    mjml2html(text, disable_comments=True)
-    return (time.perf_counter() - started) / max(len(raws), 1)
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profiles", type=int, default=200_000)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--chunk-size", type=int, default=2000)
-    parser.add_argument("--format", default="jsonl", choices=["jsonl", "jsonl.gz", "parquet"])
+    parser.add_argument("--project", default="demo", help="demo, pantry, or a project folder")
+    parser.add_argument("--campaign", default=None)
+    parser.add_argument("--at", default=None, help="Instant (ISO 8601) for date windows.")
+    parser.add_argument("--profiles", type=int, default=60_000)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20260715)
-    parser.add_argument("--baseline-sample", type=int, default=300)
-    parser.add_argument("--campaign", default="summer-sale")
-    parser.add_argument("--tmp", default=None, help="Folder for the input and output.")
+    parser.add_argument("--format", default="jsonl", choices=["jsonl", "jsonl.gz", "parquet"])
+    parser.add_argument("--naive-sample", type=int, default=None, help="Extrapolate naive.")
+    parser.add_argument("--startup-runs", type=int, default=3)
+    parser.add_argument("--tmp", default=None, help="Folder for the generated files.")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
+    parser.add_argument("--json", action="store_true", help="A JSON summary on stdout.")
     args = parser.parse_args()
 
-    from atomcast.batch import BatchJob, LogProgress
     from atomcast.project import load_project
 
+    say_to = sys.stderr if args.json else sys.stdout
+
+    def say(text: str) -> None:
+        print(text, file=say_to, flush=True)
+
+    if args.project in PROJECTS:
+        project_dir, campaign, at = PROJECTS[args.project]
+    else:
+        project_dir, campaign, at = Path(args.project).resolve(), None, None
+    project = load_project(project_dir)
+    campaign = args.campaign or campaign or next(iter(project.config.campaigns))
+    at = args.at or at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    count = args.profiles
+    load_before = _load()
     work = Path(tempfile.mkdtemp(prefix="atomcast-bench-", dir=args.tmp))
     try:
         source = work / "profiles.jsonl"
         started = time.perf_counter()
-        generate(source, args.profiles, args.seed)
-        print(
-            f"generated {args.profiles:,} profiles ({source.stat().st_size / 1e6:,.0f} MB) "
-            f"in {time.perf_counter() - started:.1f}s"
+        write_profiles(source, generator_for(args.project, project.schema), count, args.seed)
+        say(
+            f"project {args.project} ({project_dir}), campaign {campaign}, at {at}: "
+            f"{count:,} profiles ({source.stat().st_size / 1e6:,.0f} MB) generated in "
+            f"{time.perf_counter() - started:.1f}s; {args.workers} workers; "
+            f"{os.cpu_count()} CPUs, load {load_before}"
+        )
+        atomcast = _atomcast_command()
+        batch = [*atomcast, "batch", str(project_dir), "-c", campaign, "--at", at]
+        batch += ["-w", str(args.workers), "--progress", "none", "--format", args.format]
+
+        # Untimed warm-up: image renditions into the project's disk cache, files into the
+        # page cache, for both sides alike.
+        tiny = work / "tiny.jsonl"
+        with open(source, encoding="utf-8") as handle, open(tiny, "w", encoding="utf-8") as out:
+            out.writelines(line for _, line in zip(range(10), handle, strict=False))
+        run_process([*batch, "-p", str(tiny), "-o", str(work / "warm")], sample=False)
+        naive = [sys.executable, str(HERE / "naive_pipeline.py"), str(project_dir)]
+        naive += ["-c", campaign, "--at", at, "-w", str(args.workers)]
+        run_process([*naive, "-p", str(tiny), "-o", str(work / "warm.jsonl")], sample=False)
+
+        startup: dict[str, float] = {}
+        if args.startup_runs > 0:
+            helps = [run_process([*atomcast, "--help"]) for _ in range(args.startup_runs)]
+            tinies = [
+                run_process([*batch, "-p", str(tiny), "-o", str(work / f"tiny-{run}")])
+                for run in range(args.startup_runs)
+            ]
+            startup = {
+                "help_wall_s": statistics.median(m.wall_s for m in helps),
+                "help_cpu_s": statistics.median(m.cpu_s for m in helps),
+                "batch_10_wall_s": statistics.median(m.wall_s for m in tinies),
+                "batch_10_cpu_s": statistics.median(m.cpu_s for m in tinies),
+            }
+            say(
+                f"fixed costs (median of {args.startup_runs}): atomcast --help "
+                f"{startup['help_wall_s']:.2f}s wall {startup['help_cpu_s']:.2f}s CPU; "
+                f"atomcast batch of 10 profiles {startup['batch_10_wall_s']:.2f}s wall "
+                f"{startup['batch_10_cpu_s']:.2f}s CPU"
+            )
+
+        out_dir = work / "atomcast"
+        mine = run_process([*batch, "-p", str(source), "-o", str(out_dir)])
+        rendered = out_dir / ("rendered." + args.format)
+        out_bytes = rendered.stat().st_size
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+        counts = {name: c["rendered"] for name, c in manifest["channels"].items()}
+        shutil.rmtree(out_dir)
+        say(
+            f"atomcast batch  {mine.wall_s:7.1f}s wall  {mine.cpu_s:7.1f}s CPU  "
+            f"{count / mine.wall_s:8,.0f} profiles/s  peak RSS {mine.peak_tree_mb:,.0f} MB "
+            f"(parent + workers; largest process {mine.largest_process_mb:,.0f} MB)  "
+            f"{out_bytes / 1e6:,.0f} MB written; rendered {counts}"
         )
 
-        project = load_project(ROOT)
-        job = BatchJob(project, args.campaign, at=AT)
-        sampler = RssSampler()
-        sampler.start()
-        cpu_before = _cpu_seconds()
-        started = time.perf_counter()
-        report = job.run(
-            source,
-            work / "out",
-            workers=args.workers,
-            output_format=args.format,
-            chunk_size=args.chunk_size,
-            progress=LogProgress(interval=10.0),
-        )
-        elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds() - cpu_before
-        peak_sum_mb = sampler.stop() / 1024
-        parent_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        manifest = report.manifest
-        rate = args.profiles / elapsed
-        out_mb = report.rendered_path.stat().st_size / 1e6
-        channels = manifest["channels"]
-        counts = ", ".join(f"{name} {c['rendered']:,}" for name, c in channels.items())
-        print(
-            f"batch: {args.profiles:,} profiles x {len(channels)} channels "
-            f"({counts} rendered) "
-            f"in {elapsed:.1f}s with {args.workers} worker(s)"
-        )
-        print(f"  throughput      {rate:,.0f} profiles/s ({out_mb:,.0f} MB of {args.format})")
-        print(f"  durations       {manifest['durations']}")
-        cores = os.cpu_count() or 1
-        print(
-            f"  CPU             {cpu:,.1f} s (parent + workers) = {cpu / args.profiles * 1e6:,.0f} "
-            f"us/profile; {cpu / (elapsed * cores):.0%} of {cores} cores; on {cores} idle cores "
-            f"that is {args.profiles / cpu * cores:,.0f} profiles/s, 1M in "
-            f"{1_000_000 * cpu / args.profiles / cores:,.0f} s"
-        )
-        print(
-            f"  peak RSS        parent {parent_mb:,.0f} MB, largest worker {child_mb:,.0f} MB, "
-            f"sum sampled {peak_sum_mb:,.0f} MB "
-            f"(bound: parent + {args.workers} x worker = "
-            f"{parent_mb + args.workers * child_mb:,.0f} MB)"
-        )
-        if args.profiles >= 1_000_000:
-            print(f"  1M x 4 channels: {1_000_000 / rate:.1f}s (target < 90 s)")
+        naive_out = work / "naive.jsonl"
+        if args.naive_sample and args.naive_sample < count:
+            small = max(args.naive_sample // 10, 1)
+            part = run_process(
+                [*naive, "-p", str(source), "-o", str(naive_out), "--limit", str(small)]
+            )
+            whole = run_process(
+                [*naive, "-p", str(source), "-o", str(naive_out), "--limit", str(args.naive_sample)]
+            )
+            per_profile = (whole.wall_s - part.wall_s) / (args.naive_sample - small)
+            naive_wall = part.wall_s + per_profile * (count - small)
+            cpu_per = (whole.cpu_s - part.cpu_s) / (args.naive_sample - small)
+            naive_cpu = part.cpu_s + cpu_per * (count - small)
+            naive_bytes = naive_out.stat().st_size * count / args.naive_sample
+            how = f"extrapolated from {args.naive_sample:,} and {small:,} profiles"
+            naive_run = whole
         else:
-            print(f"  1M x 4 channels at this rate: {1_000_000 / rate:.1f}s (target < 90 s)")
-
-        rng = random.Random(args.seed + 1)
-        sample = [synthetic_profile(rng, i) for i in range(args.baseline_sample)]
-        per_profile = naive_render(project, args.campaign, sample)
-        naive_rate = 1 / per_profile
-        print(
-            f"naive baseline: {per_profile * 1000:.2f} ms/profile = {naive_rate:,.0f} profiles/s "
-            f"(sample of {args.baseline_sample}, one process)"
+            naive_run = run_process([*naive, "-p", str(source), "-o", str(naive_out)])
+            naive_wall, naive_cpu = naive_run.wall_s, naive_run.cpu_s
+            naive_bytes = naive_out.stat().st_size
+            how = f"all {count:,} profiles"
+        naive_out.unlink()
+        say(
+            f"naive pipeline  {naive_wall:7.1f}s wall  {naive_cpu:7.1f}s CPU  "
+            f"{count / naive_wall:8,.0f} profiles/s  peak RSS {naive_run.peak_tree_mb:,.0f} MB  "
+            f"{naive_bytes / 1e6:,.0f} MB written ({how})"
         )
-        print(f"  ratio           {rate / naive_rate:,.1f}x the naive baseline (target >= 20x)")
+
+        floor = run_process(
+            [sys.executable, str(HERE / "io_floor.py"), "--bytes", str(out_bytes), "--out",
+             str(work / "floor.bin")]
+        )  # fmt: skip
+        (work / "floor.bin").unlink()
+        say(f"I/O floor       {floor.wall_s:7.1f}s wall  ({out_bytes / 1e6:,.0f} MB, fdatasync)")
+
+        load_after = _load()
+        ratios = {
+            "naive_over_atomcast_wall": naive_wall / mine.wall_s,
+            "naive_over_atomcast_cpu": naive_cpu / mine.cpu_s,
+            "atomcast_over_floor_wall": mine.wall_s / floor.wall_s,
+        }
+        say(
+            f"ratios          atomcast is {ratios['naive_over_atomcast_wall']:.1f}x faster than "
+            f"the naive pipeline (wall; {ratios['naive_over_atomcast_cpu']:.1f}x in CPU "
+            f"time) and {ratios['atomcast_over_floor_wall']:.2f}x its I/O floor"
+        )
+        say(f"load average    before {load_before}, after {load_after}")
+        if args.json:
+            summary: dict[str, Any] = {
+                "project": args.project,
+                "campaign": campaign,
+                "at": at,
+                "profiles": count,
+                "workers": args.workers,
+                "format": args.format,
+                "cpus": os.cpu_count(),
+                "load_before": load_before,
+                "load_after": load_after,
+                "startup": startup,
+                "atomcast": {**asdict(mine), "bytes": out_bytes, "rendered": counts},
+                "naive": {
+                    "wall_s": naive_wall,
+                    "cpu_s": naive_cpu,
+                    "peak_tree_mb": naive_run.peak_tree_mb,
+                    "bytes": naive_bytes,
+                    "how": how,
+                },
+                "floor": {"wall_s": floor.wall_s, "bytes": out_bytes},
+                "ratios": ratios,
+            }
+            summary["atomcast"].pop("stdout")
+            print(json.dumps(summary, indent=2))
     finally:
         if args.keep:
-            print(f"files kept in {work}")
+            say(f"files kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
 
