@@ -1,0 +1,249 @@
+"""The decision log: ``OUT/decisions.parquet``, one row per rendered profile (SPEC 8).
+
+It is what ``atomcast results`` joins outcome events with: who got which arm, which atom
+filled each slot, which channels went out, when, and from which content. A chunk's rows are
+gathered while the chunk renders (:class:`DecisionTap` sits in front of the rendered sink),
+written as the chunk's own part file *before* the chunk's stats file marks it done (so a
+resumed run never trusts a chunk without its decisions), and concatenated in chunk order
+at the end, one row group per chunk. Nothing in the bytes depends on the engine, the
+worker count or the order chunks finish in.
+
+The instant and the content fingerprint are the same for every row of a run and are known
+to the parent (the fingerprint only once every chunk is done), so they are added at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from atomcast.batch.parts import RenderedSink, part_paths, write_atomic
+from atomcast.errors import BatchError
+
+if TYPE_CHECKING:
+    from atomcast.render import RenderResult
+
+DECISIONS = "decisions.parquet"
+#: Suffix of a chunk's decisions part, next to its ``.rendered`` / ``.rejects`` / ``.json``.
+PART_SUFFIX = ".decisions"
+#: Columns a chunk writes; ``at`` and ``content`` are added when the parts are assembled.
+PART_COLUMNS = ("profile_id", "campaign", "segments", "experiments", "decisions", "channels")
+#: Parquet compression of the log: ids and atom names repeat, so dictionary + zstd wins.
+COMPRESSION = "zstd"
+
+
+def decision_schema() -> Any:
+    """The schema of ``decisions.parquet`` (SPEC 8)."""
+    import pyarrow as pa
+
+    text_map = pa.map_(pa.string(), pa.string())
+    return pa.schema(
+        [
+            pa.field("profile_id", pa.string(), nullable=False),
+            pa.field("campaign", pa.string(), nullable=False),
+            pa.field("at", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("segments", pa.list_(pa.string())),
+            pa.field("experiments", text_map),
+            pa.field("decisions", text_map),
+            pa.field("channels", text_map),
+            pa.field("content", pa.string(), nullable=False),
+        ]
+    )
+
+
+def part_schema() -> Any:
+    schema = decision_schema()
+    return schema.remove(schema.get_field_index("content")).remove(schema.get_field_index("at"))
+
+
+def decisions_part(parts_dir: Path, index: int) -> Path:
+    rendered = part_paths(parts_dir, index).rendered
+    return rendered.with_name(rendered.stem + PART_SUFFIX)
+
+
+class _Interned:
+    """Distinct values of one column in first-seen order, and each row's index into them.
+
+    A chunk has few distinct segment lists, arm assignments, decision sets and channel
+    outcomes; converting each distinct one to Arrow once, then ``take``-ing by index, costs
+    a tuple and a dict lookup per row instead of a Python-to-Arrow conversion.
+    """
+
+    __slots__ = ("indexes", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[Any, ...], int] = {}
+        self.indexes: list[int] = []
+
+    def add(self, value: tuple[Any, ...]) -> None:
+        values = self.values
+        index = values.get(value)
+        if index is None:
+            index = values[value] = len(values)
+        self.indexes.append(index)
+
+    def to_arrow(self, kind: Any, as_map: bool) -> Any:
+        import pyarrow as pa
+
+        distinct = [list(v) for v in self.values] if as_map else list(self.values)
+        return pa.array(distinct, type=kind).take(pa.array(self.indexes, type=pa.int32()))
+
+
+class DecisionColumns:
+    """One chunk's decision rows, column by column."""
+
+    __slots__ = ("campaigns", "channels", "decisions", "experiments", "profile_ids", "segments")
+
+    def __init__(self) -> None:
+        self.profile_ids: list[str] = []
+        self.campaigns = _Interned()
+        self.segments = _Interned()
+        self.experiments = _Interned()
+        self.decisions = _Interned()
+        self.channels = _Interned()
+
+    def __len__(self) -> int:
+        return len(self.profile_ids)
+
+    def add(self, result: RenderResult) -> None:
+        self.profile_ids.append(result.profile_id)
+        self.campaigns.add((result.campaign,))
+        self.segments.add(result.segments)
+        self.experiments.add(tuple(result.experiments.items()))
+        self.decisions.add(tuple(result.decisions.items()))
+        self.channels.add(tuple([(name, out.status) for name, out in result.channels.items()]))
+
+    def to_table(self) -> Any:
+        import pyarrow as pa
+
+        schema = part_schema()
+        campaigns = pa.array([c for (c,) in self.campaigns.values], type=pa.string()).take(
+            pa.array(self.campaigns.indexes, type=pa.int32())
+        )
+        return pa.table(
+            [
+                pa.array(self.profile_ids, type=pa.string()),
+                campaigns,
+                self.segments.to_arrow(schema.field("segments").type, as_map=False),
+                self.experiments.to_arrow(schema.field("experiments").type, as_map=True),
+                self.decisions.to_arrow(schema.field("decisions").type, as_map=True),
+                self.channels.to_arrow(schema.field("channels").type, as_map=True),
+            ],
+            schema=schema,
+        )
+
+    def to_bytes(self) -> bytes:
+        """The chunk's part: an Arrow IPC stream (the assembly compresses it into Parquet;
+        compressing each part as well would double that work in the workers)."""
+        import pyarrow as pa
+
+        table = self.to_table()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return bytes(sink.getvalue())
+
+
+class DecisionTap(RenderedSink):
+    """A rendered sink that also records each profile's decisions."""
+
+    def __init__(self, inner: RenderedSink) -> None:
+        super().__init__(inner.handle)
+        self.inner = inner
+        self.columns = DecisionColumns()
+
+    def add(self, blob: bytes, result: RenderResult) -> None:
+        self.inner.add(blob, result)
+        self.columns.add(result)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def write_part(parts_dir: Path, index: int, data: bytes) -> None:
+    """Put a chunk's decisions part in place; call before the chunk's stats are written."""
+    write_atomic(decisions_part(parts_dir, index), data)
+
+
+def assemble(parts_dir: Path, chunks: int, out: Path, *, at: dt.datetime, content: str) -> Path:
+    """``out/decisions.parquet`` := every chunk's part in chunk order, one row group each,
+    with the run's instant and content fingerprint; written atomically.
+
+    :raises BatchError: when a finished chunk has no decisions part (a run interrupted by an
+        older atomcast): the log would silently miss profiles.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = out / DECISIONS
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    schema = decision_schema()
+    parts = part_schema()
+    instant = at.astimezone(dt.UTC)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression=COMPRESSION) as writer:
+            for index in range(chunks):
+                path = decisions_part(parts_dir, index)
+                try:
+                    with pa.ipc.open_stream(path.read_bytes()) as reader:
+                        table = reader.read_all()
+                except FileNotFoundError:
+                    raise BatchError(
+                        f"chunk {index} has no decision log part ({path.name}); remove "
+                        f"{parts_dir} and run again"
+                    ) from None
+                except (OSError, pa.ArrowException) as exc:
+                    raise BatchError(
+                        f"{path}: unreadable decision log part ({exc}); remove {parts_dir} "
+                        "and run again"
+                    ) from None
+                if not table.schema.equals(parts):
+                    raise BatchError(f"{path}: not a decision log part of this atomcast")
+                if not table.num_rows:
+                    continue
+                rows = table.num_rows
+                table = table.add_column(
+                    2,
+                    schema.field("at"),
+                    pa.repeat(pa.scalar(instant, schema.field("at").type), rows),
+                )
+                table = table.append_column(
+                    schema.field("content"), pa.repeat(pa.scalar(content, pa.string()), rows)
+                )
+                writer.write_table(table.cast(schema))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return target
+
+
+def remove(out: Path) -> None:
+    """Remove a previous run's log (with its other final files)."""
+    with contextlib.suppress(FileNotFoundError):
+        (out / DECISIONS).unlink()
+
+
+def read_decisions(path: Path, columns: Sequence[str] | None = None) -> Any:
+    """The log as a pyarrow Table (for tests and tools)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=list(columns) if columns is not None else None)
+
+
+__all__ = [
+    "DECISIONS",
+    "DecisionColumns",
+    "DecisionTap",
+    "assemble",
+    "decision_schema",
+    "decisions_part",
+    "read_decisions",
+    "remove",
+    "write_part",
+]
