@@ -87,6 +87,11 @@ class BatchError(AtomcastError):
     """A batch run cannot start or continue (bad input file, unreadable output folder)."""
 
 
+class ResultsError(AtomcastError):
+    """``atomcast results`` cannot run: no decision log, an unreadable events file, an
+    unknown metric. (Bad event *records* are never errors: they are counted as rejected.)"""
+
+
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, as a POSIX string for stable output."""
     try:
