@@ -221,3 +221,8 @@ from atomcast.batch.cli import batch_command  # noqa: E402  (registered last, li
 
 # Batch imports pyarrow and Dask only when a run needs them; the command itself is light.
 main.add_command(batch_command)
+
+from atomcast.results.cli import results_command  # noqa: E402  (registered last, like batch)
+
+# DuckDB, numpy and scipy are imported only when results run.
+main.add_command(results_command)
