@@ -16,11 +16,13 @@ from atomcast.results.metrics import resolve_metrics
 from atomcast.results.report import Report, build_report
 
 #: DuckDB's memory budget: above it, joins and aggregations spill to a temporary folder.
-MEMORY_LIMIT = "640MB"
+MEMORY_LIMIT = "400MB"
 
 
-def connect(threads: int | None = None) -> Any:
-    """A private in-memory DuckDB connection, UTC, with a bounded memory budget."""
+def connect(folder: Path, threads: int | None = None) -> Any:
+    """A private in-memory DuckDB database, UTC, with a bounded memory budget: past
+    :data:`MEMORY_LIMIT` its tables and joins spill to ``folder`` (a temporary folder the
+    caller removes), so memory stays bounded whatever the size of the export."""
     import duckdb
 
     connection = duckdb.connect(
@@ -28,11 +30,13 @@ def connect(threads: int | None = None) -> Any:
         config={
             "threads": max(threads or os.cpu_count() or 1, 1),
             "memory_limit": MEMORY_LIMIT,
-            "temp_directory": tempfile.gettempdir() + f"/atomcast-duckdb-{os.getpid()}",
+            "temp_directory": str(folder / "spill"),
             "preserve_insertion_order": False,
         },
     )
     connection.execute("SET TimeZone = 'UTC'")
+    # A progress bar on stdout would corrupt --json.
+    connection.execute("SET enable_progress_bar = false")
     return connection
 
 
@@ -58,15 +62,16 @@ def analyse(
         raise UnknownCampaignError(f"unknown campaign '{campaign}' (campaigns: {known})")
     metrics = resolve_metrics(project, metric_names)
     path = log_path(decisions)
-    connection = connect(threads)
-    try:
-        reader = EventReader(connection, metrics)
-        join = DecisionJoin(connection, metrics, reader.fields)
-        join.load_log(path, campaign)
-        load = reader.load(list(events))
-        joined = join.run(by_segment=by_segment)
-    finally:
-        connection.close()
+    with tempfile.TemporaryDirectory(prefix="atomcast-results-") as folder:
+        connection = connect(Path(folder), threads)
+        try:
+            reader = EventReader(connection, metrics)
+            join = DecisionJoin(connection, metrics, reader.fields)
+            join.load_log(path, campaign)
+            load = reader.load(list(events))
+            joined = join.run(by_segment=by_segment)
+        finally:
+            connection.close()
     if joined.profiles == 0:
         raise ResultsError(f"{path}: no decision for campaign '{campaign}'")
     return build_report(campaign, config, metrics, load, joined, by_segment=by_segment)

@@ -31,7 +31,7 @@ REQUIRED = ("profile_id", "event", "at")
 
 R_NOT_JSON = "not valid JSON"
 R_NOT_OBJECT = "not a JSON object"
-R_CSV = "malformed CSV row"
+R_CSV = "malformed CSV row (or a line over 2 MB)"
 R_PROFILE = "missing profile_id (a string or an integer)"
 R_EVENT = "missing event (a string)"
 R_AT = "missing or unreadable at (ISO 8601)"
@@ -114,7 +114,7 @@ class EventReader:
             + [f"{f.column} DOUBLE" for f in self.fields]
             + ["reason VARCHAR"]
         )
-        self.connection.execute(f"CREATE OR REPLACE TEMP TABLE events ({columns})")
+        self.connection.execute(f"CREATE OR REPLACE TABLE events ({columns})")
         load = EventLoad()
         for path in paths:
             if not path.is_file():
@@ -148,7 +148,7 @@ class EventReader:
             else:
                 source = self._table_source(path, f"read_parquet({_literal(str(path))})", csv=False)
             self.connection.execute(f"INSERT INTO events {self._validated(source)}")
-            if fmt == "csv":
+            if fmt != "parquet":
                 (count,) = self.connection.execute(
                     f"SELECT count(DISTINCT line) FROM {self._rejects_table}"
                 ).fetchone()
@@ -175,7 +175,8 @@ class EventReader:
         lines = (
             f"read_csv({_literal(str(path))}, columns={{'line': 'VARCHAR'}}, "
             "delim=chr(1)::VARCHAR, quote='', escape='', header=false, auto_detect=false, "
-            "max_line_size=16777216)"
+            f"store_rejects=true, rejects_table={_literal(self._rejects_table)}, "
+            f"rejects_scan={_literal(self._rejects_table + '_scan')})"
         )
         values = []
         for value in self.fields:

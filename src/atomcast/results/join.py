@@ -81,7 +81,7 @@ class DecisionJoin:
         reader = f"read_parquet({_literal(str(path))})"
         try:
             self.connection.execute(
-                "CREATE OR REPLACE TEMP TABLE decisions AS SELECT "
+                "CREATE OR REPLACE TABLE decisions AS SELECT "
                 "(row_number() OVER ()) AS rid, profile_id, "
                 '"at" AS decided_at, experiments, decisions, segments '
                 f"FROM {reader} WHERE campaign = ?",
@@ -126,7 +126,7 @@ class DecisionJoin:
         any_window = " OR ".join(self._in_window(m) for m in self.metrics) or "false"
         events = ", ".join(sorted({_literal(m.event) for m in self.metrics})) or "NULL"
         connection.execute(
-            "CREATE OR REPLACE TEMP TABLE outcomes AS SELECT d.rid, "
+            "CREATE OR REPLACE TABLE outcomes AS SELECT d.rid, "
             + "".join(f"{v}, " for v in values)
             + f"sum(CASE WHEN {any_window} THEN 1 ELSE 0 END) AS counted "
             "FROM decisions d JOIN events e ON e.profile_id = d.profile_id "
@@ -141,7 +141,7 @@ class DecisionJoin:
         metric_columns = [f"m{i}" for i in range(len(self.metrics))]
         coalesced = "".join(f", coalesce(o.{c}, 0.0) AS {c}" for c in metric_columns)
         connection.execute(
-            "CREATE OR REPLACE TEMP TABLE profile_values AS SELECT d.experiments, d.decisions, "
+            "CREATE OR REPLACE TABLE profile_values AS SELECT d.experiments, d.decisions, "
             f"d.segments{coalesced} FROM decisions d LEFT JOIN outcomes o ON o.rid = d.rid"
         )
         (profiles,) = connection.execute("SELECT count(*) FROM profile_values").fetchone()
