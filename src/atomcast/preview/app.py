@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -68,6 +68,9 @@ WEB_CSS = "previews/web.css"
 #: Rendered email and web HTML run in ``srcdoc`` iframes, which inherit this policy: their
 #: inline styles need ``'unsafe-inline'`` for styles, and their images may be remote. No
 #: script runs anywhere but our own static file (the iframes are sandboxed besides).
+if TYPE_CHECKING:
+    from atomcast.preview.results_panel import ResultsSource
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: https:; font-src 'self' data:; connect-src 'self'; "
@@ -446,8 +449,13 @@ def _json_error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
-    """The ASGI app over ``state``; ``watch=False`` leaves file watching to the caller."""
+def create_app(
+    state: PreviewState, *, watch: bool = True, results: ResultsSource | None = None
+) -> Starlette:
+    """The ASGI app over ``state``; ``watch=False`` leaves file watching to the caller.
+
+    :param results: the decision log and events of ``--results``: adds ``/results``.
+    """
     env = template_environment()
 
     async def index(request: Request) -> Response:
@@ -457,6 +465,7 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
             title=f"{state.snapshot.project.config.brand.name} · atomcast preview",
             project_name=state.snapshot.project.config.brand.name,
             boot=None,
+            results=results is not None,
         )
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
@@ -627,4 +636,8 @@ def create_app(state: PreviewState, *, watch: bool = True) -> Starlette:
         Route("/api/health", health),
         Route("/events", events),
     ]
+    if results is not None:
+        from atomcast.preview.results_panel import results_routes
+
+        routes += results_routes(state, results, env, SECURITY_HEADERS)
     return Starlette(routes=routes, lifespan=lifespan)

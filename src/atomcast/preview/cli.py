@@ -43,6 +43,20 @@ def _is_loopback(host: str) -> bool:
     multiple=True,
     help="With --export: only these campaigns (repeatable; default all).",
 )
+@click.option(
+    "--results",
+    "results_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A batch output folder: show experiment results from its decisions.parquet.",
+)
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --results: outcome events (.jsonl, .csv, .parquet; repeatable).",
+)
 def preview_command(
     directory: Path,
     host: str,
@@ -51,6 +65,8 @@ def preview_command(
     export_to: Path | None,
     at: str | None,
     campaigns: tuple[str, ...],
+    results_out: Path | None,
+    events: tuple[Path, ...],
 ) -> None:
     """Live preview of every persona x channel x variant, or a static export."""
     try:
@@ -66,7 +82,7 @@ def preview_command(
                 f"to {result.out / 'index.html'}"
             )
             return
-        _serve(directory, host, port, open_browser, at)
+        _serve(directory, host, port, open_browser, at, results_out, events)
     except ProjectError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -76,10 +92,24 @@ def preview_command(
         sys.exit(1)
 
 
-def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | None) -> None:
+def _serve(
+    directory: Path,
+    host: str,
+    port: int,
+    open_browser: bool,
+    at: str | None,
+    results_out: Path | None = None,
+    events: tuple[Path, ...] = (),
+) -> None:
     import uvicorn
 
     from atomcast.preview.app import PreviewServer, PreviewState, create_app
+
+    results = None
+    if results_out is not None:
+        from atomcast.preview.results_panel import ResultsSource
+
+        results = ResultsSource(results_out, events)
 
     if not _is_loopback(host):
         click.echo(
@@ -88,7 +118,7 @@ def _serve(directory: Path, host: str, port: int, open_browser: bool, at: str | 
             err=True,
         )
     state = PreviewState(directory, default_at=at)
-    app = create_app(state)
+    app = create_app(state, results=results)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
     click.echo(f"atomcast preview of {state.root} on {url} (Ctrl-C to stop)")
