@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from atomcast.batch import BatchJob, open_profiles, render_batch
+from atomcast.batch import BatchError, BatchJob, open_profiles, render_batch
 from atomcast.batch.decisionlog import DECISIONS, decision_schema, decisions_part
 from atomcast.batch.engine import journal_header, register_job, render_chunk_to_parts
 from atomcast.batch.parts import Journal
@@ -129,3 +129,35 @@ def test_a_run_with_every_record_rejected_writes_an_empty_log(
     table = pq.read_table(out / DECISIONS)
     assert table.num_rows == 0
     assert table.schema.equals(decision_schema())
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"not json",
+        b'{"version": 1}',
+        b'{"version": 99, "profile_ids": []}',
+        b'{"version":1,"profile_ids":["p"],"campaigns":[[["c"]],[5]],"segments":[[[]],[0]],'
+        b'"experiments":[[[]],[0]],"decisions":[[[]],[0]],"channels":[[[]],[0]]}',
+        b'{"version":1,"profile_ids":["p"],"campaigns":[[["c"]],[0]],"segments":[[[3]],[0]],'
+        b'"experiments":[[[]],[0]],"decisions":[[[[null,"x"]]],[0]],"channels":[[[]],[0]]}',
+    ],
+)
+def test_a_damaged_part_is_refused_with_its_name(
+    project: Path, source: Path, tmp_path: Path, garbage: bytes
+) -> None:
+    out = tmp_path / "out"
+    job = BatchJob(project, CAMPAIGN, at=AT)
+    profiles = open_profiles(source, job.schema, chunk_size=CHUNK)
+    journal = Journal(out)
+    journal.start(journal_header(job, profiles, "jsonl", CHUNK))
+    journal.open("jsonl")
+    spec = job.spec("jsonl")
+    register_job(job, spec)
+    for chunk in profiles.chunks():
+        journal.record(render_chunk_to_parts(spec, chunk, str(journal.parts)))
+    journal.close()
+    decisions_part(journal.parts, 1).write_bytes(garbage)
+    with pytest.raises(BatchError, match=r"chunk-00000001\.decisions"):
+        render_batch(project, CAMPAIGN, source, out, workers=1, resume=True)
+    assert not (out / DECISIONS).exists()
