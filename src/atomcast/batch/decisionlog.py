@@ -14,8 +14,10 @@ to the parent (the fingerprint only once every chunk is done), so they are added
 
 from __future__ import annotations
 
+import array
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -31,8 +33,6 @@ if TYPE_CHECKING:
 DECISIONS = "decisions.parquet"
 #: Suffix of a chunk's decisions part, next to its ``.rendered`` / ``.rejects`` / ``.json``.
 PART_SUFFIX = ".decisions"
-#: Columns a chunk writes; ``at`` and ``content`` are added when the parts are assembled.
-PART_COLUMNS = ("profile_id", "campaign", "segments", "experiments", "decisions", "channels")
 #: Parquet compression of the log: ids and atom names repeat, so dictionary + zstd wins.
 COMPRESSION = "zstd"
 
@@ -56,14 +56,45 @@ def decision_schema() -> Any:
     )
 
 
-def part_schema() -> Any:
-    schema = decision_schema()
-    return schema.remove(schema.get_field_index("content")).remove(schema.get_field_index("at"))
-
-
 def decisions_part(parts_dir: Path, index: int) -> Path:
     rendered = part_paths(parts_dir, index).rendered
     return rendered.with_name(rendered.stem + PART_SUFFIX)
+
+
+# Arrays are built from raw buffers: pyarrow's conversion of Python objects imports pandas
+# when it is installed, which costs more than the whole assembly of a large log.
+
+
+def _int_array(values: Sequence[int], kind: Any, code: str = "i") -> Any:
+    import pyarrow as pa
+
+    raw = array.array(code, values)
+    return pa.Array.from_buffers(kind, len(raw), [None, pa.py_buffer(raw.tobytes())])
+
+
+def _string_array(values: Sequence[str | None]) -> Any:
+    import pyarrow as pa
+
+    encoded = [b"" if value is None else value.encode() for value in values]
+    offsets = array.array("i", [0])
+    offsets.extend(itertools.accumulate(len(item) for item in encoded))
+    validity = None
+    if any(value is None for value in values):
+        bits = bytearray((len(values) + 7) // 8)
+        for position, value in enumerate(values):
+            if value is not None:
+                bits[position >> 3] |= 1 << (position & 7)
+        validity = pa.py_buffer(bytes(bits))
+    buffers = [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.string(), len(values), buffers)
+
+
+def _offsets(groups: Sequence[Sequence[Any]]) -> Any:
+    import pyarrow as pa
+
+    counts = array.array("i", [0])
+    counts.extend(itertools.accumulate(len(group) for group in groups))
+    return _int_array(counts, pa.int32())
 
 
 class _Interned:
@@ -87,11 +118,24 @@ class _Interned:
             index = values[value] = len(values)
         self.indexes.append(index)
 
-    def to_arrow(self, kind: Any, as_map: bool) -> Any:
+    def to_arrow(self, shape: str) -> Any:
+        """The column: ``text`` (1-tuples of a string), ``list`` or ``map`` of strings."""
         import pyarrow as pa
 
-        distinct = [[tuple(p) for p in v] for v in self.values] if as_map else list(self.values)
-        return pa.array(distinct, type=kind).take(pa.array(self.indexes, type=pa.int32()))
+        distinct = list(self.values)
+        if shape == "text":
+            column = _string_array([value[0] for value in distinct])
+        elif shape == "list":
+            items = [item for value in distinct for item in value]
+            column = pa.ListArray.from_arrays(_offsets(distinct), _string_array(items))
+        else:
+            pairs = [pair for value in distinct for pair in value]
+            column = pa.MapArray.from_arrays(
+                _offsets(distinct),
+                _string_array([key for key, _ in pairs]),
+                _string_array([item for _, item in pairs]),
+            )
+        return column.take(_int_array(self.indexes, pa.int32()))
 
     def to_json(self) -> list[Any]:
         return [list(self.values), self.indexes]
@@ -133,23 +177,24 @@ class DecisionColumns:
         self.decisions.add(tuple(result.decisions.items()))
         self.channels.add(tuple([(name, out.status) for name, out in result.channels.items()]))
 
-    def to_table(self) -> Any:
+    def to_table(self, at: dt.datetime, content: str) -> Any:
+        """The chunk's rows with the run's instant and content (``decision_schema``)."""
         import pyarrow as pa
 
-        schema = part_schema()
-        campaigns = pa.array([c for (c,) in self.campaigns.values], type=pa.string()).take(
-            pa.array(self.campaigns.indexes, type=pa.int32())
-        )
-        return pa.table(
+        rows = len(self.profile_ids)
+        micros = int(at.astimezone(dt.UTC).timestamp() * 1_000_000)
+        return pa.Table.from_arrays(
             [
-                pa.array(self.profile_ids, type=pa.string()),
-                campaigns,
-                self.segments.to_arrow(schema.field("segments").type, as_map=False),
-                self.experiments.to_arrow(schema.field("experiments").type, as_map=True),
-                self.decisions.to_arrow(schema.field("decisions").type, as_map=True),
-                self.channels.to_arrow(schema.field("channels").type, as_map=True),
+                _string_array(self.profile_ids),
+                self.campaigns.to_arrow("text"),
+                _int_array([micros] * rows, pa.timestamp("us", tz="UTC"), "q"),
+                self.segments.to_arrow("list"),
+                self.experiments.to_arrow("map"),
+                self.decisions.to_arrow("map"),
+                self.channels.to_arrow("map"),
+                _string_array([content] * rows),
             ],
-            schema=schema,
+            schema=decision_schema(),
         )
 
     def to_bytes(self) -> bytes:
@@ -228,14 +273,15 @@ def assemble(parts_dir: Path, chunks: int, out: Path, *, at: dt.datetime, conten
     target = out / DECISIONS
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     schema = decision_schema()
-    parts = part_schema()
-    instant = at.astimezone(dt.UTC)
     try:
         with pq.ParquetWriter(tmp, schema, compression=COMPRESSION) as writer:
             for index in range(chunks):
                 path = decisions_part(parts_dir, index)
                 try:
-                    table = DecisionColumns.from_bytes(path.read_bytes()).to_table()
+                    columns = DecisionColumns.from_bytes(path.read_bytes())
+                    if not columns.profile_ids:
+                        continue
+                    table = columns.to_table(at, content)
                 except FileNotFoundError:
                     raise BatchError(
                         f"chunk {index} has no decision log part ({path.name}); remove "
@@ -246,20 +292,7 @@ def assemble(parts_dir: Path, chunks: int, out: Path, *, at: dt.datetime, conten
                         f"{path}: unreadable decision log part ({exc}); remove {parts_dir} "
                         "and run again"
                     ) from None
-                if not table.schema.equals(parts):
-                    raise BatchError(f"{path}: not a decision log part of this atomcast")
-                if not table.num_rows:
-                    continue
-                rows = table.num_rows
-                table = table.add_column(
-                    2,
-                    schema.field("at"),
-                    pa.repeat(pa.scalar(instant, schema.field("at").type), rows),
-                )
-                table = table.append_column(
-                    schema.field("content"), pa.repeat(pa.scalar(content, pa.string()), rows)
-                )
-                writer.write_table(table.cast(schema))
+                writer.write_table(table)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
