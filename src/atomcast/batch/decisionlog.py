@@ -97,6 +97,17 @@ def _offsets(groups: Sequence[Sequence[Any]]) -> Any:
     return _int_array(counts, pa.int32())
 
 
+def _text(value: Any) -> str:
+    """``value`` if it is a string: a part read back from disk is checked, not trusted."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
 class _Interned:
     """Distinct values of one column in first-seen order, and each row's index into them.
 
@@ -145,7 +156,10 @@ class _Interned:
         values, indexes = data
         column = cls()
         for value in values:
-            key = tuple(tuple(pair) for pair in value) if as_map else tuple(value)
+            if as_map:
+                key: tuple[Any, ...] = tuple((_text(k), _optional_text(v)) for k, v in value)
+            else:
+                key = tuple(_text(item) for item in value)
             column.values[key] = len(column.values)
         column.indexes = [int(i) for i in indexes]
         if column.indexes and not 0 <= min(column.indexes) <= max(column.indexes) < len(values):
@@ -223,7 +237,7 @@ class DecisionColumns:
             if parsed.get("version") != PART_VERSION:
                 raise ValueError("another version of atomcast wrote it")
             columns = cls()
-            columns.profile_ids = [str(pid) for pid in parsed["profile_ids"]]
+            columns.profile_ids = [_text(pid) for pid in parsed["profile_ids"]]
             for name in _INTERNED:
                 interned = _Interned.from_json(parsed[name], as_map=name in _MAPS)
                 if len(interned.indexes) != len(columns.profile_ids):
