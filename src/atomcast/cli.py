@@ -354,3 +354,8 @@ from atomcast.review.cli import coverage_command, diff_command  # noqa: E402  (l
 # Change review: the commands import the renderer and git plumbing only when they run.
 main.add_command(diff_command)
 main.add_command(coverage_command)
+
+from atomcast.results.cli import results_command  # noqa: E402  (registered last, like batch)
+
+# DuckDB, numpy and scipy are imported only when results run.
+main.add_command(results_command)

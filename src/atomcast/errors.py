@@ -163,6 +163,11 @@ class ReviewError(AtomcastError):
     repository, a campaign neither side has (bad arguments, exit status 2 on the CLI)."""
 
 
+class ResultsError(AtomcastError):
+    """``atomcast results`` cannot run: no decision log, an unreadable events file, an
+    unknown metric. (Bad event *records* are never errors: they are counted as rejected.)"""
+
+
 def relative_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, as a POSIX string for stable output."""
     try:

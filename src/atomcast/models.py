@@ -107,6 +107,53 @@ class CampaignConfig(_Strict):
     experiments: dict[str, ExperimentConfig] = Field(default_factory=dict)
 
 
+#: A metric's window after the decision: a whole number of days, hours or minutes.
+WINDOW_PATTERN = re.compile(r"([1-9][0-9]{0,5})([dhm])")
+_WINDOW_SECONDS = {"d": 86_400, "h": 3_600, "m": 60}
+_METRIC_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+#: Fields every event record has; a metric's ``value`` must be another one.
+EVENT_FIELDS = ("profile_id", "event", "at")
+
+
+def window_seconds(window: str) -> int:
+    """``3d`` -> 259200. The window must already be valid (see :class:`MetricConfig`)."""
+    match = WINDOW_PATTERN.fullmatch(window)
+    if match is None:
+        raise ValueError(f"bad window {window!r}")
+    return int(match.group(1)) * _WINDOW_SECONDS[match.group(2)]
+
+
+class MetricConfig(_Strict):
+    """A metric of ``atomcast results`` (SPEC 8): an event, optionally a numeric field of it
+    to sum, counted in a window after the decision."""
+
+    event: str = Field(min_length=1)
+    value: str | None = Field(default=None, min_length=1)
+    window: str = "7d"
+    description: str = ""
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        if not isinstance(value, str) or WINDOW_PATTERN.fullmatch(value) is None:
+            raise ValueError(
+                f"window must be a whole number of days, hours or minutes such as 3d, 12h or "
+                f"30m, got {value!r}"
+            )
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value_field(cls, value: str | None) -> str | None:
+        if value in EVENT_FIELDS:
+            raise ValueError(f"value must name a numeric field of the event, not {value!r}")
+        return value
+
+    @property
+    def window_seconds(self) -> int:
+        return window_seconds(self.window)
+
+
 class AssetsConfig(_Strict):
     dir: str = ".atomcast-cache/assets"
     base_url: str | None = None
@@ -119,6 +166,7 @@ class ProjectConfig(_Strict):
     segments: dict[str, Any] = Field(default_factory=dict)
     campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
     assets: AssetsConfig = Field(default_factory=AssetsConfig)
+    metrics: dict[str, MetricConfig] = Field(default_factory=dict)
 
     @field_validator("profile")
     @classmethod
@@ -132,6 +180,17 @@ class ProjectConfig(_Strict):
                 raise ValueError(
                     f"attribute name {name!r} must start with a letter and hold only letters, "
                     "digits and underscores"
+                )
+        return value
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, value: dict[str, MetricConfig]) -> dict[str, MetricConfig]:
+        for name in value:
+            if not _METRIC_NAME.fullmatch(name):
+                raise ValueError(
+                    f"metric name {name!r} must start with a letter and hold only letters, "
+                    "digits, '_' and '-'"
                 )
         return value
 

@@ -294,6 +294,7 @@ def _model_fields_at(error: ValidationError, loc: tuple[str | int, ...]) -> list
         models.ExperimentConfig,
         models.AtomSpec,
         models.AssetsConfig,
+        models.MetricConfig,
     ]
     names: list[str] = []
     for model in candidates:

@@ -20,6 +20,7 @@ import logging
 import uuid
 from typing import Any
 
+from atomcast.batch import decisionlog
 from atomcast.batch.bundle import bundle_project
 from atomcast.batch.engine import (
     INFLIGHT_PER_WORKER,
@@ -110,6 +111,7 @@ def run_dask(
                 if future.status != "finished":
                     raise _chunk_failed(index, future.exception())
                 output = future.result()
+                decisionlog.write_part(journal.parts, index, output.decisions)
                 commit_bytes(journal.parts, index, output.rendered, output.rejects, output.stats)
                 future.release()
                 finished.append((future, output.stats))

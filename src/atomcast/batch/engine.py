@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
 
 from atomcast import __version__
+from atomcast.batch import decisionlog
 from atomcast.batch.encoding import RecordEncoder
 from atomcast.batch.guard import OutputLock, refuse_input_in_output
 from atomcast.batch.parts import (
@@ -431,6 +432,7 @@ class ChunkOutput:
     rendered: bytes
     rejects: bytes
     stats: ChunkStats
+    decisions: bytes = b""
 
 
 _JOBS: dict[tuple[str, str, str, tuple[str, ...], str], BatchJob] = {}
@@ -510,8 +512,11 @@ def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
     except OSError as exc:
         raise io_failure(exc, parts_dir) from None
     try:
-        sink = make_sink(writer.rendered, spec.output_format, job.channels, job.encode)
+        sink = decisionlog.DecisionTap(
+            make_sink(writer.rendered, spec.output_format, job.channels, job.encode)
+        )
         stats = job.render_chunk(chunk, sink, writer.rejects)
+        decisionlog.write_part(Path(parts_dir), chunk.index, sink.columns.to_bytes())
         writer.commit(stats)
     except OSError as exc:
         writer.abort()
@@ -533,9 +538,13 @@ def render_chunk_bytes(spec: JobSpec, chunk: Chunk, bundle: bytes | None = None)
     job = job_for(spec, bundle)
     rendered = io.BytesIO()
     rejects = io.BytesIO()
-    sink = make_sink(rendered, spec.output_format, job.channels, job.encode)
+    sink = decisionlog.DecisionTap(
+        make_sink(rendered, spec.output_format, job.channels, job.encode)
+    )
     stats = job.render_chunk(chunk, sink, rejects)
-    return ChunkOutput(chunk.index, rendered.getvalue(), rejects.getvalue(), stats)
+    return ChunkOutput(
+        chunk.index, rendered.getvalue(), rejects.getvalue(), stats, sink.columns.to_bytes()
+    )
 
 
 # --- driving a run ------------------------------------------------------------------------
@@ -879,6 +888,7 @@ def _run_locked(
             if manifest is not None:
                 return BatchReport(out, manifest, resumed=True, already_complete=True)
         remove_outputs(out)
+        decisionlog.remove(out)
         journal.start(header)
     journal.open(options.output_format)
     try:
@@ -950,6 +960,9 @@ def finalize(
             f"internal error: {total.records} records but {total.rendered} rendered and "
             f"{total.rejected} rejected"
         )
+    decisionlog.assemble(
+        journal.parts, chunks, out, at=job.at, content=job.content_fingerprint(total.atoms)
+    )
     t_end = time.perf_counter()
     manifest = build_manifest(
         job,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -86,6 +86,9 @@ WEB_CSS = "previews/web.css"
 #: Rendered email and web HTML run in ``srcdoc`` iframes, which inherit this policy: their
 #: inline styles need ``'unsafe-inline'`` for styles, and their images may be remote. No
 #: script runs anywhere but our own static file (the iframes are sandboxed besides).
+if TYPE_CHECKING:
+    from atomcast.preview.results_panel import ResultsSource
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: https:; font-src 'self' data:; connect-src 'self'; "
@@ -524,11 +527,19 @@ def _json_error(status: int, message: str, **extra: Any) -> JSONResponse:
 _VIEW_ERRORS = (AtomcastError, ArithmeticError, ValueError)
 
 
-def create_app(state: PreviewState, *, watch: bool = True, host: str | None = None) -> Starlette:
+def create_app(
+    state: PreviewState,
+    *,
+    watch: bool = True,
+    host: str | None = None,
+    results: ResultsSource | None = None,
+) -> Starlette:
     """The ASGI app over ``state``; ``watch=False`` leaves file watching to the caller.
 
     Only loopback ``Host`` names and ``host`` (the address given with ``--host``) are
     served; see :class:`~atomcast.preview.guard.RequestGuard` for the rest of the gate.
+
+    :param results: the decision log and events of ``--results``: adds ``/results``.
     """
     env = template_environment()
 
@@ -539,6 +550,7 @@ def create_app(state: PreviewState, *, watch: bool = True, host: str | None = No
             title=f"{state.snapshot.project.config.brand.name} · atomcast preview",
             project_name=state.snapshot.project.config.brand.name,
             boot=None,
+            results=results is not None,
         )
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 
@@ -727,5 +739,9 @@ def create_app(state: PreviewState, *, watch: bool = True, host: str | None = No
         Route("/events", events),
         *compare_routes(lambda: state.compare, state.matrix),
     ]
+    if results is not None:
+        from atomcast.preview.results_panel import results_routes
+
+        routes += results_routes(state, results, env, SECURITY_HEADERS)
     guard = Middleware(RequestGuard, policy=HostPolicy.for_bind(host))
     return Starlette(routes=routes, lifespan=lifespan, middleware=[guard])

@@ -84,6 +84,20 @@ def listen_socket(host: str, port: int) -> socket.socket:
     metavar="REV",
     help="Mark every cell the working tree changes against this git revision.",
 )
+@click.option(
+    "--results",
+    "results_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A batch output folder: show experiment results from its decisions.parquet.",
+)
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --results: outcome events (.jsonl, .csv, .parquet; repeatable).",
+)
 def preview_command(
     directory: Path,
     host: str,
@@ -93,6 +107,8 @@ def preview_command(
     at: str | None,
     campaigns: tuple[str, ...],
     compare: str | None,
+    results_out: Path | None,
+    events: tuple[Path, ...],
 ) -> None:
     """Live preview of every persona x channel x variant, or a static export."""
     from atomcast.errors import ReviewError
@@ -112,7 +128,7 @@ def preview_command(
                 f"to {result.out / 'index.html'}"
             )
             return
-        _serve(directory, host, port, open_browser, at, compare)
+        _serve(directory, host, port, open_browser, at, compare, results_out, events)
     except ReviewError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -126,12 +142,25 @@ def preview_command(
 
 
 def _serve(
-    directory: Path, host: str, port: int, open_browser: bool, at: str | None, compare: str | None
+    directory: Path,
+    host: str,
+    port: int,
+    open_browser: bool,
+    at: str | None,
+    compare: str | None = None,
+    results_out: Path | None = None,
+    events: tuple[Path, ...] = (),
 ) -> None:
     import uvicorn
 
     from atomcast.preview.app import PreviewServer, PreviewState, create_app
     from atomcast.review.compare import Comparison
+
+    results = None
+    if results_out is not None:
+        from atomcast.preview.results_panel import ResultsSource
+
+        results = ResultsSource(results_out, events)
 
     if not _is_loopback(host):
         click.echo(
@@ -147,7 +176,7 @@ def _serve(
     except BaseException:
         sock.close()
         raise
-    app = create_app(state, host=host)
+    app = create_app(state, host=host, results=results)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
     click.echo(f"atomcast preview of {state.root} on {url} (Ctrl-C to stop)")
