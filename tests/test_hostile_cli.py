@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from atomcast.cli import main
-from tests.conftest import DEMO_AT, MINI, copy_project
+from tests.conftest import DEMO_AT, MINI, ROOT, copy_project
 
 
 def atomcast(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -260,6 +260,70 @@ def _cases(b: Path) -> list[Case]:
             "error: unknown campaign 'nope'",
         ),
     ]
+    demo = str(ROOT)
+    plan = ("results", demo, "-c", "summer-sale", "--plan", "--metric")
+    # diff and coverage follow SPEC 6: a bad argument, --at included, is exit status 2.
+    cases += [
+        Case("init-into-a-file", ("init", str(b / "a-file")), 2, "is a file"),
+        Case("init-over-a-project", ("init", p), 1, "would overwrite atomcast.yaml"),
+        Case("init-unwritable", ("init", "/proc/atomcast-init"), 1, "cannot write the project"),
+        Case("schema-unknown-kind", ("schema", p, "--kind", "nope"), 2, "'nope' is not one of"),
+        Case(
+            "schema-personas-of-no-project",
+            ("schema", str(b / "absent"), "--kind", "persona"),
+            1,
+            "error: no project at",
+        ),
+        Case("diff-outside-git", ("diff", p, "--base", "HEAD"), 2, "not inside a git repository"),
+        Case("diff-no-base", ("diff", p), 2, "give exactly one of --base REV and --base-dir"),
+        Case("diff-missing-base-dir", ("diff", p, "--base-dir", str(b / "absent")), 2, "absent"),
+        Case("diff-bad-at", ("diff", p, "--base-dir", p, "--at", "soon"), 2, "--at 'soon'"),
+        Case("diff-bad-format", ("diff", p, "--base-dir", p, "--format", "xml"), 2, "'xml'"),
+        Case("coverage-unknown-campaign", ("coverage", p, "-c", "nope"), 2, "unknown campaign"),
+        Case("coverage-bad-at", ("coverage", p, "-c", "sale", "--at", "never"), 2, "--at 'never'"),
+        Case(
+            "coverage-profiles-folder",
+            ("coverage", p, "-c", "sale", "--profiles", str(b / "folder")),
+            2,
+            "is a directory",
+        ),
+        Case(
+            "results-no-log",
+            ("results", demo, "-c", "summer-sale", "-d", str(b / "folder")),
+            1,
+            "no decision log",
+        ),
+        Case(
+            "results-log-not-parquet",
+            ("results", demo, "-c", "summer-sale", "-d", str(b / "not-parquet.parquet")),
+            1,
+            "not a decision log",
+        ),
+        Case(
+            "results-log-garbage",
+            ("results", demo, "-c", "summer-sale", "-d", str(b / "garbage.dat")),
+            1,
+            "not a decision log",
+        ),
+        Case(
+            "results-no-metrics",
+            ("results", p, "-c", "sale", "-d", str(b / "folder")),
+            1,
+            "declares no metrics",
+        ),
+        Case(
+            "results-plan-rate-out-of-range",
+            (*plan, "purchased", "--baseline", "2", "--profiles", "10"),
+            1,
+            "--baseline must be a rate between 0 and 1",
+        ),
+        Case(
+            "results-plan-unknown-metric",
+            (*plan, "nope", "--baseline", "0.05", "--profiles", "1000"),
+            1,
+            "unknown metric 'nope'",
+        ),
+    ]
     # Broken projects, through every command that loads one.
     projects = [
         ("missing-folder", b / "absent", f"error: no project at {b / 'absent'} (no such folder)"),
@@ -286,12 +350,24 @@ def _cases(b: Path) -> list[Case]:
                 says,
             ),
             Case(f"preview-export-{name}", ("preview", root, "--export", str(b / "exp")), 1, says),
+            Case(f"coverage-{name}", ("coverage", root, "-c", "sale"), 1, says),
         ]
     return cases
 
 
 #: Commands whose malformed inputs this module covers; a new command must join the list.
-COVERED = {"check", "render", "explain", "batch", "preview"}
+COVERED = {
+    "check",
+    "render",
+    "explain",
+    "batch",
+    "preview",
+    "init",
+    "schema",
+    "diff",
+    "coverage",
+    "results",
+}
 
 
 def test_every_registered_command_is_covered() -> None:
