@@ -66,6 +66,23 @@ _PLAIN_FILTERS = frozenset({"e", "escape", "default", "d"})
 _PLAIN_TESTS = frozenset({"defined", "undefined", "none"})
 
 
+#: Values a hole does not take (the profile renders the ordinary way): the marker
+#: characters themselves, and controls and bidi overrides, which the email subject drops.
+_AWKWARD = re.compile("[" + _OPEN + _CLOSE + "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def holds_marker(value: Any) -> bool:
+    """Whether a value (a profile's attributes, a brand) holds a marker character anywhere,
+    keys included: such input renders the ordinary way, where a marker is only text."""
+    if isinstance(value, str):
+        return _OPEN in value or _CLOSE in value
+    if isinstance(value, Mapping):
+        return any(holds_marker(key) or holds_marker(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_marker(item) for item in value)
+    return False
+
+
 def marker(hole: int) -> str:
     """What hole ``hole`` prints in a symbolic render."""
     return f"{_OPEN}{hole}x'X{_CLOSE}"
@@ -110,10 +127,10 @@ class HoleExpression:
                 value = self.evaluate_jinja(context)
             except Exception:  # the ordinary render reports it with file and field
                 return None
-        if isinstance(value, Undefined) or hasattr(value, "__html__"):
-            return None
+        if value is None or isinstance(value, Undefined) or hasattr(value, "__html__"):
+            return None  # None prints nothing: an empty value, rendered the ordinary way
         text = str(value)
-        if not text or _OPEN in text or _CLOSE in text or " ".join(text.split()) != text:
+        if not text or " ".join(text.split()) != text or _AWKWARD.search(text):
             return None
         return text
 
@@ -779,6 +796,7 @@ __all__ = [
     "TextTemplate",
     "carries_hole",
     "expression",
+    "holds_marker",
     "hole_name",
     "keyed_dependencies",
     "marker",
