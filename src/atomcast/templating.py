@@ -321,7 +321,15 @@ class _Environment(ImmutableSandboxedEnvironment):
                 return obj[attribute]
             except KeyError:
                 pass
-        return super().getattr(obj, attribute)
+        found = super().getattr(obj, attribute)
+        # A namespace attribute doubled in a loop (``ns.s ~ ns.s``) stops here.
+        _check_size(found, limits.current().max_output_bytes)
+        return found
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        found = super().getitem(obj, argument)
+        _check_size(found, limits.current().max_output_bytes)
+        return found
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         limit = limits.current().max_output_bytes
