@@ -69,7 +69,7 @@ def profiles(count: int) -> list[dict[str, Any]]:
 def test_a_runaway_loop_costs_its_channel_and_the_batch_goes_on(
     template: str, mini_project: Path
 ) -> None:
-    set_limits(mini_project, record_timeout=0.2)
+    set_limits(mini_project, record_timeout=1)
     evil_headline(mini_project, template)
     job = BatchJob(mini_project, "sale", at=AT)
     outcomes = list(job.render_many(profiles(3)))
@@ -87,7 +87,8 @@ def test_a_runaway_loop_costs_its_channel_and_the_batch_goes_on(
 def test_a_runaway_record_in_a_real_batch_run_is_counted_and_the_rest_render(
     mini_project: Path, tmp_path: Path
 ) -> None:
-    set_limits(mini_project, record_timeout=0.2)
+    # Roomy enough for a cold worker's first render (MJML compiles the layout then).
+    set_limits(mini_project, record_timeout=3)
     (mini_project / "content_atoms" / "headline-evil.md").write_text(
         "---\nkind: headline\npriority: 100\nsegments: [big_vip]\ntext: "
         '"{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"'
@@ -287,3 +288,41 @@ def test_a_persona_whose_segments_run_away_is_a_check_warning(mini_project: Path
         p.startswith("previews/profiles/long.yaml:1: warning:") and "record_timeout" in p
         for p in problems
     ), problems
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ("limits:\n  record_timeout: 0\n", "record_timeout"),
+        ("limits:\n  max_output_bytes: 10\n", "max_output_bytes"),
+        ("limits:\n  regex_timeout: -1\n", "regex_timeout"),
+        ("limits:\n  timeout: 3\n", "timeout"),
+        ("limits: fast\n", "limits"),
+    ],
+)
+def test_bad_limits_are_errors_at_their_line(section: str, words: str, mini_project: Path) -> None:
+    config = mini_project / "atomcast.yaml"
+    text = config.read_text() + section
+    config.write_text(text, encoding="utf-8")
+    first = len(text.splitlines()) - len(section.splitlines()) + 1
+    with pytest.raises(ProjectError) as caught:
+        load_project(mini_project)
+    found = [str(p) for p in caught.value.problems]
+    assert any(
+        p.startswith("atomcast.yaml:")
+        and int(p.split(":")[1]) >= first
+        and ": error:" in p
+        and words in p
+        for p in found
+    ), found
+
+
+def test_limits_from_atomcast_yaml_reach_the_renderer(mini_project: Path) -> None:
+    set_limits(mini_project, record_timeout=7, max_output_bytes=4096, regex_timeout=0.5)
+    limits = Renderer(load_project(mini_project)).campaign("sale", at=AT).limits
+    assert limits == Limits(record_timeout=7, max_output_bytes=4096, regex_timeout=0.5)
+    evil_headline(mini_project, "{{ 'x' * 5000 }}")
+    record = Renderer(load_project(mini_project)).campaign("sale", at=AT)
+    email = record.render_raw(profiles(1)[0]).to_json()["channels"]["email"]
+    assert email["status"] == "error"
+    assert "4,096" in email["reason"]

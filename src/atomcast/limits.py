@@ -47,22 +47,20 @@ class Limits(BaseModel):
 
 
 DEFAULT_LIMITS = Limits()
-_CURRENT: ContextVar[Limits] = ContextVar("atomcast_limits", default=DEFAULT_LIMITS)
-
-
-def current() -> Limits:
-    """The bounds in force in this thread (the defaults unless :func:`using` set others)."""
-    return _CURRENT.get()
+#: The bounds in force in this thread; hot paths set and reset it themselves.
+LIMITS: ContextVar[Limits] = ContextVar("atomcast_limits", default=DEFAULT_LIMITS)
+#: Read the bounds in force (bound once: this runs for every sandboxed call).
+current = LIMITS.get
 
 
 @contextlib.contextmanager
 def using(limits: Limits) -> Iterator[Limits]:
     """Apply ``limits`` to what renders in this thread inside the block."""
-    token = _CURRENT.set(limits)
+    token = LIMITS.set(limits)
     try:
         yield limits
     finally:
-        _CURRENT.reset(token)
+        LIMITS.reset(token)
 
 
 class Expired(BaseException):
@@ -87,6 +85,9 @@ class Deadline:
     at: float
     seconds: float
     fired: bool = False
+    #: When to fire (again): at the deadline, then after a grace period in case a handler
+    #: swallowed it, never in quick succession into the handler that is reporting it.
+    next_fire: float = 0.0
 
     def error(self, what: str = "the record") -> LimitError:
         return LimitError(
@@ -104,6 +105,14 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._active: dict[int, Deadline] = {}
         self._pid = -1
+        # A fork copies the lock in whatever state the parent's watchdog held it, and the
+        # parent's deadlines, but not the thread: the child starts afresh.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._active = {}
+        self._pid = -1
 
     def _ensure_thread(self) -> None:
         # A forked worker inherits the object but not the thread.
@@ -118,16 +127,18 @@ class _Watchdog:
             now = time.monotonic()
             with self._lock:
                 for deadline in self._active.values():
-                    if now >= deadline.at:
-                        # Fired again every tick until the record leaves: a handler that
-                        # swallowed it must not let the runaway go on.
+                    if now >= deadline.next_fire:
+                        # Fired again after a grace period until the record leaves: a
+                        # handler that swallowed it must not let the runaway go on.
                         deadline.fired = True
+                        deadline.next_fire = now + max(1.0, deadline.seconds)
                         _raise_in(deadline.thread_id, Expired)
 
     def enter(self, seconds: float) -> Deadline | None:
         """Start guarding this thread; ``None`` when an outer deadline already does."""
         thread_id = threading.get_ident()
-        deadline = Deadline(thread_id, time.monotonic() + seconds, seconds)
+        at = time.monotonic() + seconds
+        deadline = Deadline(thread_id, at, seconds, next_fire=at)
         with self._lock:
             if thread_id in self._active:
                 return None
@@ -152,7 +163,9 @@ class _Watchdog:
                 continue
 
 
-_WATCHDOG = _Watchdog()
+#: The process's watchdog: ``enter``/``leave`` around a stretch of work (what
+#: :func:`deadline` does, without a generator on a per-record hot path).
+WATCHDOG = _Watchdog()
 
 
 @contextlib.contextmanager
@@ -162,11 +175,21 @@ def deadline(seconds: float) -> Iterator[Deadline | None]:
     Catch :class:`Expired` *outside* this block (the block may be left by it). Nested
     blocks in one thread share the outermost deadline and yield ``None``.
     """
-    guard = _WATCHDOG.enter(seconds)
+    guard = WATCHDOG.enter(seconds)
     try:
         yield guard
     finally:
-        _WATCHDOG.leave(guard)
+        WATCHDOG.leave(guard)
 
 
-__all__ = ["DEFAULT_LIMITS", "Deadline", "Expired", "Limits", "current", "deadline", "using"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "LIMITS",
+    "WATCHDOG",
+    "Deadline",
+    "Expired",
+    "Limits",
+    "current",
+    "deadline",
+    "using",
+]

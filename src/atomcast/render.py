@@ -37,7 +37,7 @@ from atomcast.channels.sms import render_sms, render_sms_parts, sms_output
 from atomcast.channels.web import guarded_source, render_web
 from atomcast.errors import ImageError, ProfileError, RenderError
 from atomcast.images import ImageRenditions, ImageSet, remote_image_set
-from atomcast.limits import Expired, Limits, deadline, using
+from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
 from atomcast.models import CHANNELS, Channel
 from atomcast.project import Atom, Layout, Project
 from atomcast.schema import Profile, validate_profile
@@ -315,16 +315,21 @@ class CampaignRenderer:
         :raises LimitError: when choosing the atoms (segments, rules) alone ran past
             ``limits.record_timeout`` or a ``$regex`` past ``limits.regex_timeout``.
         """
-        with using(self.limits):
+        token = LIMITS.set(self.limits)
+        try:
+            guard = WATCHDOG.enter(self.limits.record_timeout)
             try:
-                with deadline(self.limits.record_timeout) as guard:
-                    return self._render(profile)
-            except Expired:
-                if guard is None:
-                    raise  # an outer deadline's: its owner reports it
-                raise guard.error(f"choosing atoms for profile {profile.id!r}") from None
+                return self._render(profile, guard)
+            finally:
+                WATCHDOG.leave(guard)
+        except Expired:
+            if guard is None:
+                raise  # an outer deadline's: its owner reports it
+            raise guard.error(f"choosing atoms for profile {profile.id!r}") from None
+        finally:
+            LIMITS.reset(token)
 
-    def _render(self, profile: Profile) -> RenderResult:
+    def _render(self, profile: Profile, guard: Deadline | None) -> RenderResult:
         selection = self.select(profile)
         brand = self.renderer.brand
         context: dict[str, Any] = {
@@ -359,6 +364,10 @@ class CampaignRenderer:
                     channel, selection, decided, context, views, hole_texts, fast
                 )
             except Expired:
+                if guard is None:
+                    raise  # an outer deadline's: its owner reports it
+                # Reported here, so stop the watchdog: what is left only writes errors.
+                WATCHDOG.leave(guard)
                 expired = channel
                 reason = (
                     f"{channel} took longer than the record's limit of "

@@ -74,12 +74,18 @@ _AWKWARD = re.compile("[" + _OPEN + _CLOSE + "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2
 def holds_marker(value: Any) -> bool:
     """Whether a value (a profile's attributes, a brand) holds a marker character anywhere,
     keys included: such input renders the ordinary way, where a marker is only text."""
-    if isinstance(value, str):
-        return _OPEN in value or _CLOSE in value
-    if isinstance(value, Mapping):
-        return any(holds_marker(key) or holds_marker(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(holds_marker(item) for item in value)
+    # Iterative and without generators: this runs once per profile on the hot path.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _OPEN in item or _CLOSE in item:
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
