@@ -418,11 +418,18 @@ def _compile_regex(pattern: Any, flags: int) -> Any:
     return compiled
 
 
+#: Values this short are matched without a timer (which costs more than the match): even
+#: exponential backtracking over 16 characters is some 65,000 steps, a few milliseconds.
+_UNTIMED_LENGTH: Final = 16
+
+
 def _search(compiled: Any, value: str) -> bool:
     """``compiled.search(value)``, bounded by ``limits.regex_timeout``.
 
     :raises LimitError: when the match takes longer.
     """
+    if len(value) <= _UNTIMED_LENGTH:
+        return compiled.search(value) is not None
     timeout = limits.current().regex_timeout
     try:
         return compiled.search(value, timeout=timeout) is not None

@@ -74,11 +74,23 @@ _AWKWARD = re.compile("[" + _OPEN + _CLOSE + "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2
 def holds_marker(value: Any) -> bool:
     """Whether a value (a profile's attributes, a brand) holds a marker character anywhere,
     keys included: such input renders the ordinary way, where a marker is only text."""
-    # Iterative and without generators: this runs once per profile on the hot path.
+    # Iterative, without generators or ABC checks: this runs once per profile on the hot
+    # path, where almost every value is a short string, a number or a flag.
     pending = [value]
     while pending:
         item = pending.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
+            if _OPEN in item or _CLOSE in item:
+                return True
+        elif kind is dict:
+            pending.extend(item)
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind in _SCALARS or item is None:
+            continue
+        elif isinstance(item, str):
             if _OPEN in item or _CLOSE in item:
                 return True
         elif isinstance(item, Mapping):
@@ -87,6 +99,9 @@ def holds_marker(value: Any) -> bool:
         elif isinstance(item, list | tuple):
             pending.extend(item)
     return False
+
+
+_SCALARS = frozenset({int, float, bool})
 
 
 def marker(hole: int) -> str:

@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -160,6 +161,8 @@ def _check_count(value: Any, limit: int, what: str) -> None:
 
 def _check_format(template: str, limit: int) -> None:
     """Widths and precisions written into a format string (``'%999999999s'``)."""
+    if max(map(len, _DIGITS.findall(template)), default=0) < len(str(limit)):
+        return  # no number in it has as many digits as the limit: the common case
     numbers = [n for m in _PERCENT_SPEC.finditer(template) for n in m.groups() if n]
     numbers += [n for m in _FORMAT_FIELD.finditer(template) for n in _DIGITS.findall(m[0])]
     for number in numbers:
@@ -288,11 +291,13 @@ def _bounded_concat(pieces: Iterable[str]) -> str:
     limit = limits.current().max_output_bytes
     parts: list[str] = []
     size = 0
-    for piece in pieces:
-        size += len(piece)
+    remaining = iter(pieces)
+    # In batches: per-piece Python would cost more than the join on the hot path.
+    while batch := list(islice(remaining, 256)):
+        size += sum(map(len, batch))
         if size > limit:
             raise _too_large(size, limit, "a template's output")
-        parts.append(piece)
+        parts += batch
     return "".join(parts)
 
 
