@@ -137,6 +137,11 @@ SIZE_ATTACKS = [
     "{{ '%s' | format('x') | center(999999999) }}",
     "{{ 9 ** 100000000 }}",
     "{{ ('x\t' * 100000).expandtabs(1000) }}",
+    "{{ '%*d' | format(999999999, 1) }}",
+    "{{ '%*d' % (999999999, 1) }}",
+    "{{ 'x'.rjust(10**9) }}",
+    "{{ lipsum(10**6) }}",
+    "{{ range(3) | batch(10**9) | list }}",
     "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}",
     "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
     "{% endfor %}{{ ns.s | length }}",
@@ -184,6 +189,9 @@ def test_repetition_renders_exactly_or_is_refused(text: str, count: int, limit: 
         "{{ 'a-b' | replace('-', '+') }}|{{ 'x' ~ 'y' }}|{{ 7 % 3 }}|{{ [1] + [2] }}",
         "{{ 'one two three' | wordwrap(5) | length }}|{{ 'a\nb' | indent(2) }}",
         "{{ {'a': 1} | tojson(2) | length }}|{{ [[1], [2]] | map('first') | sum }}",
+        # Large numbers that are only printed are not widths.
+        "{{ '%d' | format(12000000) }}|{{ '{:,}'.format(123456789012) }}|{{ 10 ** 12 }}",
+        "{{ 'Balance: %d' % 1234567890 }}|{{ [12000000] | max }}|{{ 3000000000 | round }}",
     ],
 )
 def test_ordinary_templates_print_as_before(template: str) -> None:

@@ -15,10 +15,10 @@ import datetime as dt
 import functools
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
@@ -79,18 +79,25 @@ def _percent(value: Any) -> str:
 
 #: What a URL may hold as it is: RFC 3986's reserved and unreserved characters, and ``%``.
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+_PLAIN_URL = re.compile(r"[A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~._-]*")
 
 
 def url_component(value: Any) -> str:
     """Jinja filter: ``value`` percent-encoded as one URL component; only unreserved
     characters (letters, digits, ``-._~``) stay, so ``p-1>, <https://evil`` stays one
     path segment of one URL."""
-    return quote("" if value is None else str(value), safe="", errors="replace")
+    text = "" if value is None else str(value)
+    if _UNRESERVED.fullmatch(text):
+        return text  # nothing to encode: the common id
+    return quote(text, safe="", errors="replace")
 
 
 def clean_url(url: str) -> str:
     """``url`` with every character a URL cannot hold as it is (spaces, controls, ``<>"``,
     bidi controls, anything non-ASCII) percent-encoded: fit for a header line."""
+    if _PLAIN_URL.fullmatch(url):
+        return url
     return quote(url, safe=_URL_SAFE, errors="replace")
 
 
@@ -159,8 +166,16 @@ def _check_count(value: Any, limit: int, what: str) -> None:
         raise _too_large(abs(value), limit, what)
 
 
-def _check_format(template: str, limit: int) -> None:
-    """Widths and precisions written into a format string (``'%999999999s'``)."""
+def _check_format(template: str, limit: int, arguments: Any = ()) -> None:
+    """Widths and precisions written into a format string (``'%999999999s'``), or taken
+    from its arguments (``'%*s'``, ``'{:{}}'``). A large number that is only *printed*
+    (a balance of 12,000,000) is not a width and passes."""
+    if "*" in template or "{:{" in template or "{}}" in template:
+        values = arguments if isinstance(arguments, tuple | list) else (arguments,)
+        if isinstance(arguments, Mapping):
+            values = tuple(arguments.values())
+        for value in values:
+            _check_count(value, limit, "a format width")
     if max(map(len, _DIGITS.findall(template)), default=0) < len(str(limit)):
         return  # no number in it has as many digits as the limit: the common case
     numbers = [n for m in _PERCENT_SPEC.finditer(template) for n in m.groups() if n]
@@ -211,6 +226,8 @@ def _check_method(method: Any, args: tuple[Any, ...], limit: int) -> tuple[Any, 
         size = _replaced_size(owner, args[0], str(args[1]), args[2] if len(args) > 2 else -1)
         if size > limit:
             raise _too_large(size, limit, "a replaced string")
+    if name in ("center", "ljust", "rjust", "zfill") and args:
+        _check_count(args[0], limit, f"str.{name}'s width")
     if name == "expandtabs":
         tab = args[0] if args and isinstance(args[0], int) else 8
         if len(owner) + owner.count("\t") * tab > limit:
@@ -222,8 +239,9 @@ def _precheck_filter(name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[
     """Refuse a filter call whose output would pass the limit; returns the value (a joined
     iterable is materialised once)."""
     limit = limits.current().max_output_bytes
-    for argument in (*rest, *kwargs.values()):
-        _check_count(argument, limit, f"the {name} filter's argument")
+    if name in _SIZED_BY_ARGUMENT:
+        for argument in (*rest, *kwargs.values()):
+            _check_count(argument, limit, f"the {name} filter's argument")
     text = value if isinstance(value, str) else ""
     if name in ("indent", "wordwrap"):
         lines = text.count("\n") + 1 + (len(text) if name == "wordwrap" else 0)
@@ -242,7 +260,7 @@ def _precheck_filter(name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[
         if size > limit:
             raise _too_large(size, limit, "a replaced string")
     elif name == "format" and isinstance(value, str):
-        _check_format(value, limit)
+        _check_format(value, limit, rest or kwargs)
     elif name == "tojson":
         indent = rest[0] if rest else kwargs.get("indent")
         if isinstance(indent, int) and indent > 16:
@@ -269,6 +287,8 @@ def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
     return bounded
 
 
+#: Filters whose integer arguments size their output (a width, a count).
+_SIZED_BY_ARGUMENT = frozenset({"batch", "center", "indent", "slice", "wordwrap"})
 #: Filters whose output an argument can make arbitrarily large in one C call.
 _SIZED_FILTERS = (
     "batch",
@@ -283,6 +303,19 @@ _SIZED_FILTERS = (
     "truncate",
     "wordwrap",
 )
+
+
+def _bounded_lipsum(function: Callable[..., str]) -> Callable[..., str]:
+    @functools.wraps(function)
+    def bounded(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+        # Up to ``max`` words of up to ~10 characters per paragraph.
+        size = n * max * 10
+        limit = limits.current().max_output_bytes
+        if not 0 <= size <= limit:
+            raise _too_large(size, limit, "lipsum()'s text")
+        return function(n, html, min, max)
+
+    return bounded
 
 
 def _bounded_concat(pieces: Iterable[str]) -> str:
@@ -343,7 +376,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         elif operator == "**":
             _check_power(left, right, limit)
         elif operator == "%" and isinstance(left, str):
-            _check_format(left, limit)
+            _check_format(left, limit, right)
         result = super().call_binop(context, operator, left, right)
         _check_size(result, limit)
         return result
@@ -356,8 +389,6 @@ class _Environment(ImmutableSandboxedEnvironment):
         **kwargs: Any,
     ) -> Any:
         limit = limits.current().max_output_bytes
-        for argument in (*args, *kwargs.values()):
-            _check_count(argument, limit, "a call's argument")
         args = _check_method(__obj, args, limit)
         result = super().call(__context, __obj, *args, **kwargs)
         _check_size(result, limit)
@@ -371,7 +402,7 @@ class _Environment(ImmutableSandboxedEnvironment):
 
         def bounded(*args: Any, **kwargs: Any) -> str:
             limit = limits.current().max_output_bytes
-            _check_format(template, limit)
+            _check_format(template, limit, (*args, *kwargs.values()))
             result = wrapped(*args, **kwargs)
             _check_size(result, limit)
             return result
@@ -398,6 +429,7 @@ def _make_environment(mode: Mode) -> ImmutableSandboxedEnvironment:
     )
     for name in _SIZED_FILTERS:
         env.filters[name] = _bounded_filter(name, env.filters[name])
+    env.globals["lipsum"] = _bounded_lipsum(cast(Callable[..., str], env.globals["lipsum"]))
     env.filters["url_component"] = url_component
     env.filters["safe_url"] = safe_url
     env.filters["date"] = _format_date
