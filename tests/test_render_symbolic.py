@@ -37,11 +37,18 @@ AWKWARD_NAMES = [
     "line\nbreak",
     marker(0),
     "\ue000",
+    marker(1) + marker(0),
+    "\ue001" + marker(2),
+    "\ue0000x&#39;X\ue001",
+    "\ue0003\ue001",  # a batch encoder token
     "https://atomcast.invalid/unsubscribe-7f3a9c2e51d84b06",
     "javascript:alert(1)",
     "😀 emoji",
     "x" * 90,
 ]
+#: The symbolic path's and the batch encoder's internal alphabet, to build values that
+#: look like (parts of) markers and tokens.
+INTERNAL_ALPHABET = ["\ue000", "\ue001", marker(0), marker(1), "0", "1", "x'X", "&#39;", "'"]
 
 
 def _pair(root: Path, campaign: str, at: str) -> tuple[CampaignRenderer, CampaignRenderer]:
@@ -153,6 +160,7 @@ def demo_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[BatchJob, Campai
     first_name=st.one_of(
         st.sampled_from(AWKWARD_NAMES),
         st.text(st.characters(exclude_categories=("Cs",)), max_size=12),
+        st.lists(st.sampled_from(INTERNAL_ALPHABET), min_size=1, max_size=5).map("".join),
     ),
     cart_total=st.sampled_from([0, 9.99, 149.5, 150, 1234.5]),
     locale=st.sampled_from(["en-US", "fr-CA", "fr", "de-DE"]),

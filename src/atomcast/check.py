@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from atomcast.errors import Problem, RenderError
+from atomcast.errors import LimitError, Problem, RenderError
+from atomcast.limits import Expired, deadline, using
 from atomcast.project import Atom, Project, collect_problems
 from atomcast.selection import slot_tags
 
@@ -189,9 +190,20 @@ def persona_coverage(project: Project) -> list[Problem]:
 
     selector = Selector(project)
     covered: set[str] = set()
-    for persona in project.personas.values():
-        covered |= selector.segments_of(persona.profile)
     problems = []
+    bounds = project.config.limits
+    for persona in project.personas.values():
+        # A persona is a profile: its segments are bounded as a record's are.
+        try:
+            with using(bounds), deadline(bounds.record_timeout):
+                covered |= selector.segments_of(persona.profile)
+        except (Expired, LimitError) as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, LimitError)
+                else (f"took longer than {bounds.record_timeout:g} s (limits.record_timeout)")
+            )
+            problems.append(Problem(persona.path, 1, "warning", f"persona's segments: {reason}"))
     for segment in project.segments:
         if segment.name not in covered and project.personas:
             problems.append(

@@ -33,6 +33,7 @@ import copy
 import datetime as dt
 import difflib
 import functools
+import importlib
 import math
 import re
 import warnings
@@ -41,7 +42,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
 
-from atomcast.errors import ConditionError
+import regex  # type: ignore[import-untyped]
+
+from atomcast import limits
+from atomcast.errors import ConditionError, LimitError
 from atomcast.schema import ProfileSchema, canonical_datetime
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "condition_attributes",
     "explain_condition",
     "normalize_condition",
+    "regex_hazard",
 ]
 
 CondResult = bool | None
@@ -385,14 +390,17 @@ def _pad_version(value: Any) -> str:
     return _pad_version_text(value)
 
 
-_REGEX_CACHE: dict[tuple[str, int], re.Pattern[str] | None] = {}
+_REGEX_CACHE: dict[tuple[str, int], Any] = {}
 
 
-def _compile_regex(pattern: Any, flags: int) -> re.Pattern[Any] | None:
-    """``re.compile`` or ``None`` when GrowthBook's attempt would raise.
+def _compile_regex(pattern: Any, flags: int) -> Any:
+    """The compiled pattern, or ``None`` when GrowthBook's attempt would raise.
 
-    Warnings (FutureWarning for "possible nested set") are silenced so that a condition
-    does not change meaning when warnings are turned into errors, as pytest does.
+    ``re`` decides what is valid (as before); matching runs in ``regex``, whose matcher
+    takes a timeout (``limits.regex_timeout``): a pattern that backtracks catastrophically
+    on one profile's value costs that profile, not the run. Warnings (FutureWarning for
+    "possible nested set") are silenced so that a condition does not change meaning when
+    warnings are turned into errors, as pytest does.
     """
     if isinstance(pattern, str):
         key = (pattern, flags)
@@ -401,7 +409,8 @@ def _compile_regex(pattern: Any, flags: int) -> re.Pattern[Any] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compiled: re.Pattern[Any] | None = re.compile(pattern, flags)
+            re.compile(pattern, flags)
+            compiled: Any = regex.compile(pattern, flags | regex.VERSION0)
     except Exception:
         compiled = None
     if isinstance(pattern, str) and len(_REGEX_CACHE) < 4096:
@@ -409,14 +418,39 @@ def _compile_regex(pattern: Any, flags: int) -> re.Pattern[Any] | None:
     return compiled
 
 
+#: Values this short are matched without a timer (which costs more than the match): even
+#: exponential backtracking over 16 characters is some 65,000 steps, a few milliseconds.
+_UNTIMED_LENGTH: Final = 16
+
+
+def _search(compiled: Any, value: str) -> bool:
+    """``compiled.search(value)``, bounded by ``limits.regex_timeout``.
+
+    :raises LimitError: when the match takes longer.
+    """
+    if len(value) <= _UNTIMED_LENGTH:
+        return compiled.search(value) is not None
+    timeout = limits.current().regex_timeout
+    try:
+        return compiled.search(value, timeout=timeout) is not None
+    except TimeoutError:
+        raise LimitError(
+            f"$regex {compiled.pattern!r} took longer than {timeout:g} s on a "
+            f"{len(value):,}-character value (limits.regex_timeout in atomcast.yaml)"
+        ) from None
+
+
 def _regex(pattern: Any, value: Any, flags: int, negate: bool) -> bool:
     compiled = _compile_regex(pattern, flags)
-    try:
-        if compiled is None:
-            raise ValueError(pattern)
-        found = compiled.search(value) is not None
-    except Exception:
-        return negate
+    if compiled is None or not isinstance(value, str):
+        try:
+            if compiled is None:
+                raise ValueError(pattern)
+            found = compiled.search(value) is not None
+        except Exception:
+            return negate
+        return not found if negate else found
+    found = _search(compiled, value)
     return not found if negate else found
 
 
@@ -895,7 +929,7 @@ class _Codegen:
             compiled = _compile_regex(operand, flags)
             if compiled is None:
                 return str(negate)
-            expr = f"(isinstance({vf}, str) and {self.const(compiled)}.search({v}) is not None)"
+            expr = f"(isinstance({vf}, str) and _search({self.const(compiled)}, {v}))"
             return self.negate(expr) if negate else expr
         if op == "$exists":
             return f"({vf} is not None)" if operand else f"({vf} is None)"
@@ -994,6 +1028,8 @@ _RUNTIME: Final[dict[str, Any]] = {
     "_pad_version": _pad_version,
     "_pad_version_text": _pad_version_text,
     "_regex": _regex,
+    "_search": _search,
+    "_LimitError": LimitError,
     "_elem": _elem,
     "_all": _all,
     "_get_type": _get_type,
@@ -1041,6 +1077,8 @@ def compile_condition(condition: object) -> CompiledCondition:
         "def _condition(a, s):\n"
         "    try:\n"
         f"        return {expr}\n"
+        "    except _LimitError:\n"
+        "        raise\n"  # a bound reached: the walker would only take as long again
         "    except Exception:\n"
         "        return _exact(a, s)\n"
     )
@@ -1234,6 +1272,127 @@ def _schema_paths(schema: ProfileSchema) -> list[str]:
     return paths
 
 
+# -- patterns that backtrack catastrophically -------------------------------------------------
+
+_PARSER: Any = importlib.import_module("re._parser")
+_COMPILER: Any = importlib.import_module("re._compiler")
+#: Characters a first-character set is sampled over (literals are added as they are).
+_SAMPLE = [chr(code) for code in range(128)] + list("\u00a0éß€ア😀")
+_REPEATS = frozenset({"MAX_REPEAT", "MIN_REPEAT"})
+
+
+def _first(items: list[Any], state: Any) -> tuple[set[str], bool]:
+    """The characters a sequence of parsed items can start with, and whether it can
+    match the empty string."""
+    found: set[str] = set()
+    for op, argument in items:
+        name = str(op)
+        if name == "LITERAL":
+            return found | {chr(argument)}, False
+        if name in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue  # zero width
+        if name in ("SUBPATTERN", "ATOMIC_GROUP"):
+            inner, empty = _first(list(argument[-1]), state)
+        elif name in _REPEATS or name == "POSSESSIVE_REPEAT":
+            inner, empty = _first(list(argument[2]), state)
+            empty = empty or argument[0] == 0
+        elif name == "BRANCH":
+            inner, empty = set(), False
+            for alternative in argument[1]:
+                more, nullable = _first(list(alternative), state)
+                inner |= more
+                empty = empty or nullable
+        else:  # a class, a category, any character: sample it
+            single = _PARSER.SubPattern(state, [(op, argument)])
+            try:
+                matcher = _COMPILER.compile(single, 0)
+            except Exception:
+                return found | set(_SAMPLE), False
+            return found | {c for c in _SAMPLE if matcher.match(c)}, False
+        found |= inner
+        if not empty:
+            return found, False
+    return found, True
+
+
+def _ambiguous(body: list[Any], state: Any) -> bool:
+    """Whether a repeated body holds an alternation that can match one text two ways: two
+    alternatives that start alike, or an empty one beside one that starts like what follows."""
+    first_of_body, _ = _first(body, state)
+    for index, (op, argument) in enumerate(body):
+        name = str(op)
+        if name == "SUBPATTERN":
+            inner = list(argument[-1])
+            if _ambiguous(inner + body[index + 1 :], state):
+                return True
+        if name != "BRANCH":
+            continue
+        follow, rest_empty = _first(body[index + 1 :], state)
+        if rest_empty:
+            follow |= first_of_body  # the next repetition
+        seen: set[str] = set()
+        nullable = 0
+        for alternative in argument[1]:
+            starts, empty = _first(list(alternative), state)
+            if starts & seen:
+                return True
+            seen |= starts
+            nullable += empty
+        if nullable > 1 or (nullable and seen & follow):
+            return True
+    return False
+
+
+def _unwrapped(items: list[Any]) -> list[Any]:
+    while len(items) == 1 and str(items[0][0]) == "SUBPATTERN":
+        items = list(items[0][1][-1])
+    return items
+
+
+def _nested(body: list[Any]) -> bool:
+    """Whether a repeated body is, but for optional parts, one more repetition: ``(a+)+``."""
+    items = _unwrapped(body)
+    repeats = [item for item in items if str(item[0]) in _REPEATS and item[1][1] > 1]
+    optional = [item for item in items if str(item[0]) in _REPEATS and item[1][0] == 0]
+    required = [item for item in items if item not in repeats and item not in optional]
+    return bool(repeats) and not required
+
+
+def regex_hazard(pattern: str) -> str | None:
+    """Why ``pattern`` can take exponential time on a short value (a repetition of a
+    repetition, an alternation that matches one text two ways, inside a repetition), or
+    ``None``. A static test of shape: ``(a+)+``, ``(a|a)*``, ``(a|aa)+``."""
+    try:
+        tree = _PARSER.parse(pattern)
+    except Exception:
+        return None
+    state = tree.state
+
+    def walk(items: list[Any]) -> str | None:
+        for op, argument in items:
+            name = str(op)
+            if name in _REPEATS:
+                body = list(argument[2])
+                if argument[1] > 1 and _nested(body):
+                    return "a repetition of a repetition, like (a+)+"
+                if argument[1] > 1 and _ambiguous(body, state):
+                    return "a repeated alternation whose alternatives match the same text"
+                found = walk(body)
+            elif name == "SUBPATTERN":
+                found = walk(list(argument[-1]))
+            elif name == "BRANCH":
+                found = next((r for a in argument[1] if (r := walk(list(a)))), None)
+            elif name in ("ASSERT", "ASSERT_NOT"):
+                found = walk(list(argument[1]))
+            else:
+                found = None
+            if found:
+                return found
+        return None
+
+    return walk(list(tree))
+
+
 class _Checker:
     def __init__(self, schema: ProfileSchema, segment_names: Collection[str]) -> None:
         self.schema = schema
@@ -1409,6 +1568,12 @@ class _Checker:
                     re.compile(operand)
                 except re.error as exc:
                     self.error(where, f"{label}: {op} has an invalid regular expression: {exc}")
+            elif (hazard := regex_hazard(operand)) is not None:
+                self.error(
+                    where,
+                    f"{label}: {op} {operand!r} can take exponential time on a short value "
+                    f"({hazard}); write it without the nested repetition",
+                )
             if kind not in ("string", "datetime", None):
                 self.error(where, f"{label}: {op} never matches {_a(kind)} attribute")
         elif op == "$exists":

@@ -126,6 +126,12 @@ class RenderError(AtomcastError):
     """
 
 
+class LimitError(AtomcastError):
+    """One record or one template went past a bound of ``limits:`` in ``atomcast.yaml``
+    (time, text size, a regular expression's time): that record or channel fails, the run
+    goes on."""
+
+
 class ImageError(AtomcastError):
     """An image source could not be read or converted."""
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from atomcast.limits import Limits
 from atomcast.schema import AttributeType
 
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -167,6 +168,8 @@ class ProjectConfig(_Strict):
     campaigns: dict[str, CampaignConfig] = Field(default_factory=dict)
     assets: AssetsConfig = Field(default_factory=AssetsConfig)
     metrics: dict[str, MetricConfig] = Field(default_factory=dict)
+    #: Per-record time and size bounds (see atomcast.limits).
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("profile")
     @classmethod

@@ -37,6 +37,7 @@ from atomcast.channels.sms import render_sms, render_sms_parts, sms_output
 from atomcast.channels.web import guarded_source, render_web
 from atomcast.errors import ImageError, ProfileError, RenderError
 from atomcast.images import ImageRenditions, ImageSet, remote_image_set
+from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
 from atomcast.models import CHANNELS, Channel
 from atomcast.project import Atom, Layout, Project, brand_asset
 from atomcast.schema import Profile, validate_profile
@@ -47,6 +48,7 @@ from atomcast.symbolic import (
     SymbolicOutput,
     carries_hole,
     expression,
+    holds_marker,
     hole_name,
     keyed_dependencies,
     marker,
@@ -58,7 +60,13 @@ from atomcast.symbolic import (
     text_template,
     views_clean,
 )
-from atomcast.templating import compile_template, prints_unchanged, profile_dependencies
+from atomcast.templating import (
+    clean_url,
+    compile_template,
+    encode_url_values,
+    prints_unchanged,
+    profile_dependencies,
+)
 
 DEFAULT_ASSETS_URL = "/assets/"
 #: Memo bounds per campaign renderer (and so per worker process): a few MB each.
@@ -176,6 +184,7 @@ class Renderer:
         logo = brand_asset(project.root, config.brand.logo_url)
         if logo is not None:
             self.brand["logo_url"] = self.images.published(logo)
+        self.limits: Limits = config.limits
 
     def campaign(
         self,
@@ -259,7 +268,12 @@ class CampaignRenderer:
         self._needed: dict[tuple[Channel, tuple[str | None, ...]], frozenset[str] | None] = {}
         self.symbolic_memo = Memo(SYMBOLIC_MEMO_SIZE)
         self.text_memo = Memo(TEXT_MEMO_SIZE)
-        self._unsubscribe_template = text_template(self.renderer.brand["unsubscribe_url"] or "")
+        # Profile values in the URL are percent-encoded: an id cannot add a second target.
+        self._unsubscribe_source = encode_url_values(self.renderer.brand["unsubscribe_url"] or "")
+        self._unsubscribe_template = text_template(self._unsubscribe_source)
+        self.limits = renderer.limits
+        # Marker characters in authored text would be taken for holes: render plainly.
+        self._symbolic_ok = not holds_marker([self.renderer.brand, self.campaign_context])
         self._symbolic_plans: dict[tuple[Channel, tuple[str | None, ...]], SymbolicPlan | None]
         self._symbolic_plans = {}
         self.layout_dependencies = {
@@ -299,7 +313,26 @@ class CampaignRenderer:
 
     def render(self, profile: Profile) -> RenderResult:
         """Render every requested channel for ``profile``; a channel's failure stays in that
-        channel (``status: error``)."""
+        channel (``status: error``).
+
+        :raises LimitError: when choosing the atoms (segments, rules) alone ran past
+            ``limits.record_timeout`` or a ``$regex`` past ``limits.regex_timeout``.
+        """
+        token = LIMITS.set(self.limits)
+        try:
+            guard = WATCHDOG.enter(self.limits.record_timeout)
+            try:
+                return self._render(profile, guard)
+            finally:
+                WATCHDOG.leave(guard)
+        except Expired:
+            if guard is None:
+                raise  # an outer deadline's: its owner reports it
+            raise guard.error(f"choosing atoms for profile {profile.id!r}") from None
+        finally:
+            LIMITS.reset(token)
+
+    def _render(self, profile: Profile, guard: Deadline | None) -> RenderResult:
         selection = self.select(profile)
         brand = self.renderer.brand
         context: dict[str, Any] = {
@@ -320,10 +353,30 @@ class CampaignRenderer:
         decided = tuple(decisions.values())
         # A hole (a first name, say) is usually in every channel: evaluate it once.
         hole_texts: dict[int, str | None] = {}
+        # A value holding the markers' characters would be taken for a hole: such a profile
+        # renders the ordinary way, where they are only text.
+        fast = self._symbolic_ok and not holds_marker(profile.attributes)
+        expired: str | None = None
         for channel in self.channels:
-            result.channels[channel] = self._render_channel(
-                channel, selection, decided, context, views, hole_texts
-            )
+            if expired is not None:
+                reason = f"not rendered: the record's time ran out in {expired}"
+                result.channels[channel] = ChannelOutput("error", reason=reason)
+                continue
+            try:
+                result.channels[channel] = self._render_channel(
+                    channel, selection, decided, context, views, hole_texts, fast
+                )
+            except Expired:
+                if guard is None:
+                    raise  # an outer deadline's: its owner reports it
+                # Reported here, so stop the watchdog: what is left only writes errors.
+                WATCHDOG.leave(guard)
+                expired = channel
+                reason = (
+                    f"{channel} took longer than the record's limit of "
+                    f"{self.limits.record_timeout:g} s (limits.record_timeout in atomcast.yaml)"
+                )
+                result.channels[channel] = ChannelOutput("error", reason=reason)
         return result
 
     def _output_key(
@@ -374,6 +427,7 @@ class CampaignRenderer:
         base_context: Mapping[str, Any],
         views: SlotViews,
         hole_texts: dict[int, str | None],
+        fast: bool = True,
     ) -> ChannelOutput:
         """One channel's output; ``decided`` are the slot decisions' atom ids, in slot order
         (a channel names its own atoms only when they differ, as with a fallback)."""
@@ -388,13 +442,13 @@ class CampaignRenderer:
         layout = self.layouts.get(channel)
         if layout is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
-        if self.memoise and channel in SYMBOLIC_CHANNELS:
+        if fast and self.memoise and channel in SYMBOLIC_CHANNELS:
             symbolic = self._render_symbolic(channel, atoms, ids, base_context, hole_texts)
             if symbolic is not None:
                 if own_atoms:
                     symbolic.atoms = own_atoms
                 return symbolic
-        key = self._output_key(channel, atoms, ids, base_context["profile"])
+        key = self._output_key(channel, atoms, ids, base_context["profile"]) if fast else None
         memoised = self.output_memo.get(key) if key is not None else None
         unsubscribe: str | None = None
         try:
@@ -421,7 +475,7 @@ class CampaignRenderer:
             if _SENTINEL_HOST in fields["html"]:
                 self.layout_dependencies["email"] = None
                 return self._render_channel(
-                    channel, selection, decided, base_context, views, hole_texts
+                    channel, selection, decided, base_context, views, hole_texts, fast
                 )
         # A copy: the memoised record is shared, its fields are never mutated.
         output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
@@ -472,7 +526,9 @@ class CampaignRenderer:
                 text = hole_texts[hole.id]
             else:
                 text = hole_texts[hole.id] = hole.evaluate(context)
-            if text is None:
+            # A long value renders the ordinary way, where each template's output is held to
+            # limits.max_output_bytes; filling it here would skip that bound.
+            if text is None or len(text) > self.limits.max_output_bytes // 1024:
                 return None
             texts[hole.id] = text
         if channel == "email":
@@ -545,17 +601,16 @@ class CampaignRenderer:
         )
 
     def _unsubscribe_url(self, context: Mapping[str, Any]) -> str:
-        """The profile's unsubscribe URL (``brand.unsubscribe_url`` rendered).
+        """The profile's unsubscribe URL (``brand.unsubscribe_url`` rendered, the profile's
+        values in it percent-encoded, and anything a header line cannot hold encoded too).
 
         :raises RenderError: when the template fails for this profile.
         """
         if self._unsubscribe_template is not None:
             url = self._unsubscribe_template.render(context)
             if url is not None:
-                return url
-        return render_string(
-            self.renderer.brand["unsubscribe_url"], context, "brand.unsubscribe_url"
-        )
+                return clean_url(url)
+        return clean_url(render_string(self._unsubscribe_source, context, "brand.unsubscribe_url"))
 
     def _symbolic_plan(
         self, channel: Channel, atoms: Mapping[str, Atom | None]

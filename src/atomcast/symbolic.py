@@ -66,6 +66,44 @@ _PLAIN_FILTERS = frozenset({"e", "escape", "default", "d"})
 _PLAIN_TESTS = frozenset({"defined", "undefined", "none"})
 
 
+#: Values a hole does not take (the profile renders the ordinary way): the marker
+#: characters themselves, and controls and bidi overrides, which the email subject drops.
+_AWKWARD = re.compile("[" + _OPEN + _CLOSE + "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def holds_marker(value: Any) -> bool:
+    """Whether a value (a profile's attributes, a brand) holds a marker character anywhere,
+    keys included: such input renders the ordinary way, where a marker is only text."""
+    # Iterative, without generators or ABC checks: this runs once per profile on the hot
+    # path, where almost every value is a short string, a number or a flag.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str:
+            if _OPEN in item or _CLOSE in item:
+                return True
+        elif kind is dict:
+            pending.extend(item)
+            pending.extend(item.values())
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind in _SCALARS or item is None:
+            continue
+        elif isinstance(item, str):
+            if _OPEN in item or _CLOSE in item:
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
+
+
+_SCALARS = frozenset({int, float, bool})
+
+
 def marker(hole: int) -> str:
     """What hole ``hole`` prints in a symbolic render."""
     return f"{_OPEN}{hole}x'X{_CLOSE}"
@@ -110,10 +148,10 @@ class HoleExpression:
                 value = self.evaluate_jinja(context)
             except Exception:  # the ordinary render reports it with file and field
                 return None
-        if isinstance(value, Undefined) or hasattr(value, "__html__"):
-            return None
+        if value is None or isinstance(value, Undefined) or hasattr(value, "__html__"):
+            return None  # None prints nothing: an empty value, rendered the ordinary way
         text = str(value)
-        if not text or _OPEN in text or _CLOSE in text or " ".join(text.split()) != text:
+        if not text or " ".join(text.split()) != text or _AWKWARD.search(text):
             return None
         return text
 
@@ -779,6 +817,7 @@ __all__ = [
     "TextTemplate",
     "carries_hole",
     "expression",
+    "holds_marker",
     "hole_name",
     "keyed_dependencies",
     "marker",

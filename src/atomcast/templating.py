@@ -12,16 +12,23 @@ that uses an attribute outside the profile schema or prints a ``sensitive`` one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from itertools import islice
+from typing import Any, Literal, cast
+from urllib.parse import quote
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from atomcast import limits
+from atomcast.jinjatokens import constructs
 from atomcast.markdown import is_allowed_url
 
 Mode = Literal["html", "text"]
@@ -70,14 +77,281 @@ def _percent(value: Any) -> str:
     return f"{number:.0f}%" if number.is_integer() else f"{number:g}%"
 
 
+#: What a URL may hold as it is: RFC 3986's reserved and unreserved characters, and ``%``.
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+_PLAIN_URL = re.compile(r"[A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~._-]*")
+
+
+def url_component(value: Any) -> str:
+    """Jinja filter: ``value`` percent-encoded as one URL component; only unreserved
+    characters (letters, digits, ``-._~``) stay, so ``p-1>, <https://evil`` stays one
+    path segment of one URL."""
+    text = "" if value is None else str(value)
+    if _UNRESERVED.fullmatch(text):
+        return text  # nothing to encode: the common id
+    return quote(text, safe="", errors="replace")
+
+
+def clean_url(url: str) -> str:
+    """``url`` with every character a URL cannot hold as it is (spaces, controls, ``<>"``,
+    bidi controls, anything non-ASCII) percent-encoded: fit for a header line."""
+    if _PLAIN_URL.fullmatch(url):
+        return url
+    return quote(url, safe=_URL_SAFE, errors="replace")
+
+
+_URL_TEMPLATES: dict[str, str] = {}
+
+
+def encode_url_values(source: str) -> str:
+    """A URL template whose every ``{{ expression }}`` that reads the profile (or
+    ``locale``) prints through :func:`url_component`; the author's own text and brand values
+    are left as written."""
+    cached = _URL_TEMPLATES.get(source)
+    if cached is not None:
+        return cached
+    pieces: list[str] = []
+    position = 0
+    for start, end, kind in constructs(source):
+        if kind != "expression":
+            continue
+        body = source[start + 2 : end - 2]
+        left = body[:1] if body[:1] in ("-", "+") else ""
+        right = "-" if body.endswith("-") and len(body) > len(left) else ""
+        inner = body[len(left) : len(body) - len(right)]
+        try:
+            names = context_names(_ENVIRONMENTS["text"].parse("{{" + inner + "}}"))
+        except TemplateSyntaxError:
+            continue  # the render reports it
+        if names & {"profile", "locale"}:
+            pieces.append(source[position:start])
+            pieces.append(f"{{{{{left} ({inner.strip()}) | url_component {right}}}}}")
+            position = end
+    pieces.append(source[position:])
+    result = "".join(pieces)
+    _URL_TEMPLATES[source] = result
+    return result
+
+
+def _finalize(value: Any) -> Any:
+    """What ``{{ }}`` prints: nothing for ``None`` (a dropped link, an image without a known
+    height), never the word ``None``."""
+    return "" if value is None else value
+
+
+# -- bounded work (see atomcast.limits) --------------------------------------------------
+
+#: A width or precision in a ``%`` conversion, and a ``{...}`` replacement field.
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d*)(?:\.(\d*))?")
+_FORMAT_FIELD = re.compile(r"\{[^{}]*\}")
+_DIGITS = re.compile(r"\d+")
+
+
+def _too_large(size: int, limit: int, what: str) -> SecurityError:
+    return SecurityError(
+        f"{what} would hold {size:,} characters, over the limit of {limit:,} "
+        "(limits.max_output_bytes in atomcast.yaml)"
+    )
+
+
+def _check_size(value: Any, limit: int) -> None:
+    if isinstance(value, str | list | tuple | dict) and len(value) > limit:
+        raise _too_large(len(value), limit, "a template value")
+
+
+def _check_count(value: Any, limit: int, what: str) -> None:
+    """Integers that size what a call builds (a width, a repeat count) stay under the limit."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > limit:
+        raise _too_large(abs(value), limit, what)
+
+
+def _check_format(template: str, limit: int, arguments: Any = ()) -> None:
+    """Widths and precisions written into a format string (``'%999999999s'``), or taken
+    from its arguments (``'%*s'``, ``'{:{}}'``). A large number that is only *printed*
+    (a balance of 12,000,000) is not a width and passes."""
+    if "*" in template or "{:{" in template or "{}}" in template:
+        values = arguments if isinstance(arguments, tuple | list) else (arguments,)
+        if isinstance(arguments, Mapping):
+            values = tuple(arguments.values())
+        for value in values:
+            _check_count(value, limit, "a format width")
+    if max(map(len, _DIGITS.findall(template)), default=0) < len(str(limit)):
+        return  # no number in it has as many digits as the limit: the common case
+    numbers = [n for m in _PERCENT_SPEC.finditer(template) for n in m.groups() if n]
+    numbers += [n for m in _FORMAT_FIELD.finditer(template) for n in _DIGITS.findall(m[0])]
+    for number in numbers:
+        if len(number) > 12 or int(number) > limit:
+            raise _too_large(int(number[:13]), limit, "a format width")
+
+
+def _check_repeat(left: Any, right: Any, limit: int) -> None:
+    for sequence, count in ((left, right), (right, left)):
+        sized = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+        if sized and len(sequence) * count > limit:
+            raise _too_large(len(sequence) * count, limit, "a repeated value")
+
+
+def _check_power(left: Any, right: Any, limit: int) -> None:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        bits = left.bit_length() * right
+        if bits > limit * 8:
+            raise _too_large(bits // 3, limit, "a power")
+
+
+def _joined_size(items: list[Any], separator: Any) -> int:
+    return sum(len(str(item)) for item in items) + len(str(separator)) * max(len(items) - 1, 0)
+
+
+def _replaced_size(text: str, old: str, new: str, count: Any) -> int:
+    found = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    return len(text) + found * (len(new) - len(old))
+
+
+def _check_method(method: Any, args: tuple[Any, ...], limit: int) -> tuple[Any, ...]:
+    """Pre-check the ``str`` methods that build one large string in a single C call;
+    returns the arguments (a joined iterable is materialised once)."""
+    owner = getattr(method, "__self__", None)
+    if not isinstance(owner, str):
+        return args
+    name = getattr(method, "__name__", "")
+    if name == "join" and args:
+        items = list(args[0])
+        if _joined_size(items, owner) > limit:
+            raise _too_large(_joined_size(items, owner), limit, "a joined string")
+        return (items, *args[1:])
+    if name == "replace" and len(args) >= 2 and isinstance(args[0], str):
+        size = _replaced_size(owner, args[0], str(args[1]), args[2] if len(args) > 2 else -1)
+        if size > limit:
+            raise _too_large(size, limit, "a replaced string")
+    if name in ("center", "ljust", "rjust", "zfill") and args:
+        _check_count(args[0], limit, f"str.{name}'s width")
+    if name == "expandtabs":
+        tab = args[0] if args and isinstance(args[0], int) else 8
+        if len(owner) + owner.count("\t") * tab > limit:
+            raise _too_large(len(owner) + owner.count("\t") * tab, limit, "an expanded string")
+    return args
+
+
+def _precheck_filter(name: str, value: Any, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Refuse a filter call whose output would pass the limit; returns the value (a joined
+    iterable is materialised once)."""
+    limit = limits.current().max_output_bytes
+    if name in _SIZED_BY_ARGUMENT:
+        for argument in (*rest, *kwargs.values()):
+            _check_count(argument, limit, f"the {name} filter's argument")
+    text = value if isinstance(value, str) else ""
+    if name in ("indent", "wordwrap"):
+        lines = text.count("\n") + 1 + (len(text) if name == "wordwrap" else 0)
+        for argument in (*rest, *kwargs.values()):
+            width = len(argument) if isinstance(argument, str) else argument
+            if isinstance(width, int) and width * lines > limit:
+                raise _too_large(width * lines, limit, f"the {name} filter's output")
+    elif name == "join" and value is not None and not isinstance(value, str):
+        value = list(value)
+        size = _joined_size(value, rest[0] if rest else kwargs.get("d", ""))
+        if size > limit:
+            raise _too_large(size, limit, "a joined string")
+    elif name == "replace" and len(rest) >= 2:
+        count = rest[2] if len(rest) > 2 else kwargs.get("count", -1)
+        size = _replaced_size(str(value), str(rest[0]), str(rest[1]), count)
+        if size > limit:
+            raise _too_large(size, limit, "a replaced string")
+    elif name == "format" and isinstance(value, str):
+        _check_format(value, limit, rest or kwargs)
+    elif name == "tojson":
+        indent = rest[0] if rest else kwargs.get("indent")
+        if isinstance(indent, int) and indent > 16:
+            raise SecurityError("tojson indents at most 16 spaces")
+    elif name == "sum" and isinstance(rest[1] if len(rest) > 1 else kwargs.get("start"), list):
+        raise SecurityError("sum() of lists is not allowed in a template; use join")
+    return value
+
+
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a Jinja filter) refusing to build more than the limit."""
+
+    @functools.wraps(function)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        # The value is the first argument after a passed environment or eval context.
+        start = 1 if args and isinstance(args[0], Environment | nodes.EvalContext) else 0
+        if len(args) > start:
+            value = _precheck_filter(name, args[start], args[start + 1 :], kwargs)
+            args = (*args[:start], value, *args[start + 1 :])
+        result = function(*args, **kwargs)
+        _check_size(result, limits.current().max_output_bytes)
+        return result
+
+    return bounded
+
+
+#: Filters whose integer arguments size their output (a width, a count).
+_SIZED_BY_ARGUMENT = frozenset({"batch", "center", "indent", "slice", "wordwrap"})
+#: Filters whose output an argument can make arbitrarily large in one C call.
+_SIZED_FILTERS = (
+    "batch",
+    "center",
+    "format",
+    "indent",
+    "join",
+    "replace",
+    "slice",
+    "sum",
+    "tojson",
+    "truncate",
+    "wordwrap",
+)
+
+
+def _bounded_lipsum(function: Callable[..., str]) -> Callable[..., str]:
+    @functools.wraps(function)
+    def bounded(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+        # Up to ``max`` words of up to ~10 characters per paragraph.
+        size = n * max * 10
+        limit = limits.current().max_output_bytes
+        if not 0 <= size <= limit:
+            raise _too_large(size, limit, "lipsum()'s text")
+        return function(n, html, min, max)
+
+    return bounded
+
+
+def _bounded_concat(pieces: Iterable[str]) -> str:
+    """``"".join`` of a template's output that stops at the size limit (a loop printing a
+    10 KB string 100,000 times fails at the limit instead of holding a gigabyte)."""
+    limit = limits.current().max_output_bytes
+    parts: list[str] = []
+    size = 0
+    remaining = iter(pieces)
+    # In batches: per-piece Python would cost more than the join on the hot path.
+    while batch := list(islice(remaining, 256)):
+        size += sum(map(len, batch))
+        if size > limit:
+            raise _too_large(size, limit, "a template's output")
+        parts += batch
+    return "".join(parts)
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with a fast path for the plain data mappings we pass in.
+    """The immutable sandbox, bounded in size, with a fast path for plain data mappings.
 
     Jinja resolves ``slots.offer.code`` by trying a Python attribute first and catching the
     AttributeError; on the per-profile hot path that exception costs more than the render.
     A plain dict's *items* are data, never callables with side effects, so looking them up
     first is both safe and what a template author means.
+
+    Sizes: ``*``, ``**``, ``+`` and ``%`` go through :meth:`call_binop`, every call through
+    :meth:`call`, ``str.format`` through :meth:`wrap_str_format`, a template's output through
+    :func:`_bounded_concat`, and the filters that size their output by an argument through
+    :func:`_bounded_filter`; each refuses to build a value over
+    ``limits.max_output_bytes`` *before* building it. Time is bounded by the record's
+    deadline (:mod:`atomcast.limits`), which also stops nested ``range()`` loops.
     """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    concat = staticmethod(_bounded_concat)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict:
@@ -85,7 +359,55 @@ class _Environment(ImmutableSandboxedEnvironment):
                 return obj[attribute]
             except KeyError:
                 pass
-        return super().getattr(obj, attribute)
+        found = super().getattr(obj, attribute)
+        # A namespace attribute doubled in a loop (``ns.s ~ ns.s``) stops here.
+        _check_size(found, limits.current().max_output_bytes)
+        return found
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        found = super().getitem(obj, argument)
+        _check_size(found, limits.current().max_output_bytes)
+        return found
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        limit = limits.current().max_output_bytes
+        if operator == "*":
+            _check_repeat(left, right, limit)
+        elif operator == "**":
+            _check_power(left, right, limit)
+        elif operator == "%" and isinstance(left, str):
+            _check_format(left, limit, right)
+        result = super().call_binop(context, operator, left, right)
+        _check_size(result, limit)
+        return result
+
+    def call(
+        __self,  # Jinja's own signature: keyword arguments named like these pass through
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        limit = limits.current().max_output_bytes
+        args = _check_method(__obj, args, limit)
+        result = super().call(__context, __obj, *args, **kwargs)
+        _check_size(result, limit)
+        return result
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        template = str(value.__self__)
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            limit = limits.current().max_output_bytes
+            _check_format(template, limit, (*args, *kwargs.values()))
+            result = wrapped(*args, **kwargs)
+            _check_size(result, limit)
+            return result
+
+        return bounded
 
 
 def make_environment(mode: Mode) -> ImmutableSandboxedEnvironment:
@@ -103,7 +425,12 @@ def _make_environment(mode: Mode) -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         auto_reload=False,
         cache_size=0,
+        finalize=_finalize,
     )
+    for name in _SIZED_FILTERS:
+        env.filters[name] = _bounded_filter(name, env.filters[name])
+    env.globals["lipsum"] = _bounded_lipsum(cast(Callable[..., str], env.globals["lipsum"]))
+    env.filters["url_component"] = url_component
     env.filters["safe_url"] = safe_url
     env.filters["date"] = _format_date
     env.filters["money"] = _money

@@ -93,7 +93,7 @@ from atomcast.batch.readers import (
     open_profiles,
 )
 from atomcast.batch.stats import MAX_REASONS, ChunkStats, merge_all, ranked_counts
-from atomcast.errors import AtomcastError, BatchError, ProfileError, RenderError
+from atomcast.errors import AtomcastError, BatchError, LimitError, ProfileError, RenderError
 from atomcast.project import Layout, Project, load_project
 from atomcast.render import CampaignRenderer, Renderer, RenderResult
 from atomcast.schema import validate_profile
@@ -310,6 +310,8 @@ class BatchJob:
             return RejectedRecord(line, profile.id, reason, "invalid text")
         except RecursionError:
             return _too_deep(line, profile.id)
+        except LimitError as exc:  # limits: in atomcast.yaml; a channel's own stays in it
+            return RejectedRecord(line, profile.id, str(exc), "limit")
         except Exception as exc:  # a bug must cost one record, never the run
             return _internal_error(line, profile.id, exc)
         return result, blob

@@ -22,7 +22,7 @@ from atomcast.channels.base import ChannelOutput, RenderWarning, render_string
 from atomcast.errors import RenderError
 from atomcast.jinjatokens import protect
 from atomcast.project import Layout
-from atomcast.templating import compile_template
+from atomcast.templating import clean_url, compile_template
 
 #: Gmail clips messages near 102 KB; warn with a margin.
 CLIP_BYTES = 100 * 1024
@@ -58,6 +58,11 @@ def _with_preview(mjml: str) -> str:
     if opening is None:
         return mjml
     return mjml[: opening.end()] + f"<mj-head>{preview}</mj-head>" + mjml[opening.end() :]
+
+
+#: What a header value never carries: C0 and C1 controls (CR, LF, NUL...) and the bidi
+#: embedding, override and isolate controls that make a subject read other than it is.
+_HEADER_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _static_warnings(html: str, layout: Layout) -> list[RenderWarning]:
@@ -193,7 +198,8 @@ def render_email(
         if subject_part
         else ""
     )
-    subject = " ".join(subject.split())
+    # A header line: no line breaks, NULs, other controls or bidi overrides from a value.
+    subject = _HEADER_UNSAFE.sub("", " ".join(subject.split()))
     preheader = (
         render_string(preheader_part.source, context, f"{layout.path}: preheader").strip()
         if preheader_part
@@ -240,7 +246,7 @@ def render_email(
             warnings.append(
                 RenderWarning("image_missing_alt", f"image atom '{view['id']}' has no alt text")
             )
-    unsubscribe = str(context.get("unsubscribe_url") or "")
+    unsubscribe = clean_url(str(context.get("unsubscribe_url") or ""))
     headers = {
         "List-Unsubscribe": f"<{unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
