@@ -54,6 +54,8 @@ def test_starter_is_what_the_issue_asks_for(starter: Path) -> None:
         "segments",
         "campaigns",
         "assets",
+        "metrics",
+        "limits",
     }
     first = (starter / "atomcast.yaml").read_text(encoding="utf-8").splitlines()[0]
     assert first == "# yaml-language-server: $schema=./atomcast.schema.json"

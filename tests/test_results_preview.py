@@ -22,6 +22,8 @@ from atomcast.preview.results_panel import ResultsSource
 from tests.conftest import DEMO_AT
 from tests.results_fixtures import outcome_events, synthetic_log
 
+# The preview answers loopback Host names only (TestClient sends "testserver").
+LOCAL = "http://127.0.0.1"
 RATES = {"holdout": 0.04, "a": 0.05, "b": 0.08}
 
 
@@ -41,7 +43,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 def _client(project: Path, out: Path, events: Path) -> TestClient:
     state = PreviewState(project, default_at=DEMO_AT)
-    return TestClient(create_app(state, watch=False, results=ResultsSource(out, [events])))
+    return TestClient(
+        create_app(state, watch=False, results=ResultsSource(out, [events])), base_url=LOCAL
+    )
 
 
 @pytest.fixture
@@ -99,7 +103,9 @@ def test_a_sample_ratio_mismatch_is_a_warning(
 
 
 def test_without_results_there_is_no_panel(demo_project: Path) -> None:
-    with TestClient(create_app(PreviewState(demo_project), watch=False)) as test_client:
+    with TestClient(
+        create_app(PreviewState(demo_project), watch=False), base_url=LOCAL
+    ) as test_client:
         assert 'href="/results"' not in test_client.get("/").text
         assert test_client.get("/results").status_code == 404
 

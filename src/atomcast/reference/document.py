@@ -27,6 +27,7 @@ from pydantic.fields import FieldInfo
 
 from atomcast import models
 from atomcast.errors import ReferenceDocError
+from atomcast.limits import Limits
 from atomcast.reference.keys import (
     COMMON_ATOM_FIELDS,
     EMAIL_KEYS,
@@ -51,6 +52,8 @@ SECTIONS: tuple[tuple[type[BaseModel], str, str], ...] = (
     (models.SlotConfig, "slots", "campaigns.NAME.slots.SLOT."),
     (models.ExperimentConfig, "experiments", "campaigns.NAME.experiments.NAME."),
     (models.AssetsConfig, "assets", "assets."),
+    (models.MetricConfig, "metrics", "metrics.NAME."),
+    (Limits, "limits", "limits."),
 )
 _MODEL_NAMES = {
     models.BrandConfig: "brand",
@@ -61,6 +64,8 @@ _MODEL_NAMES = {
     models.SlotConfig: "slot",
     models.ExperimentConfig: "experiment",
     models.AssetsConfig: "assets",
+    models.MetricConfig: "metric",
+    Limits: "limits",
 }
 _COMMENT = re.compile(r"<!-- ref:(example|mistake) (.*?) -->")
 

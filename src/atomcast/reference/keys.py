@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from atomcast import models
+from atomcast.limits import Limits
 
 CONFIG = "atomcast.yaml"
 HEADLINE = "content_atoms/headlines/headline-evergreen.md"
@@ -122,6 +123,19 @@ KEYS: dict[type[BaseModel], dict[str, KeyDoc]] = {
             "Where image renditions are written and the URL they are published under.",
             _one(_C, (), "assets", {"dir": ".atomcast-cache/assets"}),
             _one(_C, (), "assets", {"dri": "out/assets"}),
+        ),
+        "metrics": KeyDoc(
+            "Metric name -> the outcome `atomcast results` measures: an event, optionally a "
+            "numeric field of it to sum, counted in a window after the decision "
+            "(docs/test-and-learn.md).",
+            _one(_C, ("metrics",), "purchased", {"event": "purchase"}),
+            _one(_C, ("metrics",), "purchased", {"event": "purchase", "window": "3 days"}),
+        ),
+        "limits": KeyDoc(
+            "Per-record time and size bounds: a runaway template or `$regex` becomes a channel "
+            "error or a reject with its reason, and the batch goes on (docs/security.md).",
+            _one(_C, (), "limits", {"record_timeout": 10}),
+            _one(_C, (), "limits", {"record_timout": 10}),
         ),
     },
     models.BrandConfig: {
@@ -346,6 +360,49 @@ KEYS: dict[type[BaseModel], dict[str, KeyDoc]] = {
             "Percent of profiles (0 to under 100) kept out of every arm, as a control group.",
             _one(_C, _EX, "holdout", 10),
             _one(_C, _EX, "holdout", 100),
+        ),
+    },
+    models.MetricConfig: {
+        "event": KeyDoc(
+            "The event name (the `event` field of an events record) the metric counts.",
+            _one(_C, ("metrics", "purchased"), "event", "order"),
+            _drop(_C, ("metrics", "purchased"), "event"),
+        ),
+        "value": KeyDoc(
+            "A numeric field of the event to sum per profile (revenue); without it the metric "
+            "is the share of profiles with at least one event.",
+            _one(_C, ("metrics", "purchased"), "value", "amount"),
+            _one(_C, ("metrics", "purchased"), "value", "at"),
+        ),
+        "window": KeyDoc(
+            "How long after the decision an event counts: whole days, hours or minutes.",
+            _one(_C, ("metrics", "purchased"), "window", "3d"),
+            _one(_C, ("metrics", "purchased"), "window", "3 days"),
+        ),
+        "description": KeyDoc(
+            "Words for the report.",
+            _one(_C, ("metrics", "purchased"), "description", "Orders within a week."),
+            _one(_C, ("metrics", "purchased"), "description", ["Orders"]),
+        ),
+    },
+    Limits: {
+        "record_timeout": KeyDoc(
+            "Seconds one profile may take, all channels together; past it the channel that "
+            "ran out reports `error` (a reject when time ran out while choosing atoms).",
+            _one(_C, ("limits",), "record_timeout", 10),
+            _one(_C, ("limits",), "record_timeout", 0),
+        ),
+        "max_output_bytes": KeyDoc(
+            "The most text any one template may produce, or any template expression build "
+            "(`'x' * n`, a join, a format), in characters.",
+            _one(_C, ("limits",), "max_output_bytes", 4194304),
+            _one(_C, ("limits",), "max_output_bytes", 10),
+        ),
+        "regex_timeout": KeyDoc(
+            "Seconds one `$regex` match on one profile value may take; past it the record is "
+            "rejected with the pattern.",
+            _one(_C, ("limits",), "regex_timeout", 0.5),
+            _one(_C, ("limits",), "regex_timeout", -1),
         ),
     },
     models.AssetsConfig: {
