@@ -551,6 +551,7 @@ def create_app(
             project_name=state.snapshot.project.config.brand.name,
             boot=None,
             results=results is not None,
+            compare=state.compare is not None,
         )
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 

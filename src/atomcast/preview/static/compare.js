@@ -3,7 +3,8 @@
  *
  * Self-contained beside app.js: it reads the matrix it marks from the DOM (#matrix and its
  * .cell[data-row][data-channel] nodes), asks /api/compare, and keeps its own event stream to
- * refresh when a file is saved. Without --compare the server answers 404 and nothing shows.
+ * refresh when a file is saved. The page loads it only with --compare (a 404 would be a
+ * console error on every page).
  * Authored strings reach the page through textContent only; rendered HTML goes into
  * sandboxed srcdoc iframes, as everywhere in the preview.
  */
