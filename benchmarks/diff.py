@@ -44,7 +44,7 @@ GIT_ENV = {
 def make_repository(target: Path) -> None:
     target.mkdir()
     shutil.copy2(ROOT / "atomcast.yaml", target / "atomcast.yaml")
-    for name in ("content_atoms", "layouts", "previews"):
+    for name in ("content_atoms", "layouts", "previews", "brand"):
         shutil.copytree(ROOT / name, target / name)
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
         subprocess.run(["git", *args], cwd=target, check=True, env=GIT_ENV)
