@@ -334,3 +334,33 @@ def test_limits_from_atomcast_yaml_reach_the_renderer(mini_project: Path) -> Non
     email = record.render_raw(profiles(1)[0]).to_json()["channels"]["email"]
     assert email["status"] == "error"
     assert "4,096" in email["reason"]
+
+
+def test_a_row_that_runs_out_of_time_in_the_preview_is_error_cells(mini_project: Path) -> None:
+    """The preview matrix renders every other row; the runaway persona's cells say why."""
+    import httpx
+
+    from atomcast.preview.background import BackgroundServer
+
+    set_limits(mini_project, record_timeout=0.2)
+    many = ", ".join(f"{{interests: {{$all: [x{i}, y{i}]}}}}" for i in range(4000))
+    config = mini_project / "atomcast.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  vip: {lifetime_value: {$gte: 1000}}\n",
+            f"  vip: {{lifetime_value: {{$gte: 1000}}}}\n  busy: {{$or: [{many}]}}\n",
+        ),
+        encoding="utf-8",
+    )
+    (mini_project / "previews" / "profiles" / "long.yaml").write_text(
+        "id: p-long\ninterests: [" + ", ".join(f"i{n}" for n in range(40000)) + "]\n",
+        encoding="utf-8",
+    )
+    with BackgroundServer(mini_project, default_at="2026-07-15T12:00:00Z") as server:
+        answer = httpx.get(server.url + "api/matrix", params={"campaign": "sale"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    cells = answer.json()["cells"]
+    long_cells = [c for c in cells if c["row"] == "persona:long"]
+    assert long_cells
+    assert all(c["status"] == "error" and "record_timeout" in c["reason"] for c in long_cells)
+    assert any(c["status"] == "rendered" for c in cells if c["row"] != "persona:long")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from atomcast.channels.base import CHANNEL_ORDER
+from atomcast.channels.base import CHANNEL_ORDER, ChannelOutput
+from atomcast.errors import LimitError
 from atomcast.explain import explain
 from atomcast.models import Channel
 from atomcast.preview.sensitive import mask_explain, mask_raw
@@ -323,8 +324,23 @@ def _cells_of(
 def render_row(
     renderer: CampaignRenderer, row: Row, channels: Iterable[Channel] | None = None
 ) -> tuple[RowResult, dict[Channel, Cell]]:
-    """Render one row; ``channels`` restricts which cells are kept (the rest are dropped)."""
-    result = renderer.render(row.profile)
+    """Render one row; ``channels`` restricts which cells are kept (the rest are dropped).
+
+    A row that runs past a bound of ``limits:`` while its atoms are chosen (a ``$regex``
+    timing out on a typed value) shows error cells with the reason, as a batch rejects that
+    one record: the other rows of the matrix still render.
+    """
+    try:
+        result = renderer.render(row.profile)
+    except LimitError as exc:
+        result = RenderResult(
+            row.profile.id,
+            renderer.name,
+            (),
+            {},
+            {},
+            {ch: ChannelOutput("error", reason=str(exc)) for ch in renderer.channels},
+        )
     cells = _cells_of(result, row.key, renderer)
     if channels is not None:
         wanted = set(channels)
