@@ -764,7 +764,7 @@
         el("span", { className: "stat st-skipped" }, el("i"), el("b", { text: String(coverage.skipped) }), " skipped"),
         el("span", { className: "stat st-error" }, el("i"), el("b", { text: String(coverage.failed) }), " failed"),
         bar, ...perChannel),
-      el("div", { className: "cov-reasons" }, ...reasons, ...thin),
+      el("div", { className: "cov-reasons" }, ...thin, ...reasons),
       unused.length ? unusedBox : el("span", { className: "muted", text: "Every atom is selected by some row." }));
   }
 
