@@ -124,7 +124,16 @@ def test_matrix_shows_one_cell_per_row_and_channel(page: Any, server: Background
     # Skipped cells say why; the coverage strip counts them.
     skipped = page.locator('.cell[data-status="skipped"] .cell-reason').first
     assert "no consent" in skipped.inner_text()
-    assert "combinations" in page.locator("#coverage").inner_text()
+    strip = page.locator("#coverage").inner_text()
+    assert "combinations" in strip
+    # The strip is the coverage report of the rows: per-channel counts, reasons, whys.
+    sms = data["coverage"]["report"]["channels"]["sms"]
+    assert f"SMS {sms['rendered']} rendered" in strip
+    assert "SMS · no consent: consent.sms is not true" in strip
+    never = data["coverage"]["report"]["never_selected"]
+    assert f"{len(never)} atoms no row selects" in strip
+    page.click("#coverage .unused summary")
+    assert f"{never[0]['atom']} · {never[0]['why']}" in page.locator("#coverage").inner_text()
     # Push and SMS previews.
     assert page.locator(".notif.ios").count() > 0
     assert page.locator(".notif.android").count() > 0

@@ -101,7 +101,10 @@ def test_matrix_has_one_cell_per_row_and_channel(client: TestClient, state: Prev
     coverage = data["coverage"]
     assert coverage["total"] == len(data["cells"])
     assert coverage["rendered"] + coverage["skipped"] + coverage["failed"] == coverage["total"]
-    assert any(r["reason"].startswith("no consent") for r in coverage["reasons"])
+    report = coverage["report"]
+    assert report["profiles"] == len(rows)
+    skips = [r for ch in report["channels"].values() for r in ch["skipped"]]
+    assert any(reason.startswith("no consent") for reason in skips)
 
 
 def test_matrix_unknown_campaign_is_400(client: TestClient) -> None:

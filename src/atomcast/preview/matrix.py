@@ -21,8 +21,9 @@ from atomcast.preview.sensitive import mask_explain, mask_raw
 from atomcast.preview.synthetic import synthetic_profiles
 from atomcast.project import Project
 from atomcast.render import CampaignRenderer, Renderer, RenderResult
+from atomcast.review.coverage import CoverageCounter, CoverageReport
 from atomcast.schema import Profile
-from atomcast.selection import parse_instant
+from atomcast.selection import Selection, parse_instant
 
 RowKind = Literal["persona", "segment", "experiment", "custom"]
 
@@ -104,6 +105,9 @@ class RowResult:
     segments: tuple[str, ...]
     experiments: Mapping[str, str]
     decisions: Mapping[str, str | None]
+    #: what was decided for the row, for the coverage strip (not part of the row's JSON);
+    #: None when the row ran out of time while deciding
+    selection: Selection | None
 
     def to_json(self) -> dict[str, Any]:
         row = self.row
@@ -125,23 +129,27 @@ class RowResult:
 
 
 @dataclass(frozen=True, slots=True)
-class UnusedAtom:
-    id: str
-    path: str
-    kind: str
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
 class Coverage:
-    """The coverage strip of one campaign: what renders, what does not and why."""
+    """The coverage strip of one campaign: the cell totals, and the SPEC section 7 report of
+    the matrix's rows (what ``atomcast coverage`` prints for the same profiles)."""
 
-    total: int
-    rendered: int
-    skipped: int
-    failed: int
-    reasons: tuple[tuple[str, str, int], ...]
-    unused_atoms: tuple[UnusedAtom, ...]
+    report: CoverageReport
+
+    @property
+    def rendered(self) -> int:
+        return sum(ch.rendered for ch in self.report.channels.values())
+
+    @property
+    def skipped(self) -> int:
+        return sum(ch.skipped.total() for ch in self.report.channels.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(ch.error.total() for ch in self.report.channels.values())
+
+    @property
+    def total(self) -> int:
+        return self.rendered + self.skipped + self.failed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,14 +157,7 @@ class Coverage:
             "rendered": self.rendered,
             "skipped": self.skipped,
             "failed": self.failed,
-            "reasons": [
-                {"status": status, "reason": reason, "count": count}
-                for status, reason, count in self.reasons
-            ],
-            "unused_atoms": [
-                {"id": a.id, "path": a.path, "kind": a.kind, "note": a.note}
-                for a in self.unused_atoms
-            ],
+            "report": self.report.to_json(),
         }
 
 
@@ -178,43 +179,21 @@ class Matrix:
         return next((r for r in self.rows if r.row.key == key), None)
 
     def coverage(self, project: Project) -> Coverage:
-        counts = {"rendered": 0, "skipped": 0, "error": 0}
-        reasons: dict[tuple[str, str], int] = {}
-        used: set[str] = set()
-        for cell in self.cells.values():
-            counts[cell.status] = counts.get(cell.status, 0) + 1
-            if cell.status != "rendered":
-                reason = cell.reason or "no reason given"
-                reasons[(cell.status, reason)] = reasons.get((cell.status, reason), 0) + 1
-            if cell.status == "rendered":
-                used |= cell.used_atoms()
-        config = project.config.campaigns.get(self.campaign)
-        unused: list[UnusedAtom] = []
-        if config is not None:
-            kinds = {kind for slot in config.slots.values() for kind in slot.kinds}
-            experiments = set(config.experiments)
-            day = self.at.astimezone(dt.UTC).date()
-            for atom in sorted(project.atoms.values(), key=lambda a: (a.kind, a.id)):
-                if atom.kind not in kinds or atom.id in used:
-                    continue
-                if not atom.channels.intersection(config.channels):
-                    note = "serves none of the campaign's channels"
-                elif atom.experiment is not None and atom.experiment not in experiments:
-                    note = f"variant of '{atom.experiment}', which this campaign does not run"
-                elif not atom.in_window(day):
-                    note = f"outside its date window on {day.isoformat()}"
-                else:
-                    note = "no preview row selects it"
-                unused.append(UnusedAtom(atom.id, atom.path, atom.kind, note))
-        ordered = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
-        return Coverage(
-            total=len(self.cells),
-            rendered=counts.get("rendered", 0),
-            skipped=counts.get("skipped", 0),
-            failed=counts.get("error", 0),
-            reasons=tuple((status, reason, n) for (status, reason), n in ordered),
-            unused_atoms=tuple(unused),
-        )
+        """Count the rows as decided and the cells as rendered: nothing is rendered again.
+
+        :raises UnknownCampaignError: when ``project`` no longer declares the campaign.
+        """
+        counter = CoverageCounter(project, self.campaign, self.at)
+        for result in self.rows:
+            key = result.row.key
+            cells: dict[str, Cell] = {
+                ch: self.cells[(key, ch)] for ch in self.channels if (key, ch) in self.cells
+            }
+            if result.selection is None:
+                counter.reject()  # out of time while deciding: a batch rejects it too
+            else:
+                counter.add(result.row.profile, result.selection, cells)
+        return Coverage(counter.report())
 
     def to_json(self, project: Project) -> dict[str, Any]:
         return {
@@ -330,9 +309,12 @@ def render_row(
     timing out on a typed value) shows error cells with the reason, as a batch rejects that
     one record: the other rows of the matrix still render.
     """
+    selection: Selection | None
     try:
+        selection = renderer.select(row.profile)
         result = renderer.render(row.profile)
     except LimitError as exc:
+        selection = None
         result = RenderResult(
             row.profile.id,
             renderer.name,
@@ -345,7 +327,9 @@ def render_row(
     if channels is not None:
         wanted = set(channels)
         cells = {ch: cell for ch, cell in cells.items() if ch in wanted}
-    info = RowResult(row, tuple(result.segments), dict(result.experiments), dict(result.decisions))
+    info = RowResult(
+        row, tuple(result.segments), dict(result.experiments), dict(result.decisions), selection
+    )
     return info, cells
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from atomcast.channels.base import CHANNEL_ORDER
 from atomcast.errors import ProfileError
@@ -132,6 +132,80 @@ def campaign_atoms(project: Project, campaign: str) -> list[Atom]:
     return found
 
 
+class Outcome(Protocol):
+    """One channel's result for one profile: a :class:`~atomcast.channels.base.ChannelOutput`
+    or a preview cell."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+
+class CoverageCounter:
+    """Counts decided and rendered profiles into a :class:`CoverageReport`.
+
+    ``atomcast coverage`` feeds it a population; the preview feeds it the rows it already
+    decided and rendered, so both show the same numbers for the same profiles.
+
+    :raises UnknownCampaignError: for a campaign the project does not declare.
+    """
+
+    def __init__(
+        self, project: Project, campaign: str, at: dt.datetime, selector: Selector | None = None
+    ) -> None:
+        self.project = project
+        self.campaign = campaign
+        self.at = at
+        self.selector = selector if selector is not None else Selector(project)
+        self.selector.plan(campaign, at)  # an unknown campaign fails here, before any counting
+        config = project.config.campaigns[campaign]
+        self._report = CoverageReport(campaign, at)
+        self._report.slots = {name: SlotCoverage() for name in config.slots}
+        self._report.channels = {
+            ch: ChannelCoverage() for ch in CHANNEL_ORDER if ch in config.channels
+        }
+        self._report.attributes = dict.fromkeys(project.schema.attributes, 0)
+        self._default_locale = project.config.locales.default
+        self._used: set[str] = set()
+        self._decided: list[Selection] = []
+
+    def reject(self) -> None:
+        """Count a member that does not fit the profile schema."""
+        self._report.rejected += 1
+
+    def add(self, profile: Profile, selection: Selection, channels: Mapping[str, Outcome]) -> None:
+        """Count one profile: its selection and each channel's outcome (a channel of the
+        campaign missing from ``channels`` is not counted)."""
+        report = self._report
+        report.profiles += 1
+        for name in report.attributes:
+            if profile.attributes.get(name) is None:
+                report.attributes[name] += 1
+        self._decided.append(selection)
+        locale = str(profile.attributes.get("locale") or self._default_locale)
+        _count_slots(report, selection, locale, self._used)
+        for channel, coverage in report.channels.items():
+            output = channels.get(channel)
+            if output is None:
+                continue
+            reason = output.reason or "no reason given"
+            if output.status == "rendered":
+                coverage.rendered += 1
+            elif output.status == "skipped":
+                coverage.skipped[reason] += 1
+            else:
+                coverage.error[reason] += 1
+
+    def report(self) -> CoverageReport:
+        """The report of everything counted so far (never-selected atoms included)."""
+        self._report.never_selected = _never_selected(
+            self.project, self.selector, self.campaign, self.at, self._decided, self._used
+        )
+        return self._report
+
+
 def compute_coverage(
     project: Project, campaign: str, population: Population, at: dt.datetime
 ) -> CoverageReport:
@@ -140,41 +214,15 @@ def compute_coverage(
     :raises UnknownCampaignError: for a campaign the project does not declare.
     """
     renderer = Renderer(project).campaign(campaign, at=at)
-    config = renderer.config
-    report = CoverageReport(campaign, at)
-    report.slots = {name: SlotCoverage() for name in config.slots}
-    report.channels = {ch: ChannelCoverage() for ch in CHANNEL_ORDER if ch in config.channels}
-    report.attributes = dict.fromkeys(project.schema.attributes, 0)
-    default_locale = project.config.locales.default
-    used: set[str] = set()
-    decided: list[Selection] = []
+    counter = CoverageCounter(project, campaign, at, renderer.renderer.selector)
     for member in population.members:
         try:
             profile = validate_profile(project.schema, member.raw)
         except ProfileError:
-            report.rejected += 1
+            counter.reject()
             continue
-        report.profiles += 1
-        for name in report.attributes:
-            if profile.attributes.get(name) is None:
-                report.attributes[name] += 1
-        selection = renderer.select(profile)
-        decided.append(selection)
-        locale = str(profile.attributes.get("locale") or default_locale)
-        _count_slots(report, selection, locale, used)
-        result = renderer.render(profile)
-        for channel, coverage in report.channels.items():
-            output = result.channels[channel]
-            reason = output.reason or "no reason given"
-            if output.status == "rendered":
-                coverage.rendered += 1
-            elif output.status == "skipped":
-                coverage.skipped[reason] += 1
-            else:
-                coverage.error[reason] += 1
-    selector = renderer.renderer.selector
-    report.never_selected = _never_selected(project, selector, campaign, at, decided, used)
-    return report
+        counter.add(profile, renderer.select(profile), renderer.render(profile).channels)
+    return counter.report()
 
 
 def _count_slots(report: CoverageReport, selection: Selection, locale: str, used: set[str]) -> None:

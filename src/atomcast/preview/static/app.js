@@ -725,21 +725,46 @@
       seg.style.flexGrow = String(n);
       bar.append(seg);
     }
-    const reasons = coverage.reasons.map((r) => el("span", { className: `reason st-${r.status}`, title: r.reason },
-      el("b", { text: `${r.count}×` }), " ", r.reason));
-    const unused = coverage.unused_atoms;
+    // The strip is the SPEC 7 report of the matrix's rows (what `atomcast coverage` prints).
+    const report = coverage.report;
+    const perChannel = [];
+    const reasons = [];
+    for (const [channel, ch] of Object.entries(report.channels)) {
+      const label = CHANNEL_LABELS[channel] || channel;
+      const parts = [`${ch.rendered} rendered`];
+      for (const [status, counts] of [["skipped", ch.skipped], ["error", ch.error]]) {
+        const n = Object.values(counts).reduce((a, b) => a + b, 0);
+        if (n) parts.push(`${n} ${status === "error" ? "failed" : "skipped"}`);
+        for (const [reason, count] of Object.entries(counts)) {
+          reasons.push(el("span", { className: `reason st-${status}`, title: `${label}: ${reason}` },
+            el("b", { text: `${count}×` }), ` ${label} · ${reason}`));
+        }
+      }
+      perChannel.push(el("span", { className: "cov-ch muted", text: `${label} ${parts.join(" · ")}` }));
+    }
+    const thin = [];
+    for (const [slot, sc] of Object.entries(report.slots)) {
+      if (sc.fallback) thin.push(el("span", { className: "reason", text: `${slot}: ${sc.fallback} fallback` }));
+      if (sc.empty) thin.push(el("span", { className: "reason st-error", text: `${slot}: ${sc.empty} empty` }));
+    }
+    const mixed = report.mixed_locale;
+    if (mixed.profiles) {
+      thin.push(el("span", { className: "reason", title: mixed.examples.map((m) => m.profile_id).join(", "),
+        text: `${mixed.profiles} ${mixed.profiles === 1 ? "profile mixes" : "profiles mix"} locales` }));
+    }
+    const unused = report.never_selected;
     const unusedBox = el("details", { className: "unused" },
       el("summary", {}, el("b", { text: String(unused.length) }), ` ${unused.length === 1 ? "atom" : "atoms"} no row selects`),
       el("ul", {}, ...unused.map((a) => el("li", {},
-        el("code", { text: a.id, title: a.path }), el("span", { className: "muted", text: ` ${a.kind} · ${a.note}` })))));
+        el("code", { text: a.atom, title: `${a.path}:${a.line}` }), el("span", { className: "muted", text: ` · ${a.why}` })))));
     box.replaceChildren(
       el("div", { className: "cov-stats" },
         el("span", { className: "cov-total" }, el("b", { text: String(coverage.total) }), " combinations"),
         el("span", { className: "stat st-rendered" }, el("i"), el("b", { text: String(coverage.rendered) }), " rendered"),
         el("span", { className: "stat st-skipped" }, el("i"), el("b", { text: String(coverage.skipped) }), " skipped"),
         el("span", { className: "stat st-error" }, el("i"), el("b", { text: String(coverage.failed) }), " failed"),
-        bar),
-      el("div", { className: "cov-reasons" }, ...reasons),
+        bar, ...perChannel),
+      el("div", { className: "cov-reasons" }, ...thin, ...reasons),
       unused.length ? unusedBox : el("span", { className: "muted", text: "Every atom is selected by some row." }));
   }
 
