@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 DEMO_AT ?= 2026-07-15T12:00:00Z
 BENCH_PROFILES ?= 60000
 
-.PHONY: setup test lint typecheck pytest demo preview check golden reference bench screenshot clean
+.PHONY: setup test test-fast lint typecheck pytest demo preview check golden reference bench screenshot clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -37,6 +37,10 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The inner loop: lint, types, and every test not marked slow or browser, on two processes.
+test-fast: lint typecheck
+	$(BIN)/pytest -q -m "not slow and not browser" -n 2 -p no:cacheprovider
 
 demo: setup
 	$(BIN)/atomcast explain . --campaign summer-sale --profile previews/profiles/vip-margaret.yaml --at $(DEMO_AT)

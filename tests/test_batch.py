@@ -346,6 +346,7 @@ def _mixed_input(path: Path, count: int) -> Path:
     return write_jsonl(path, records)
 
 
+@pytest.mark.slow
 def test_one_and_two_worker_processes_write_identical_files(
     batch_project: Path, tmp_path: Path
 ) -> None:
@@ -374,6 +375,7 @@ def test_one_and_two_worker_processes_write_identical_files(
     assert second.stdout == ""
 
 
+@pytest.mark.slow
 def test_gzip_and_parquet_outputs_hold_the_same_records(
     batch_project: Path, tmp_path: Path
 ) -> None:

@@ -26,6 +26,9 @@ from tests.batch_fixtures import (
 )
 from tests.conftest import DEMO_AT, ROOT, copy_project
 
+# Slow: starts Dask clusters.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 

@@ -37,6 +37,9 @@ from tests.batch_fixtures import (
 )
 from tests.conftest import ROOT
 
+# Slow: kills and resumes real batch processes.
+pytestmark = pytest.mark.slow
+
 KILL_PROFILES = 20_000
 KILL_CHUNK = 250
 

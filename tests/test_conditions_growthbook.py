@@ -13,6 +13,7 @@ import functools
 import math
 from typing import Any
 
+import pytest
 from growthbook.core import evalCondition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -265,6 +266,7 @@ def conditions(depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
     return st.lists(st.one_of(options), max_size=3).map(dict)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=5000,
     deadline=None,

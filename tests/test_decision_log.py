@@ -19,6 +19,9 @@ from atomcast.batch.engine import journal_header, register_job, render_chunk_to_
 from atomcast.batch.parts import Journal
 from tests.batch_fixtures import AT, CAMPAIGN, copy_demo, make_profiles, read_jsonl, write_jsonl
 
+# Slow: real batch runs on every engine.
+pytestmark = pytest.mark.slow
+
 CHUNK = 40
 
 

@@ -61,7 +61,8 @@ from tests.batch_fixtures import (
     write_jsonl,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Slow: real batch processes, signals, file-size limits.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 HYPOTHESIS = settings(
     max_examples=20,

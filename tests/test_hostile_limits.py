@@ -55,6 +55,7 @@ def profiles(count: int) -> list[dict[str, Any]]:
 # -- time: a template that runs away ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "template",
     [
@@ -84,6 +85,7 @@ def test_a_runaway_loop_costs_its_channel_and_the_batch_goes_on(
             assert "time ran out in email" in channels[name]["reason"]
 
 
+@pytest.mark.slow
 def test_a_runaway_record_in_a_real_batch_run_is_counted_and_the_rest_render(
     mini_project: Path, tmp_path: Path
 ) -> None:

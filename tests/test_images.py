@@ -538,6 +538,7 @@ def render_in_process(assets: str, source: str) -> list[str]:
     return names(ImageRenditions(Path(assets), BASE).renditions(Path(source)))
 
 
+@pytest.mark.slow
 def test_concurrent_processes_agree(hero: Path, assets: Path) -> None:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:

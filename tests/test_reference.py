@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from pydantic import BaseModel
 
 from atomcast import models
@@ -74,6 +75,7 @@ class _Memo:
         return self.seen[key]
 
 
+@pytest.mark.slow
 def test_every_example_checks_and_every_mistake_gives_its_error() -> None:
     text = PAGE.read_text(encoding="utf-8")
     documented = parse_page(text)

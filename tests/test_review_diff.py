@@ -295,6 +295,7 @@ def _apply(root: Path, atom: str, kind: str, value: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @settings(
     max_examples=8,

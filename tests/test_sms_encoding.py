@@ -440,12 +440,14 @@ def assert_same_split(text: str, encoding: str, unit_bytes: int) -> None:
         assert theirs.encoding == {"GSM-7": "gsm0338", "UCS-2": "utf_16_be"}[encoding]
 
 
+@pytest.mark.slow
 @CROSS_CHECK
 @given(text=gsm_texts)
 def test_gsm7_split_matches_smsutil(text: str) -> None:
     assert_same_split(text, "GSM-7", 1)
 
 
+@pytest.mark.slow
 @CROSS_CHECK
 @given(text=ucs2_texts)
 def test_ucs2_split_matches_smsutil(text: str) -> None:
