@@ -18,6 +18,7 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.console import Console
 
+from atomcast.cli_options import campaign_option, project_dir
 from atomcast.errors import (
     AtomcastError,
     InputTooLargeError,
@@ -34,13 +35,6 @@ from atomcast.yamlsource import MAX_DEPTH, YamlSyntaxError, deeper_than, load_ya
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-project_dir = click.argument(
-    "directory",
-    required=False,
-    default=".",
-    type=click.Path(file_okay=False, path_type=Path),
-)
 
 
 def _fail(message: str) -> None:
@@ -210,10 +204,6 @@ def check(directory: Path) -> None:
     sys.exit(1 if errors else 0)
 
 
-def _campaign_option(func: Callable[P, R]) -> Callable[P, R]:
-    return click.option("--campaign", "-c", required=True, help="Campaign name.")(func)
-
-
 def _profile_option(func: Callable[P, R]) -> Callable[P, R]:
     return click.option(
         "--profile",
@@ -233,7 +223,7 @@ def _at_option(func: Callable[P, R]) -> Callable[P, R]:
 
 @main.command()
 @project_dir
-@_campaign_option
+@campaign_option
 @_profile_option
 @click.option(
     "--channel",
@@ -265,7 +255,7 @@ def render(
 
 @main.command()
 @project_dir
-@_campaign_option
+@campaign_option
 @_profile_option
 @_at_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -11,6 +11,7 @@ import click
 
 from atomcast.batch.parts import OUTPUT_FORMATS
 from atomcast.batch.progress import PROGRESS_MODES, channel_errors, make_progress, print_summary
+from atomcast.cli_options import campaign_option, project_dir
 from atomcast.errors import AtomcastError, ProjectError
 from atomcast.models import CHANNELS
 
@@ -37,13 +38,8 @@ def _channels(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @click.command("batch")
-@click.argument(
-    "directory",
-    required=False,
-    default=".",
-    type=click.Path(file_okay=False, path_type=Path),
-)
-@click.option("--campaign", "-c", required=True, help="Campaign name.")
+@project_dir
+@campaign_option
 @click.option(
     "--profiles",
     "-p",

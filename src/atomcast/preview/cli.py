@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from atomcast.cli_options import project_dir
 from atomcast.errors import AtomcastError, ListenError, ProjectError
 from atomcast.preview.guard import is_loopback, normalise_bind_host
 from atomcast.selection import parse_instant
@@ -49,12 +50,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 @click.command("preview")
-@click.argument(
-    "directory",
-    required=False,
-    default=".",
-    type=click.Path(file_okay=False, path_type=Path),
-)
+@project_dir
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the preview in a browser.")

@@ -8,17 +8,13 @@ from pathlib import Path
 
 import click
 
+from atomcast.cli_options import campaign_option, project_dir
 from atomcast.errors import AtomcastError, ProjectError
 
 
 @click.command("results")
-@click.argument(
-    "directory",
-    required=False,
-    default=".",
-    type=click.Path(file_okay=False, path_type=Path),
-)
-@click.option("--campaign", "-c", required=True, help="Campaign name.")
+@project_dir
+@campaign_option
 @click.option(
     "--decisions",
     "-d",

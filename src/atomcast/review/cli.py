@@ -18,6 +18,7 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.console import Console
 
+from atomcast.cli_options import campaign_option, project_dir
 from atomcast.errors import AtomcastError, ProjectError, ReviewError, UnknownCampaignError
 from atomcast.review.population import DEFAULT_SAMPLE
 from atomcast.selection import parse_instant
@@ -27,12 +28,6 @@ R = TypeVar("R")
 
 USAGE_STATUS = 2
 
-_directory = click.argument(
-    "directory",
-    required=False,
-    default=".",
-    type=click.Path(file_okay=False, path_type=Path),
-)
 _profiles = click.option(
     "--profiles",
     "profiles",
@@ -84,8 +79,8 @@ def review_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 @click.command("coverage")
-@_directory
-@click.option("--campaign", "-c", required=True, help="Campaign name.")
+@project_dir
+@campaign_option
 @_profiles
 @_sample
 @_at
@@ -128,7 +123,7 @@ def _checked_at(at: str | None) -> str | None:
 
 
 @click.command("diff")
-@_directory
+@project_dir
 @click.option("--base", "base_rev", default=None, help="Git revision to compare with.")
 @click.option("--head", "head_rev", default=None, help="Git revision (default: the files on disk).")
 @click.option(
