@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from atomcast.errors import UnknownCampaignError
+from atomcast.errors import ParameterError, UnknownCampaignError
 from atomcast.models import CampaignConfig, Channel, SlotConfig
 from atomcast.project import Atom, Project
 from atomcast.schema import Profile, parse_iso_datetime
@@ -34,14 +34,17 @@ def unit_hash(*parts: str) -> float:
 
 
 def parse_instant(value: str | dt.datetime | None) -> dt.datetime:
-    """An aware UTC datetime from ISO 8601 text (date alone means midnight UTC), or now."""
+    """An aware UTC datetime from ISO 8601 text (date alone means midnight UTC), or now.
+
+    :raises ParameterError: for ``at`` when the text is not ISO 8601.
+    """
     if value is None:
         return dt.datetime.now(dt.UTC)
     if isinstance(value, str):
         try:
             value = parse_iso_datetime(value)
         except ValueError as exc:
-            raise ValueError(f"--at {exc}") from None
+            raise ParameterError("at", str(exc)) from None
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)

@@ -7,7 +7,7 @@ from typing import Any
 
 from atomcast.conditions.operators import on_condition, on_value
 from atomcast.conditions.paths import lookup
-from atomcast.conditions.types import MISSING, ClauseTrace, CondResult
+from atomcast.conditions.types import AND_KEY, MISSING, ClauseTrace, CondResult
 from atomcast.conditions.values import is_operator_object
 from atomcast.conditions.walker import EVALUATION_ERRORS, WALKER, evaluate
 
@@ -37,7 +37,7 @@ class ClauseExplainer:
 
     def cond(self, condition: Any, prefix: str) -> list[ClauseTrace]:
         if not isinstance(condition, Mapping):
-            return [ClauseTrace(prefix.rstrip(".") or "$", "$and", condition, None, False)]
+            return [ClauseTrace(prefix.rstrip(".") or "$", AND_KEY, condition, None, False)]
         traces: list[ClauseTrace] = []
         for key, value in condition.items():
             traces.extend(self.clause(key, value, prefix))

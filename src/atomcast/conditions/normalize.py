@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from atomcast.conditions.operators import on_value
+from atomcast.conditions.types import LIST_KEYS, NOT_KEY
 from atomcast.conditions.values import is_operator_object
 from atomcast.schema import ProfileSchema, canonical_datetime
 
@@ -35,9 +36,9 @@ def normalize_condition(condition: object, schema: ProfileSchema) -> object:
             return copy.deepcopy(node)
         out: dict[Any, Any] = {}
         for key, value in node.items():
-            if key in ("$and", "$or", "$nor") and isinstance(value, list):
+            if key in LIST_KEYS and isinstance(value, list):
                 out[key] = [cond(item) for item in value]
-            elif key == "$not":
+            elif key == NOT_KEY:
                 out[key] = cond(value)
             elif isinstance(key, str) and not key.startswith("$"):
                 spec = schema.resolve(key)

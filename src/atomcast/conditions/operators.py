@@ -286,9 +286,8 @@ _ORDERABLE_KINDS: Final = frozenset({"string", "number", "integer", "datetime", 
 def _eval_order(walk: Walk, op: str, actual: Any, operand: Any) -> CondResult:
     if not is_orderable(actual, operand):
         return False
-    try:
-        c = compare(actual, operand)
-    except ValueError:
+    c = compare(actual, operand)
+    if c is None:
         return False
     return {"$lt": c < 0, "$lte": c <= 0, "$gt": c > 0, "$gte": c >= 0}[op]
 
@@ -1073,4 +1072,3 @@ def evaluate_op(walk: Walk, op: str, actual: Any, operand: Any) -> CondResult:
 def check_is_operator_object(value: Any) -> bool:
     """Whether the checker reads ``value`` as operators (some key starts with ``$``)."""
     return isinstance(value, dict) and any(isinstance(k, str) and k.startswith("$") for k in value)
-

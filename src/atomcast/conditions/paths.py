@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from atomcast.conditions.types import LIST_KEYS, MISSING, SEGMENT_KEYS
+from atomcast.conditions.types import LIST_KEYS, MISSING, NOT_KEY, SEGMENT_KEYS
 
 
 def is_array_index(key: str, length: int) -> bool:
@@ -78,7 +78,7 @@ def segments_used(condition: Any) -> frozenset[str]:
             elif key in LIST_KEYS and isinstance(value, list):
                 for item in value:
                     walk(item)
-            elif key == "$not":
+            elif key == NOT_KEY:
                 walk(value)
 
     walk(condition)
@@ -102,7 +102,7 @@ def condition_attributes(condition: object) -> frozenset[str]:
             if key in LIST_KEYS and isinstance(value, list):
                 for item in value:
                     walk(item)
-            elif key == "$not":
+            elif key == NOT_KEY:
                 walk(value)
             elif not key.startswith("$"):
                 found.add(key)

@@ -75,10 +75,10 @@ def search(compiled: Any, value: str) -> bool:
 def regex_match(pattern: Any, value: Any, flags: int, negate: bool) -> bool:
     """GrowthBook's $regex family on one value (``negate`` for $notRegex)."""
     compiled = compile_regex(pattern, flags)
-    if compiled is None or not isinstance(value, str):
+    if compiled is None:
+        return negate  # GrowthBook's RegExp() threw: the test fails, its negation holds
+    if not isinstance(value, str):
         try:
-            if compiled is None:
-                raise ValueError(pattern)
             found = compiled.search(value) is not None
         except Exception:
             return negate

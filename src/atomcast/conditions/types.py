@@ -26,6 +26,9 @@ SAVED_GROUP_KEYS: Final = frozenset({"$savedGroup", "$savedGroups"})
 SEGMENT_KEYS: Final = frozenset({"$inSegment", "$notInSegment"})
 LOGIC_KEYS: Final = frozenset({"$and", "$or", "$nor", "$not"})
 LIST_KEYS: Final = frozenset({"$and", "$or", "$nor"})
+NOT_KEY: Final = "$not"
+#: How a trace names a group of clauses that must all hold.
+AND_KEY: Final = "$and"
 
 
 class Missing:

@@ -150,10 +150,11 @@ def ucmp(a: str, b: str) -> int:
     return (a > b) - (a < b)
 
 
-def compare(a: Any, b: Any) -> int:
-    """GrowthBook's compare for two orderable values; NaN is unordered, so it raises."""
+def compare(a: Any, b: Any) -> int | None:
+    """GrowthBook's compare for two orderable values; ``None`` for NaN, which is unordered
+    (every comparison with it is false)."""
     if (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
-        raise ValueError("NaN")
+        return None
     if isinstance(a, str) and isinstance(b, str):
         return ucmp(a, b)
     return 1 if a > b else -1 if a < b else 0
