@@ -150,7 +150,7 @@ def _serve(
     import uvicorn
 
     from atomcast.preview.app import PreviewServer, PreviewState, create_app
-    from atomcast.review.compare import Comparison
+    from atomcast.preview.compare import Comparison
 
     results = None
     if results_out is not None:
