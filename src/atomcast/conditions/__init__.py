@@ -33,12 +33,12 @@ walker, the code generator, the checker and the explainer do with it); :mod:`.wa
 """
 
 from atomcast.conditions.check import check_condition
-from atomcast.conditions.codegen import CompiledCondition, compile_condition
+from atomcast.conditions.codegen import CompiledCondition, clear_cache, compile_condition
 from atomcast.conditions.explain import explain_condition
 from atomcast.conditions.normalize import normalize_condition
 from atomcast.conditions.operators import OPERATORS
 from atomcast.conditions.paths import condition_attributes
-from atomcast.conditions.regexes import clear_cache, regex_hazard
+from atomcast.conditions.regexes import regex_hazard
 from atomcast.conditions.types import MISSING, ClauseTrace
 
 __all__ = [

@@ -16,7 +16,7 @@ from atomcast.conditions.operators import (
     on_value,
 )
 from atomcast.conditions.paths import segments_used, step
-from atomcast.conditions.regexes import regex_match, search
+from atomcast.conditions.regexes import clear_regex_cache, regex_match, search
 from atomcast.conditions.types import ConditionFn
 from atomcast.conditions.values import (
     ARRAY,
@@ -303,3 +303,10 @@ def _walker_fn(condition: Any) -> ConditionFn:
         return evaluate(condition, attributes, segments)
 
     return run
+
+
+def clear_cache() -> None:
+    """Empty the bounded caches the compiled conditions share (compiled patterns, padded
+    version strings): for a long-running process that wants its memory back."""
+    clear_regex_cache()
+    pad_version_text.cache_clear()

@@ -38,14 +38,14 @@ def compile_regex(pattern: Any, flags: int) -> Any:
     on one profile's value costs that profile, not the run. Warnings (FutureWarning for
     "possible nested set") are silenced so that a condition does not change meaning when
     warnings are turned into errors, as pytest does. String patterns are cached (bounded;
-    :func:`clear_cache` empties it).
+    :func:`atomcast.conditions.clear_cache` empties it).
     """
     if isinstance(pattern, str):
         return _compile_text(pattern, flags)
     return _compile_any(pattern, flags)
 
 
-def clear_cache() -> None:
+def clear_regex_cache() -> None:
     """Forget every compiled pattern."""
     _compile_text.cache_clear()
 
