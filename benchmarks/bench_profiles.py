@@ -1,4 +1,4 @@
-"""Seeded synthetic profiles for the batch benchmark, one generator per content project.
+"""Seeded synthetic profiles for the benchmarks, one generator per content project.
 
 - ``demo``: the Harbor & Pine CRM mix (long-tailed first names drawn with Zipf weights, VIP
   and cart correlations, five locales);
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -191,8 +191,16 @@ def generator_for(project: str, schema: ProfileSchema) -> Generator:
     return schema_generator(schema)
 
 
-def write_profiles(path: Path, generator: Generator, count: int, seed: int) -> None:
+def synthetic_profiles(
+    count: int, seed: int = 7, generator: Generator = demo_profile
+) -> Iterator[dict[str, Any]]:
+    """``count`` profiles from ``generator`` (the demo's by default), the same for a seed."""
     rng = random.Random(seed)
+    for index in range(count):
+        yield generator(rng, index)
+
+
+def write_profiles(path: Path, generator: Generator, count: int, seed: int) -> None:
     with open(path, "w", encoding="utf-8") as handle:
-        for index in range(count):
-            handle.write(json.dumps(generator(rng, index), ensure_ascii=False) + "\n")
+        for profile in synthetic_profiles(count, seed, generator):
+            handle.write(json.dumps(profile, ensure_ascii=False) + "\n")

@@ -24,11 +24,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _profiles import synthetic_profiles
 from atomcast.batch import BatchJob, ChunkStats
 from atomcast.batch.decisionlog import DECISIONS, DecisionTap, assemble, write_part
 from atomcast.batch.engine import RejectSink
 from atomcast.batch.parts import RenderedSink
+from bench_profiles import synthetic_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-07-15T12:00:00Z"

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _profiles import synthetic_profiles
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.schema import validate_profile
+from bench_profiles import synthetic_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-07-15T12:00:00Z"

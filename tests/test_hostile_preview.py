@@ -38,9 +38,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atomcast.errors import ExportError, ProjectError
+from atomcast.paths import export_segment
 from atomcast.preview.app import PreviewState
 from atomcast.preview.background import BackgroundServer, free_port
-from atomcast.preview.confine import export_segment
 from atomcast.preview.export import export_site
 from atomcast.preview.guard import MAX_BODY_BYTES
 from atomcast.preview.sensitive import MASK

@@ -25,10 +25,10 @@ from atomcast.preview.app import PreviewState, create_app, safe_file
 from atomcast.preview.background import BackgroundServer
 from atomcast.preview.export import export_site
 from atomcast.preview.matrix import Matrix, build_matrix
-from atomcast.preview.synthetic import segment_profile, synthetic_profiles
 from atomcast.preview.watcher import plan_update, relevant_path
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
+from atomcast.review.synthetic import segment_profile, synthetic_profiles
 from atomcast.selection import Selector
 
 from .conftest import DEMO_AT, ROOT

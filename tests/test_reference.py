@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from atomcast import models
 from atomcast.reference import atom_json_schema, project_json_schema
-from atomcast.reference.document import (
+from atomcast.reference.keys import COMMON_ATOM_FIELDS, KEYS, KIND_FIELDS, Edit
+from atomcast.reference_page import (
     SECTIONS,
     Sandbox,
     edit_key,
@@ -20,7 +21,6 @@ from atomcast.reference.document import (
     reference_markdown,
     sandbox,
 )
-from atomcast.reference.keys import COMMON_ATOM_FIELDS, KEYS, KIND_FIELDS, Edit
 
 from .conftest import ROOT
 from .test_cli import atomcast

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from atomcast.preview.background import BackgroundServer
+from atomcast.preview.compare import Comparison, highlight_pair, text_diff
 from atomcast.preview.matrix import Row, build_matrix, render_row
 from atomcast.render import Renderer
-from atomcast.review.compare import Comparison, highlight_pair, text_diff
 from atomcast.schema import validate_profile
 from tests.conftest import DEMO_AT
 from tests.review_fixtures import init_repo

@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.console import Console
 
-from atomcast.cli_options import campaign_option, project_dir
+from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import (
     AtomcastError,
     InputTooLargeError,
@@ -54,7 +54,7 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
                 click.echo(str(problem), err=True)
             sys.exit(1)
         except (AtomcastError, ValueError) as exc:
-            message = str(exc)
+            message = error_text(exc)
             # Errors about a file already read "PATH:LINE: error: ..."; others get the prefix.
             _fail(message if ": error: " in message else f"error: {message}")
             raise AssertionError("unreachable") from None
@@ -316,7 +316,7 @@ def schema(directory: Path, kind: str, markdown: bool) -> None:
     from atomcast import reference
 
     if markdown:
-        from atomcast.reference.document import reference_markdown
+        from atomcast.reference_page import reference_markdown
 
         click.echo(reference_markdown(), nl=False)
         return

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
-__all__ = ["campaign_option", "project_dir"]
+from atomcast.errors import ParameterError
+
+__all__ = ["campaign_option", "error_text", "project_dir"]
 
 #: ``[DIRECTORY]``: the content project, the current folder by default.
 project_dir = click.argument(
@@ -24,3 +26,11 @@ project_dir = click.argument(
 
 #: ``--campaign/-c NAME``, required.
 campaign_option = click.option("--campaign", "-c", required=True, help="Campaign name.")
+
+
+def error_text(exc: BaseException) -> str:
+    """``exc`` as a command line words it: the library names an argument (``at``), the
+    command its option (``--at 'soon' is not an ISO 8601 date or datetime``)."""
+    if isinstance(exc, ParameterError):
+        return f"--{exc.parameter.replace('_', '-')} {exc.reason}"
+    return str(exc)

@@ -115,6 +115,37 @@ class ProfileError(AtomcastError):
         super().__init__(message)
 
 
+class ParameterError(AtomcastError, ValueError):
+    """An argument of a library call is unusable (``at`` that is not an instant, a sample
+    size below 2...).
+
+    ``parameter`` names the argument, so that a command line can name its own option for it
+    (``--at``) while the library names none; ``str()`` is ``"PARAMETER: REASON"``.
+    """
+
+    def __init__(self, parameter: str, reason: str) -> None:
+        self.parameter = parameter
+        self.reason = reason
+        super().__init__(f"{parameter}: {reason}")
+
+
+class DatetimeError(AtomcastError, ValueError):
+    """A value is not an ISO 8601 date or datetime (a ``ValueError`` as well, for callers
+    that parse several kinds of values)."""
+
+
+class DatetimeRangeError(DatetimeError):
+    """A well-formed date or datetime whose UTC instant Python cannot hold."""
+
+
+class YamlSyntaxError(AtomcastError):
+    """Malformed YAML, with the 1-based line of the problem."""
+
+    def __init__(self, message: str, line: int) -> None:
+        self.line = line
+        super().__init__(message)
+
+
 class UnknownCampaignError(AtomcastError):
     """The campaign asked for is not declared in ``atomcast.yaml``."""
 

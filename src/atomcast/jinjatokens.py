@@ -45,6 +45,8 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import unquote
 
+from atomcast.errors import ParameterError
+
 __all__ = ["URL_ATTRIBUTES", "ConstructKind", "Protected", "constructs", "protect"]
 
 ConstructKind = Literal["expression", "statement", "comment", "raw", "unterminated"]
@@ -129,7 +131,7 @@ class Protected:
             transformed = brace_re.sub(lambda _: literal_brace, transformed)
         if url_filter is not None and self.tokens:
             if _FILTER_NAME.fullmatch(url_filter) is None:
-                raise ValueError(f"not a Jinja filter name: {url_filter!r}")
+                raise ParameterError("url_filter", f"not a Jinja filter name: {url_filter!r}")
             guard = _UrlGuard(self, token_re, url_filter)
             transformed = _TAG.sub(guard.tag, transformed)
         return self._restore_all(transformed, token_re)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from atomcast.errors import ParameterError
 from atomcast.limits import Limits
 from atomcast.schema import AttributeType
 
@@ -120,7 +121,7 @@ def window_seconds(window: str) -> int:
     """``3d`` -> 259200. The window must already be valid (see :class:`MetricConfig`)."""
     match = WINDOW_PATTERN.fullmatch(window)
     if match is None:
-        raise ValueError(f"bad window {window!r}")
+        raise ParameterError("window", f"{window!r} is not a window such as 3d, 12h or 30m")
     return int(match.group(1)) * _WINDOW_SECONDS[match.group(2)]
 
 

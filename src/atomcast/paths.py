@@ -1,4 +1,4 @@
-"""Confinement of project paths and of names that become paths.
+"""Confinement of project paths and of names that become paths: the one home of it.
 
 A content project is untrusted input as much as a profile is: a symlink or an absolute path
 in it must not make atomcast (``check``, the preview server, a render) read or write outside
@@ -9,10 +9,12 @@ never reads a file.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
-from atomcast.errors import InputTooLargeError
+from atomcast.errors import ExportError, InputTooLargeError
 
 #: Largest project file (atom, layout, persona, ``atomcast.yaml``) or profile file read.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -20,6 +22,17 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 MAX_NAME_CHARS = 128
+
+#: A folder name an export may create: no separators, no dot segments, no control
+#: characters, no leading dot or dash, and short.
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+#: Names the export uses itself, and device names some file systems reserve.
+_RESERVED = frozenset(
+    {"static", "assets", "index.html"}
+    | {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(10)}
+    | {f"lpt{i}" for i in range(10)}
+)
 
 
 def confined(root: Path, path: Path) -> Path | None:
@@ -81,11 +94,77 @@ def read_limited(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+def escaping_paths(root: Path, names: Iterable[str]) -> list[tuple[str, Path]]:
+    """Every entry under ``root/NAME`` (files or folders, symlinked folders followed at any
+    depth, as a loader would) that resolves outside ``root``: ``(relative path, target)``,
+    sorted. Nothing is read; a folder that resolves outside is reported, not entered."""
+    base = root.resolve()
+    found: list[tuple[str, Path]] = []
+    seen: set[Path] = set()
+    stack: list[tuple[str, Path]] = []
+    for name in names:
+        entry = root / name
+        if not (entry.exists() or entry.is_symlink()):
+            continue
+        target = entry.resolve()
+        if not target.is_relative_to(base):
+            found.append((name, target))
+        elif entry.is_dir():
+            stack.append((name, target))
+    while stack:
+        rel, folder = stack.pop()
+        if folder in seen:
+            continue
+        seen.add(folder)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for item in entries:
+            child = f"{rel}/{item.name}"
+            if item.is_symlink():
+                target = Path(item.path).resolve()
+                if not target.is_relative_to(base):
+                    found.append((child, target))
+                    continue
+                if target.is_dir():
+                    stack.append((child, target))
+            elif item.is_dir(follow_symlinks=False):
+                stack.append((child, Path(item.path)))
+    return sorted(found)
+
+
+def export_segment(name: str, what: str = "campaign name") -> str:
+    """``name`` when it is safe as one folder name of an export, else :class:`ExportError`."""
+    if not _SAFE_SEGMENT.fullmatch(name) or name.endswith(".") or ".." in name:
+        raise ExportError(
+            f"{what} {name!r} cannot name an export folder: use letters, digits, '.', '_' and "
+            "'-' only, starting with a letter or digit (at most 100 characters)"
+        )
+    if name.lower() in _RESERVED:
+        raise ExportError(f"{what} {name!r} cannot name an export folder: the name is reserved")
+    return name
+
+
+def write_target(out: Path, *parts: str) -> Path:
+    """``out/parts...`` when it resolves (symlinks included) inside ``out``, else
+    :class:`ExportError`: nothing is written through a link that leads elsewhere."""
+    base = out.resolve()
+    target = out.joinpath(*parts)
+    resolved = target.resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise ExportError(f"refusing to write {target}: it resolves outside {out} (to {resolved})")
+    return target
+
+
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_NAME_CHARS",
     "confined",
+    "escaping_paths",
+    "export_segment",
     "inside_project",
     "name_problem",
     "read_limited",
+    "write_target",
 ]

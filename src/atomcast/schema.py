@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from atomcast.errors import ProfileError
+from atomcast.errors import DatetimeError, DatetimeRangeError, ProfileError
 
 AttributeType = Literal["string", "number", "integer", "boolean", "datetime", "list", "object"]
 ATTRIBUTE_TYPES: tuple[AttributeType, ...] = (
@@ -91,7 +91,7 @@ def parse_iso_datetime(text: str) -> dt.datetime:
     """ISO 8601 text (a date alone, ``Z`` or an offset) as a datetime, naive when it has no
     offset.
 
-    :raises ValueError: naming the text.
+    :raises DatetimeError: naming the text (a ``ValueError``).
     """
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):
@@ -99,11 +99,7 @@ def parse_iso_datetime(text: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 date or datetime") from None
-
-
-class DatetimeRangeError(ValueError):
-    """A well-formed date or datetime whose UTC instant Python cannot hold."""
+        raise DatetimeError(f"{text!r} is not an ISO 8601 date or datetime") from None
 
 
 def canonical_datetime(value: Any) -> str:
@@ -111,7 +107,7 @@ def canonical_datetime(value: Any) -> str:
 
     A naive datetime is taken as UTC, like a bare date.
 
-    :raises ValueError: when ``value`` is not a date or datetime.
+    :raises DatetimeError: when ``value`` is not a date or datetime (a ``ValueError``).
     """
     if isinstance(value, str):
         return _canonical_text(value)
@@ -127,7 +123,7 @@ def canonical_datetime(value: Any) -> str:
         return str(value.replace(microsecond=0).isoformat()) + "Z"
     if isinstance(value, dt.date):
         return f"{value.isoformat()}T00:00:00Z"
-    raise ValueError(f"{value!r} is not an ISO 8601 date or datetime")
+    raise DatetimeError(f"{value!r} is not an ISO 8601 date or datetime")
 
 
 @functools.lru_cache(maxsize=4096)

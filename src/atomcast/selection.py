@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from atomcast.errors import UnknownCampaignError
+from atomcast.errors import ParameterError, UnknownCampaignError
 from atomcast.models import CampaignConfig, Channel, SlotConfig
 from atomcast.project import Atom, Project
 from atomcast.schema import Profile, parse_iso_datetime
@@ -34,17 +34,27 @@ def unit_hash(*parts: str) -> float:
 
 
 def parse_instant(value: str | dt.datetime | None) -> dt.datetime:
-    """An aware UTC datetime from ISO 8601 text (date alone means midnight UTC), or now."""
+    """An aware UTC datetime from ISO 8601 text (date alone means midnight UTC), or now.
+
+    :raises ParameterError: for ``at`` when the text is not ISO 8601, or its instant lies
+        outside years 1 to 9999 once in UTC.
+    """
     if value is None:
         return dt.datetime.now(dt.UTC)
     if isinstance(value, str):
         try:
             value = parse_iso_datetime(value)
         except ValueError as exc:
-            raise ValueError(f"--at {exc}") from None
+            raise ParameterError("at", str(exc)) from None
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 is well-formed, but its UTC instant is before year 1.
+        raise ParameterError(
+            "at", f"{value.isoformat()} is outside years 1 to 9999 once in UTC"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)

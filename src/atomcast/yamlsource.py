@@ -14,6 +14,22 @@ from typing import Any
 
 import yaml
 
+from atomcast.errors import YamlSyntaxError
+
+__all__ = [
+    "MAX_CHARS",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "FrontMatter",
+    "KeyPath",
+    "Located",
+    "YamlSyntaxError",
+    "deeper_than",
+    "load_yaml",
+    "split_front_matter",
+    "to_json_compatible",
+]
+
 KeyPath = tuple[str | int, ...]
 
 #: Deepest nesting of mappings and sequences a project file may have. Real files stay under
@@ -25,14 +41,6 @@ MAX_DEPTH = 64
 MAX_NODES = 200_000
 #: Largest YAML text (characters) parsed at all; project files are far smaller.
 MAX_CHARS = 4 * 1024 * 1024
-
-
-class YamlSyntaxError(Exception):
-    """Malformed YAML, with the 1-based line of the problem."""
-
-    def __init__(self, message: str, line: int) -> None:
-        self.line = line
-        super().__init__(message)
 
 
 @dataclass(slots=True)

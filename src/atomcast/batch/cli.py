@@ -11,7 +11,7 @@ import click
 
 from atomcast.batch.parts import OUTPUT_FORMATS
 from atomcast.batch.progress import PROGRESS_MODES, channel_errors, make_progress, print_summary
-from atomcast.cli_options import campaign_option, project_dir
+from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import AtomcastError, ProjectError
 from atomcast.models import CHANNELS
 
@@ -158,7 +158,7 @@ def batch_command(
             click.echo(str(problem), err=True)
         sys.exit(1)
     except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {error_text(exc)}", err=True)
         sys.exit(1)
     except OSError as exc:  # the engine words its own; this is for anything it missed
         where = exc.filename if exc.filename is not None else out

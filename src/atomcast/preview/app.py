@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from atomcast import __version__ as atomcast_version
 from atomcast.errors import AtomcastError, Problem, ProfileError, ProjectError, RequestError
-from atomcast.preview.confine import assets_dir_problem, escaping_entries
+from atomcast.preview.compare import Comparison, compare_routes
 from atomcast.preview.guard import HostPolicy, RequestGuard, parse_json_body
 from atomcast.preview.matrix import (
     Matrix,
@@ -64,8 +64,8 @@ from atomcast.preview.sensitive import (
 )
 from atomcast.preview.watcher import Debouncer, ProjectWatcher, plan_update
 from atomcast.project import Project, load_project
+from atomcast.project.confinement import assets_dir_problem, escaping_entries
 from atomcast.render import Renderer
-from atomcast.review.compare import Comparison, compare_routes
 from atomcast.schema import (
     AttributeSpec,
     Profile,
@@ -292,7 +292,7 @@ class PreviewState:
         self._pending: set[str] = set()
         self.problems: list[Problem] = []
         self.last_update_ms: float | None = None
-        #: The base of ``preview --compare REV`` (see :mod:`atomcast.review.compare`).
+        #: The base of ``preview --compare REV`` (see :mod:`atomcast.preview.compare`).
         self.compare: Comparison | None = None
         #: Tells pages that the server restarted, so they refetch instead of patching.
         self.instance = secrets.token_hex(6)

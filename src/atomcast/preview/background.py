@@ -14,6 +14,7 @@ from types import TracebackType
 
 import uvicorn
 
+from atomcast.errors import ListenError
 from atomcast.preview.app import PreviewServer, PreviewState, create_app
 
 
@@ -64,9 +65,9 @@ class BackgroundServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive():
-                raise RuntimeError("the preview server stopped while starting")
+                raise ListenError("the preview server stopped while starting")
             if time.monotonic() > deadline:
-                raise TimeoutError("the preview server did not start")
+                raise ListenError("the preview server did not start in time")
             time.sleep(0.02)
 
     def stop(self) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from atomcast.cli_options import project_dir
+from atomcast.cli_options import error_text, project_dir
 from atomcast.errors import AtomcastError, ListenError, ProjectError
 from atomcast.preview.guard import is_loopback, normalise_bind_host
 from atomcast.selection import parse_instant
@@ -133,7 +133,7 @@ def preview_command(
             click.echo(str(problem), err=True)
         sys.exit(1)
     except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {error_text(exc)}", err=True)
         sys.exit(1)
 
 
@@ -150,7 +150,7 @@ def _serve(
     import uvicorn
 
     from atomcast.preview.app import PreviewServer, PreviewState, create_app
-    from atomcast.review.compare import Comparison
+    from atomcast.preview.compare import Comparison
 
     results = None
     if results_out is not None:

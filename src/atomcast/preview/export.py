@@ -7,7 +7,7 @@ relative URLs only, and carry the images their frames show as data URIs, so the 
 from a file system, a CI artifact or any static host. The page runs the same script as the
 live server, in a read-only mode.
 
-Every write goes through :func:`~atomcast.preview.confine.confined`: a campaign name that is
+Every write goes through :func:`~atomcast.paths.write_target`: a campaign name that is
 not a plain folder name, or a folder of ``OUT`` that is a link leading elsewhere, stops the
 export with an :class:`~atomcast.errors.ExportError` before anything is written there.
 """
@@ -24,16 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from atomcast.errors import ProjectError, UnknownCampaignError
+from atomcast.paths import export_segment, write_target
 from atomcast.preview.app import (
     CONTENT_SECURITY_POLICY,
     STATIC_DIR,
     project_meta,
     template_environment,
 )
-from atomcast.preview.confine import confined, escaping_entries, export_segment
 from atomcast.preview.matrix import PreviewRenderer, build_matrix, explain_json, instant_key
 from atomcast.preview.season import season_of
 from atomcast.project import Project, load_project
+from atomcast.project.confinement import escaping_entries
 from atomcast.selection import parse_instant
 
 #: A page opened from disk has no server to send headers, so the policy travels in a meta
@@ -117,9 +118,9 @@ def export_site(
         export_segment(name)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    page_dirs = {name: confined(out_dir, name) for name in names}
-    static_out = confined(out_dir, "static")
-    assets_out = confined(out_dir, "assets")
+    page_dirs = {name: write_target(out_dir, name) for name in names}
+    static_out = write_target(out_dir, "static")
+    assets_out = write_target(out_dir, "assets")
     if static_out.is_symlink() or static_out.is_file():
         static_out.unlink()
     elif static_out.is_dir():
@@ -155,7 +156,7 @@ def export_site(
             boot=boot,
         )
         page_dirs[name].mkdir(parents=True, exist_ok=True)
-        page = confined(out_dir, name, "index.html")
+        page = write_target(out_dir, name, "index.html")
         page.write_text(html, encoding="utf-8")
         pages.append(page)
         cells += len(matrix.cells)
@@ -187,7 +188,7 @@ by atomcast. One page per campaign.</p>
         at=at,
         campaigns=[(name, project.config.campaigns[name].description) for name in names],
     )
-    confined(out, "index.html").write_text(html, encoding="utf-8")
+    write_target(out, "index.html").write_text(html, encoding="utf-8")
 
 
 __all__ = ["ExportResult", "export_site"]

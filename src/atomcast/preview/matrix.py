@@ -18,10 +18,10 @@ from atomcast.errors import LimitError
 from atomcast.explain import explain
 from atomcast.models import Channel
 from atomcast.preview.sensitive import mask_explain, mask_raw
-from atomcast.preview.synthetic import synthetic_profiles
 from atomcast.project import Project
 from atomcast.render import CampaignRenderer, Renderer, RenderResult
 from atomcast.review.coverage import CoverageCounter, CoverageReport
+from atomcast.review.synthetic import synthetic_profiles
 from atomcast.schema import Profile
 from atomcast.selection import Selection, parse_instant
 

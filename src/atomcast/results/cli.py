@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from atomcast.cli_options import campaign_option, project_dir
+from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import AtomcastError, ProjectError
 
 
@@ -92,7 +92,7 @@ def results_command(
             click.echo(str(problem), err=True)
         sys.exit(1)
     except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {error_text(exc)}", err=True)
         sys.exit(1)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))

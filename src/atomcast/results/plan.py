@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from atomcast.errors import ResultsError, UnknownCampaignError
+from atomcast.errors import ParameterError, ResultsError, UnknownCampaignError
 from atomcast.project import Project
 from atomcast.results.metrics import Metric, resolve_metrics
 from atomcast.results.report import HOLDOUT, expected_split
@@ -76,7 +76,8 @@ def plan_test(
 
     :param baseline: the metric's expected mean in the baseline arm: a rate in (0, 1) for a
         binary metric, a mean per profile for a value metric (which also needs ``stddev``).
-    :raises ResultsError: for impossible inputs or a campaign without experiments.
+    :raises ParameterError: for impossible inputs.
+    :raises ResultsError: for a campaign without experiments.
     """
     config = project.config.campaigns.get(campaign)
     if config is None:
@@ -84,19 +85,20 @@ def plan_test(
         raise UnknownCampaignError(f"unknown campaign '{campaign}' (campaigns: {known})")
     (metric,) = resolve_metrics(project, [metric_name])
     if metric.kind == "proportion" and not 0 < baseline < 1:
-        raise ResultsError(f"--baseline must be a rate between 0 and 1 for '{metric.name}'")
+        raise ParameterError("baseline", f"must be a rate between 0 and 1 for '{metric.name}'")
     if metric.kind == "mean":
         if baseline <= 0:
-            raise ResultsError("--baseline must be a positive mean per profile")
+            raise ParameterError("baseline", "must be a positive mean per profile")
         if stddev is None or stddev <= 0:
-            raise ResultsError(
-                f"'{metric.name}' sums '{metric.value}': give its standard deviation per "
-                "profile with --stddev"
+            raise ParameterError(
+                "stddev",
+                f"is needed: '{metric.name}' sums '{metric.value}', so give its standard "
+                "deviation per profile",
             )
     if profiles < 2:
-        raise ResultsError("--profiles must be at least 2")
+        raise ParameterError("profiles", "must be at least 2")
     if lift is not None and lift == 0:
-        raise ResultsError("--lift must not be zero")
+        raise ParameterError("lift", "must not be zero")
     if not config.experiments:
         raise ResultsError(f"campaign '{campaign}' has no experiments to plan")
     rows: list[PlannedComparison] = []

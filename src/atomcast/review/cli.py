@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 import click
 from rich.console import Console
 
-from atomcast.cli_options import campaign_option, project_dir
+from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import AtomcastError, ProjectError, ReviewError, UnknownCampaignError
 from atomcast.review.population import DEFAULT_SAMPLE
 from atomcast.selection import parse_instant
@@ -64,7 +64,7 @@ def review_errors(func: Callable[P, R]) -> Callable[P, R]:
                 click.echo(str(problem), err=True)
             sys.exit(1)
         except AtomcastError as exc:
-            _fail(str(exc), 1)
+            _fail(error_text(exc), 1)
         except Exception as exc:
             if os.environ.get("ATOMCAST_DEBUG"):
                 raise
@@ -118,7 +118,7 @@ def _checked_at(at: str | None) -> str | None:
     try:
         parse_instant(at)
     except ValueError as exc:
-        raise ReviewError(str(exc)) from None
+        raise ReviewError(error_text(exc)) from None
     return at
 
 

@@ -79,7 +79,7 @@ def repository_of(directory: Path) -> tuple[Path, str]:
         prefix = _git(directory, ["rev-parse", "--show-prefix"]).decode().strip()
     except ReviewError:
         raise ReviewError(
-            f"{directory}: not inside a git repository (use --base-dir to compare folders)"
+            f"{directory}: not inside a git repository (compare two folders instead)"
         ) from None
     return Path(top), prefix
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from atomcast.batch.readers import RecordError, read_profiles
-from atomcast.preview.synthetic import synthetic_profiles
 from atomcast.project import Project
+from atomcast.review.synthetic import synthetic_profiles
 from atomcast.schema import ProfileSchema
 from atomcast.selection import Selector
 

@@ -335,7 +335,9 @@ def compare_routes(comparison: Callable[[], Comparison | None], matrix_of: Matri
     def _view(request: Request) -> tuple[Comparison, Matrix] | Response:
         found = comparison()
         if found is None:
-            return JSONResponse({"error": "the preview runs without --compare"}, status_code=404)
+            return JSONResponse(
+                {"error": "the preview runs without a revision to compare with"}, status_code=404
+            )
         campaign = str(request.query_params.get("campaign") or "")
         at = request.query_params.get("at") or None
         if not campaign:

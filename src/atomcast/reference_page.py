@@ -1,5 +1,6 @@
-"""``docs/reference.md``, generated: the models give types and defaults, :mod:`keys` gives
-the words and the edits, and ``check`` itself gives the error each mistake produces.
+"""``docs/reference.md``, generated: the models give types and defaults,
+:mod:`atomcast.reference.keys` gives the words and the edits, and ``check`` itself gives the
+error each mistake produces.
 
 Examples are edits of the project ``atomcast init`` writes. The page embeds each edit in an
 HTML comment (``<!-- ref:example file=... at=/a/b -->``) before its YAML block, so a test can
