@@ -111,7 +111,8 @@ def run_dask(
                 if future.status != "finished":
                     raise _chunk_failed(index, future.exception())
                 output = future.result()
-                decisionlog.write_part(journal.parts, index, output.decisions)
+                if spec.decision_log:
+                    decisionlog.write_part(journal.parts, index, output.decisions)
                 commit_bytes(journal.parts, index, output.rendered, output.rejects, output.stats)
                 future.release()
                 finished.append((future, output.stats))

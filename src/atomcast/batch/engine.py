@@ -92,6 +92,7 @@ from atomcast.batch.readers import (
     iter_items,
     open_profiles,
 )
+from atomcast.batch.sinks import ChunkSink, FinishedRun
 from atomcast.batch.stats import MAX_REASONS, ChunkStats, merge_all, ranked_counts
 from atomcast.errors import AtomcastError, BatchError, LimitError, ProfileError, RenderError
 from atomcast.project import Layout, Project, load_project
@@ -381,7 +382,7 @@ class BatchJob:
         )
         return run_batch(self, Path(profiles), Path(out), options, progress or NullProgress())
 
-    def spec(self, output_format: OutputFormat) -> JobSpec:
+    def spec(self, output_format: OutputFormat, *, decision_log: bool = True) -> JobSpec:
         """What a worker process needs to rebuild this job."""
         return JobSpec(
             root=str(self.project.root.resolve()),
@@ -390,6 +391,7 @@ class BatchJob:
             channels=self.requested_channels,
             content_fingerprint=self.content_fingerprint(),
             output_format=output_format,
+            decision_log=decision_log,
         )
 
 
@@ -424,6 +426,7 @@ class JobSpec:
     channels: tuple[str, ...]
     content_fingerprint: str
     output_format: OutputFormat
+    decision_log: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -514,11 +517,11 @@ def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
     except OSError as exc:
         raise io_failure(exc, parts_dir) from None
     try:
-        sink = decisionlog.DecisionTap(
-            make_sink(writer.rendered, spec.output_format, job.channels, job.encode)
-        )
-        stats = job.render_chunk(chunk, sink, writer.rejects)
-        decisionlog.write_part(Path(parts_dir), chunk.index, sink.columns.to_bytes())
+        sink = make_sink(writer.rendered, spec.output_format, job.channels, job.encode)
+        tap = decisionlog.DecisionTap(sink) if spec.decision_log else None
+        stats = job.render_chunk(chunk, tap or sink, writer.rejects)
+        if tap is not None:
+            decisionlog.write_part(Path(parts_dir), chunk.index, tap.columns.to_bytes())
         writer.commit(stats)
     except OSError as exc:
         writer.abort()
@@ -540,13 +543,11 @@ def render_chunk_bytes(spec: JobSpec, chunk: Chunk, bundle: bytes | None = None)
     job = job_for(spec, bundle)
     rendered = io.BytesIO()
     rejects = io.BytesIO()
-    sink = decisionlog.DecisionTap(
-        make_sink(rendered, spec.output_format, job.channels, job.encode)
-    )
-    stats = job.render_chunk(chunk, sink, rejects)
-    return ChunkOutput(
-        chunk.index, rendered.getvalue(), rejects.getvalue(), stats, sink.columns.to_bytes()
-    )
+    sink = make_sink(rendered, spec.output_format, job.channels, job.encode)
+    tap = decisionlog.DecisionTap(sink) if spec.decision_log else None
+    stats = job.render_chunk(chunk, tap or sink, rejects)
+    decisions = tap.columns.to_bytes() if tap is not None else b""
+    return ChunkOutput(chunk.index, rendered.getvalue(), rejects.getvalue(), stats, decisions)
 
 
 # --- driving a run ------------------------------------------------------------------------
@@ -567,6 +568,10 @@ class BatchOptions:
     output_format: OutputFormat = "jsonl"
     chunk_size: int | None = None
     resume: bool = False
+    #: ``OUT/decisions.parquet`` (SPEC 8); off only to measure what it costs.
+    decision_log: bool = True
+    #: More sinks fed each chunk as it is committed, in order (:mod:`atomcast.batch.sinks`).
+    sinks: tuple[ChunkSink, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -894,11 +899,16 @@ def _run_locked(
         journal.start(header)
     journal.open(options.output_format)
     try:
+        sinks: list[ChunkSink] = []
+        if options.decision_log:
+            sinks.append(decisionlog.DecisionLog(out, job.at))
+        sinks.extend(options.sinks)
+        journal.attach(sinks)
         if resumed:
             _verify_finished_chunks(source, journal)
             # A manifest here is from a run killed before it removed its journal.
             (out / MANIFEST).unlink(missing_ok=True)
-        spec = job.spec(options.output_format)
+        spec = job.spec(options.output_format, decision_log=options.decision_log)
         job.warm()
     except BaseException:
         journal.close()
@@ -962,9 +972,9 @@ def finalize(
             f"internal error: {total.records} records but {total.rendered} rendered and "
             f"{total.rejected} rejected"
         )
-    decisionlog.assemble(
-        journal.parts, chunks, out, at=job.at, content=job.content_fingerprint(total.atoms)
-    )
+    finished = FinishedRun(chunks, total, job.content_fingerprint(total.atoms))
+    for sink in journal.sinks:
+        sink.finish(finished)
     t_end = time.perf_counter()
     manifest = build_manifest(
         job,

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
+from atomcast.batch.sinks import ChunkSink, CommittedChunk
 from atomcast.batch.stats import ChunkStats
 from atomcast.errors import BatchError
 
@@ -464,6 +465,7 @@ class Journal:
         self._log: IO[str] | None = None
         self._rendered: IO[bytes] | None = None
         self._rejects: IO[bytes] | None = None
+        self.sinks: tuple[ChunkSink, ...] = ()
 
     @property
     def appends_rendered(self) -> bool:
@@ -519,6 +521,12 @@ class Journal:
             if self.appends_rendered:
                 with contextlib.suppress(FileNotFoundError):
                     paths.rendered.unlink()
+
+    def attach(self, sinks: Sequence[ChunkSink]) -> None:
+        """Open ``sinks`` where the output stands; each then follows every commit."""
+        self.sinks = tuple(sinks)
+        for sink in self.sinks:
+            sink.open(self.parts, self.assembly.chunks)
 
     def _open_partial(self, name: str, length: int, final: Path) -> IO[bytes]:
         path = self.parts / name
@@ -597,6 +605,7 @@ class Journal:
             if read_chunk_stats(self.parts, index) is None:
                 return
             paths = part_paths(self.parts, index)
+            start = self.assembly.rendered
             if self.appends_rendered:
                 _append_file(paths.rendered, rendered)
             _append_file(paths.rejects, rejects)
@@ -621,6 +630,23 @@ class Journal:
             if self.appends_rendered:
                 paths.rendered.unlink()
             paths.rejects.unlink()
+            self._committed(index, start)
+
+    def _committed(self, index: int, start: int) -> None:
+        """Chunk ``index`` is in the output, in order: the one place sinks hear of it."""
+        if not self.sinks:
+            return
+        stats = self.done(index)
+        if stats is None:
+            raise BatchError(f"chunk {index}: its stats are gone; remove {self.parts}")
+        if self.appends_rendered:
+            path, end = self.parts / RENDERED_PARTIAL, self.assembly.rendered
+        else:
+            path, start = part_paths(self.parts, index).rendered, 0
+            end = path.stat().st_size
+        chunk = CommittedChunk(index, stats, self.parts, path, start, end)
+        for sink in self.sinks:
+            sink.chunk_committed(chunk)
 
     def finish(self, chunks: int, channels: Sequence[str]) -> None:
         """Move the assembled files into place (parquet: write it from the parts)."""
@@ -645,6 +671,8 @@ class Journal:
         self._rendered = self._rejects = None
 
     def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
         if self._log is not None:
             with contextlib.suppress(OSError):  # closing after a failed write: keep that error
                 self._log.close()
