@@ -47,14 +47,16 @@ import hashlib
 import io
 import json
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from atomcast import __version__
 from atomcast.batch import decisionlog
@@ -63,8 +65,11 @@ from atomcast.batch.guard import OutputLock, refuse_input_in_output
 from atomcast.batch.parts import (
     MANIFEST,
     REJECTS,
+    REJECTS_PARTIAL,
     RENDERED,
+    RENDERED_PARTIAL,
     RESUME_HINT,
+    ByteWriter,
     Journal,
     JournalHeader,
     OutputFormat,
@@ -74,10 +79,13 @@ from atomcast.batch.parts import (
     input_fingerprint,
     io_failure,
     make_sink,
+    part_paths,
     remove_outputs,
     resume_mismatch,
+    sync_folder,
     write_atomic,
 )
+from atomcast.batch.placement import LocalBoard, OffsetBoard, PlacedStream, SharedBoard
 from atomcast.batch.progress import BatchProgress, NullProgress
 from atomcast.batch.readers import (
     DEFAULT_CHUNK_SIZE,
@@ -160,7 +168,7 @@ Outcome: TypeAlias = RenderedRecord | RejectedRecord
 class RejectSink:
     """Where a chunk's rejects go, one JSON line each."""
 
-    def __init__(self, handle: IO[bytes], encode: Callable[[Any], str]) -> None:
+    def __init__(self, handle: ByteWriter, encode: Callable[[Any], str]) -> None:
         self.handle = handle
         self.encode = encode
 
@@ -338,7 +346,7 @@ class BatchJob:
                 add(done[1], done[0])
                 add_rendered(done[0])
 
-    def render_chunk(self, chunk: Chunk, rendered: RenderedSink, rejects: IO[bytes]) -> ChunkStats:
+    def render_chunk(self, chunk: Chunk, rendered: RenderedSink, rejects: ByteWriter) -> ChunkStats:
         """Render one chunk into ``rendered`` and ``rejects``; the chunk's stats."""
         started = time.perf_counter()
         stats = ChunkStats(index=chunk.index)
@@ -481,22 +489,63 @@ def register_job(job: BatchJob, spec: JobSpec) -> None:
     _JOBS[key] = job
 
 
-def _die_with_parent(parent: int) -> None:
+def _die_with_parent(parent: int | None) -> None:
     """A worker must not outlive a killed parent (it would keep writing parts for a run
     that is being resumed): ask Linux to kill it with its parent."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
+    if parent is not None and os.getppid() != parent:
         os._exit(1)
 
 
-def init_worker(spec: JobSpec, parent: int) -> None:
+class _Placing:
+    """What this process needs to write chunks in place: the board, the output files."""
+
+    def __init__(self, board: OffsetBoard) -> None:
+        self.board = board
+        self.files: dict[str, tuple[int, int]] = {}
+
+    def files_in(self, parts_dir: Path) -> tuple[int, int]:
+        key = str(parts_dir)
+        found = self.files.get(key)
+        if found is None:
+            for fd in (fd for pair in self.files.values() for fd in pair):
+                os.close(fd)
+            flags = os.O_WRONLY | os.O_CLOEXEC
+            found = (
+                os.open(parts_dir / RENDERED_PARTIAL, flags),
+                os.open(parts_dir / REJECTS_PARTIAL, flags),
+            )
+            self.files = {key: found}
+        return found
+
+    def close(self) -> None:
+        for fd in (fd for pair in self.files.values() for fd in pair):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.files = {}
+
+
+#: This process's placing state: set by the pool initializer in a worker, by the local
+#: engine in the parent when it renders alone.
+_PLACING: list[_Placing] = []
+
+
+def use_board(board: OffsetBoard | None) -> None:
+    """Write chunks in place with ``board`` in this process (``None``: stop)."""
+    for placing in _PLACING:
+        placing.close()
+    _PLACING[:] = [_Placing(board)] if board is not None else []
+
+
+def init_worker(spec: JobSpec, parent: int | None, board: OffsetBoard | None = None) -> None:
     """Process pool initializer: build the job once for every chunk this worker renders."""
     # Ctrl-C is the parent's to handle; workers finish or get killed, never half-print.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    use_board(board)
     # A failure here resurfaces, with its message, when the first chunk calls job_for.
     with contextlib.suppress(Exception):
         job_for(spec)
@@ -530,6 +579,67 @@ def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
     except BaseException:
         writer.abort()
         raise
+    return stats
+
+
+def render_chunk_in_place(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkStats:
+    """Chunk function of the local engine: render ``chunk`` straight into the output files,
+    at its final offsets (:mod:`atomcast.batch.placement`), then write its stats file,
+    which records where its bytes are.
+
+    Only the small stats travel back to the parent.
+    """
+    job = job_for(spec)
+    if not _PLACING:
+        raise BatchError("internal error: this process has no offset board")
+    placing = _PLACING[0]
+    board = placing.board
+    folder = Path(parts_dir)
+    index = chunk.index
+    paths = part_paths(folder, index)
+    suffix = f".tmp-{os.getpid()}"
+    try:
+        rendered_fd, rejects_fd = placing.files_in(folder)
+    except OSError as exc:
+        raise io_failure(exc, parts_dir) from None
+
+    def known(position: int) -> Callable[[], int | None]:
+        def start() -> int | None:
+            ends = board.peek(index - 1)
+            return ends[position] if ends is not None else None
+
+        return start
+
+    spill_rendered = paths.rendered.with_name(paths.rendered.name + suffix)
+    spill_rejects = paths.rejects.with_name(paths.rejects.name + suffix)
+    rendered = PlacedStream(rendered_fd, folder / RENDERED_PARTIAL, known(0), spill_rendered)
+    rejects = PlacedStream(rejects_fd, folder / REJECTS_PARTIAL, known(1), spill_rejects)
+    try:
+        sink = make_sink(rendered, spec.output_format, job.channels, job.encode)
+        tap = decisionlog.DecisionTap(sink) if spec.decision_log else None
+        stats = job.render_chunk(chunk, tap or sink, rejects)
+        rendered_start, rejects_start = board.wait(index - 1)
+        rendered_end = rendered.place(rendered_start)
+        rejects_end = rejects.place(rejects_start)
+        board.publish(index, rendered_end, rejects_end)
+        # On disk before the stats say the chunk is done: a resume after a power cut must
+        # not count bytes that never reached the disk.
+        for fd, name in ((rendered_fd, RENDERED_PARTIAL), (rejects_fd, REJECTS_PARTIAL)):
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                exc.filename = str(folder / name)
+                raise
+        if tap is not None:
+            decisionlog.write_part(folder, index, tap.columns.to_bytes())
+        stats.placed = (rendered_start, rendered_end, rejects_start, rejects_end)
+        write_atomic(paths.stats, json.dumps(stats.to_json()).encode())
+        sync_folder(folder)
+    except OSError as exc:
+        raise io_failure(exc, parts_dir) from None
+    finally:
+        rendered.discard()
+        rejects.discard()
     return stats
 
 
@@ -708,75 +818,122 @@ def _chunk_failed(index: int, exc: BaseException) -> BatchError:
     return BatchError(f"chunk {index} failed: {detail}")
 
 
-def run_local(
-    job: BatchJob,
-    spec: JobSpec,
-    source: ProfileSource,
-    journal: Journal,
-    progress: BatchProgress,
-    workers: int,
-    resume: bool,
-) -> tuple[int, int]:
-    """The local engine: ``workers`` processes on this machine (none for one worker)."""
-    parts_dir = str(journal.parts)
-    if workers <= 1:
-        register_job(job, spec)
-        results: dict[int, ChunkStats] = {}
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: forked from this process where that is safe (Linux, no
+    other thread yet), so they inherit the loaded project and compiled templates and start
+    in milliseconds; else from a fork server that imported atomcast once."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["atomcast.batch.engine"])
+    return context
 
-        def submit_inline(chunk: Chunk) -> int:
-            try:
-                results[chunk.index] = render_chunk_to_parts(spec, chunk, parts_dir)
-            except Exception as exc:  # worded as the pool's failures are
-                raise _chunk_failed(chunk.index, exc) from None
-            return chunk.index
 
-        def collect_inline(handles: set[Any]) -> list[tuple[Any, ChunkStats]]:
-            return [(h, results.pop(h)) for h in handles]
+class LocalWorkers:
+    """The local engine: ``workers`` processes on this machine (none for one worker).
 
-        return drive(source, journal, progress, 1, submit_inline, collect_inline, resume)
+    Made, and its processes started, before anything else starts a thread (the progress
+    bar does), so that workers can be forked; :meth:`run` then renders the run.
 
-    context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=init_worker,
-        initargs=(spec, os.getpid()),
-    )
-    indexes: dict[concurrent.futures.Future[ChunkStats], int] = {}
+    :param in_place: workers write chunks straight into the output files (every format
+        but Parquet, whose chunks are row groups assembled at the end).
+    """
 
-    def submit(chunk: Chunk) -> concurrent.futures.Future[ChunkStats]:
-        future = pool.submit(render_chunk_to_parts, spec, chunk, parts_dir)
-        indexes[future] = chunk.index
-        return future
+    def __init__(self, job: BatchJob, spec: JobSpec, workers: int, in_place: bool) -> None:
+        self.job = job
+        self.spec = spec
+        self.workers = workers
+        self.in_place = in_place
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.board: OffsetBoard | None = None
+        self.context: multiprocessing.context.BaseContext | None = None
+        if workers <= 1:
+            self.board = LocalBoard() if in_place else None
+        else:
+            self.context = worker_context()
+            self.board = SharedBoard(self.context) if in_place else None
 
-    def collect(handles: set[Any]) -> list[tuple[Any, ChunkStats]]:
-        done, _ = concurrent.futures.wait(handles, return_when="FIRST_COMPLETED")
-        finished: list[tuple[Any, ChunkStats]] = []
-        for future in done:
-            index = indexes.pop(future)
-            exc = future.exception()
-            if exc is not None:
-                raise _chunk_failed(index, exc)
-            finished.append((future, future.result()))
-        return finished
-
-    try:
-        result = drive(
-            source, journal, progress, workers * INFLIGHT_PER_WORKER, submit, collect, resume
+    def start(self) -> None:
+        """Start the worker processes now (they inherit the job this process built)."""
+        register_job(self.job, self.spec)
+        if self.workers <= 1:
+            use_board(self.board)
+            return
+        forked = self.context is not None and self.context.get_start_method() == "fork"
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=self.context,
+            initializer=init_worker,
+            # A forked worker's parent is this process; a fork server's worker's is the server.
+            initargs=(self.spec, os.getpid() if forked else None, self.board),
         )
-    except BaseException:
-        # Interrupted or failed: stop the workers now rather than leave it to the executor's
-        # exit hook, which can wait on a worker that is still busy with its chunk. Their
-        # finished parts are already on disk for --resume; unfinished ones are temp files.
+        # The first task starts every worker process (a pool that forks starts them all).
+        self.pool.submit(os.getpid).result()
+
+    def run(
+        self, source: ProfileSource, journal: Journal, progress: BatchProgress, resume: bool
+    ) -> tuple[int, int]:
+        """Render every chunk; ``(chunks in the input, chunks reused)``."""
+        render = render_chunk_in_place if self.in_place else render_chunk_to_parts
+        spec, parts_dir = self.spec, str(journal.parts)
+        pool = self.pool
+        if pool is None:
+            results: dict[int, ChunkStats] = {}
+
+            def submit_inline(chunk: Chunk) -> int:
+                try:
+                    results[chunk.index] = render(spec, chunk, parts_dir)
+                except Exception as exc:  # worded as the pool's failures are
+                    raise _chunk_failed(chunk.index, exc) from None
+                return chunk.index
+
+            def collect_inline(handles: set[Any]) -> list[tuple[Any, ChunkStats]]:
+                return [(h, results.pop(h)) for h in handles]
+
+            try:
+                return drive(source, journal, progress, 1, submit_inline, collect_inline, resume)
+            finally:
+                use_board(None)
+
+        indexes: dict[concurrent.futures.Future[ChunkStats], int] = {}
+
+        def submit(chunk: Chunk) -> concurrent.futures.Future[ChunkStats]:
+            future = pool.submit(render, spec, chunk, parts_dir)
+            indexes[future] = chunk.index
+            return future
+
+        def collect(handles: set[Any]) -> list[tuple[Any, ChunkStats]]:
+            done, _ = concurrent.futures.wait(handles, return_when="FIRST_COMPLETED")
+            finished: list[tuple[Any, ChunkStats]] = []
+            for future in done:
+                index = indexes.pop(future)
+                exc = future.exception()
+                if exc is not None:
+                    raise _chunk_failed(index, exc)
+                finished.append((future, future.result()))
+            return finished
+
+        inflight = self.workers * INFLIGHT_PER_WORKER
+        return drive(source, journal, progress, inflight, submit, collect, resume)
+
+    def stop(self, failed: bool) -> None:
+        """Stop the workers: at once after a failure or an interruption (their finished
+        chunks are on disk for --resume), else when they are idle."""
+        pool, self.pool = self.pool, None
+        if pool is None:
+            use_board(None)
+            return
+        if not failed:
+            pool.shutdown(wait=True)
+            return
+        # Rather than leave it to the executor's exit hook, which can wait on a worker that
+        # is still busy with its chunk (or waiting for a chunk that failed).
         workers_alive = list(getattr(pool, "_processes", {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers_alive:
             process.terminate()
         for process in workers_alive:
             process.join(timeout=5)
-        raise
-    pool.shutdown(wait=True)
-    return result
 
 
 # --- the whole run ------------------------------------------------------------------------
@@ -898,24 +1055,32 @@ def _run_locked(
         decisionlog.remove(out)
         journal.start(header)
     journal.open(options.output_format)
+    local: LocalWorkers | None = None
     try:
+        spec = job.spec(options.output_format, decision_log=options.decision_log)
+        job.warm()
+        if options.engine == "local":
+            local = LocalWorkers(job, spec, workers, in_place=options.output_format != "parquet")
         sinks: list[ChunkSink] = []
         if options.decision_log:
             sinks.append(decisionlog.DecisionLog(out, job.at))
         sinks.extend(options.sinks)
-        journal.attach(sinks)
         if resumed:
             _verify_finished_chunks(source, journal)
             # A manifest here is from a run killed before it removed its journal.
             (out / MANIFEST).unlink(missing_ok=True)
-        spec = job.spec(options.output_format, decision_log=options.decision_log)
-        job.warm()
+        journal.attach(sinks, local.board if local is not None else None)
+        if local is not None:
+            local.start()
     except BaseException:
+        if local is not None:
+            local.stop(failed=True)
         journal.close()
         raise
     progress.start(source.total, source.unit)
+    failed = True
     try:
-        if options.engine == "dask":
+        if local is None:
             from atomcast.batch.dask_engine import run_dask
 
             # The manifest records the cluster's size, which a remote scheduler decides.
@@ -923,12 +1088,15 @@ def _run_locked(
                 spec, job.project, source, journal, progress, workers, options.scheduler, resumed
             )
         else:
-            chunks, reused = run_local(job, spec, source, journal, progress, workers, resumed)
+            chunks, reused = local.run(source, journal, progress, resumed)
+        failed = False
     except BaseException:
         journal.close()
         raise
     finally:
         progress.stop()
+        if local is not None:
+            local.stop(failed)
     t_render = time.perf_counter()
     manifest = finalize(
         job,
@@ -1085,9 +1253,9 @@ def render_batch(
 ) -> BatchReport:
     """Render every profile of a .jsonl, .csv or .parquet file, like ``atomcast batch``.
 
-    Writes ``out/rendered.jsonl`` (or ``.jsonl.gz`` / ``.parquet``), ``out/rejects.jsonl``
-    and, last, ``out/manifest.json``. Every input record ends in exactly one of rendered or
-    rejects, in input order whatever the number of workers.
+    Writes ``out/rendered.jsonl`` (or ``.jsonl.gz``, ``.jsonl.zst``, ``.parquet``),
+    ``out/rejects.jsonl`` and, last, ``out/manifest.json``. Every input record ends in
+    exactly one of rendered or rejects, in input order whatever the number of workers.
 
     :param workers: worker processes (default ``os.cpu_count()``).
     :param engine: ``local`` (processes on this machine) or ``dask`` (a ``distributed``

@@ -24,8 +24,9 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, cast
 
+from atomcast.batch.placement import OffsetBoard, copy_range
 from atomcast.batch.sinks import ChunkSink, CommittedChunk
 from atomcast.batch.stats import ChunkStats
 from atomcast.errors import BatchError
@@ -33,8 +34,8 @@ from atomcast.errors import BatchError
 if TYPE_CHECKING:
     from atomcast.render import RenderResult
 
-OutputFormat = Literal["jsonl", "jsonl.gz", "parquet"]
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("jsonl", "jsonl.gz", "parquet")
+OutputFormat = Literal["jsonl", "jsonl.gz", "jsonl.zst", "parquet"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("jsonl", "jsonl.gz", "jsonl.zst", "parquet")
 PARTS_DIR = ".parts"
 JOURNAL = "journal.json"
 JOURNAL_LOG = "journal.log"
@@ -46,12 +47,16 @@ REJECTS = "rejects.jsonl"
 RENDERED: dict[OutputFormat, str] = {
     "jsonl": "rendered.jsonl",
     "jsonl.gz": "rendered.jsonl.gz",
+    "jsonl.zst": "rendered.jsonl.zst",
     "parquet": "rendered.parquet",
 }
 JOURNAL_VERSION = 1
 #: zlib level for ``jsonl.gz``: rendered HTML compresses about 8x even at level 1-3, and the
 #: higher levels cost more CPU than the whole render of a profile.
 GZIP_LEVEL = 3
+#: zstd level for ``jsonl.zst``: the library's default, about gzip's ratio at a fraction of
+#: its CPU (measured in benchmarks/batch.py --format).
+ZSTD_LEVEL = 3
 _FINGERPRINT_SPAN = 1 << 20
 
 
@@ -114,10 +119,16 @@ def input_fingerprint(path: Path) -> tuple[int, str]:
 # --- sinks: where one chunk's records go --------------------------------------------------
 
 
+class ByteWriter(Protocol):
+    """Where a chunk's bytes go: a binary file, a buffer, or a placed stream."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 class RenderedSink:
     """The rendered records of one chunk in the output format, written to ``handle``."""
 
-    def __init__(self, handle: IO[bytes]) -> None:
+    def __init__(self, handle: ByteWriter) -> None:
         self.handle = handle
 
     def add(self, blob: bytes, result: RenderResult) -> None:
@@ -130,13 +141,31 @@ class RenderedSink:
 class GzipSink(RenderedSink):
     """One gzip member per chunk: concatenated members are one valid gzip stream."""
 
-    def __init__(self, handle: IO[bytes]) -> None:
+    def __init__(self, handle: ByteWriter) -> None:
         super().__init__(handle)
         # wbits 31 = gzip framing; zlib writes a zero mtime, so the bytes are reproducible.
         self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
 
     def add(self, blob: bytes, result: RenderResult) -> None:
         self.handle.write(self.compressor.compress(blob))
+
+    def close(self) -> None:
+        self.handle.write(self.compressor.flush())
+
+
+class ZstdSink(RenderedSink):
+    """One zstd frame per chunk: concatenated frames are one valid zstd stream."""
+
+    def __init__(self, handle: ByteWriter) -> None:
+        import zstandard
+
+        super().__init__(handle)
+        self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+
+    def add(self, blob: bytes, result: RenderResult) -> None:
+        data = self.compressor.compress(blob)
+        if data:
+            self.handle.write(data)
 
     def close(self) -> None:
         self.handle.write(self.compressor.flush())
@@ -162,7 +191,7 @@ def parquet_schema(channels: Sequence[str]) -> Any:
 class ParquetSink(RenderedSink):
     """Columns of one chunk, written as one Parquet file (one row group) on close."""
 
-    def __init__(self, handle: IO[bytes], channels: Sequence[str], dumps: Any) -> None:
+    def __init__(self, handle: ByteWriter, channels: Sequence[str], dumps: Any) -> None:
         super().__init__(handle)
         self.channels = tuple(channels)
         self.dumps = dumps
@@ -196,10 +225,12 @@ class ParquetSink(RenderedSink):
 
 
 def make_sink(
-    handle: IO[bytes], output_format: OutputFormat, channels: Sequence[str], dumps: Any
+    handle: ByteWriter, output_format: OutputFormat, channels: Sequence[str], dumps: Any
 ) -> RenderedSink:
     if output_format == "jsonl.gz":
         return GzipSink(handle)
+    if output_format == "jsonl.zst":
+        return ZstdSink(handle)
     if output_format == "parquet":
         return ParquetSink(handle, channels, dumps)
     return RenderedSink(handle)
@@ -370,9 +401,12 @@ def read_chunk_stats(parts_dir: Path, index: int) -> ChunkStats | None:
         data = json.loads(paths.stats.read_bytes())
     except (OSError, ValueError):
         return None
-    if not (paths.rendered.exists() and paths.rejects.exists()):
+    try:
+        stats = ChunkStats.from_json(data)
+    except (ValueError, KeyError, TypeError):
         return None
-    stats = ChunkStats.from_json(data)
+    if stats.placed is None and not (paths.rendered.exists() and paths.rejects.exists()):
+        return None
     return stats if stats.index == index else None
 
 
@@ -446,12 +480,15 @@ class Journal:
     """``OUT/.parts``: the header, the log of finished chunks, the part files, and the
     final files being assembled.
 
-    Finished chunks are appended to ``rendered.partial`` / ``rejects.partial`` in input
-    order as soon as every chunk before them is done, and their part files are deleted:
-    the output is written once, and the disk holds one copy of it, not two.
-    ``assembled.json`` (renamed into place after each append) records the assembled
-    lengths; a resume truncates the partial files to them, which drops a half-done append.
-    Parquet output keeps its rendered parts until the end, when they become row groups.
+    Chunks reach ``rendered.partial`` / ``rejects.partial`` in input order, each once:
+    written there by the worker that rendered it, at its final offset
+    (:mod:`atomcast.batch.placement`; its stats file records the byte ranges), or, for a
+    chunk rendered elsewhere (a Dask worker), copied from its part files, which are then
+    deleted. ``assembled.json`` (renamed into place after each chunk) records how many
+    chunks are in and the files' lengths; a resume first takes in the chunks that workers
+    finished in place beyond it, then truncates the partial files to it, which drops
+    whatever unfinished chunks wrote. Parquet output keeps its rendered parts until the
+    end, when they become row groups.
     """
 
     def __init__(self, out: Path) -> None:
@@ -463,13 +500,22 @@ class Journal:
         self.assembly = Assembly()
         self.output_format: OutputFormat = "jsonl"
         self._log: IO[str] | None = None
-        self._rendered: IO[bytes] | None = None
-        self._rejects: IO[bytes] | None = None
+        self._rendered: int | None = None
+        self._rejects: int | None = None
         self.sinks: tuple[ChunkSink, ...] = ()
+        self.board: OffsetBoard | None = None
 
     @property
     def appends_rendered(self) -> bool:
         return self.output_format != "parquet"
+
+    @property
+    def rendered_partial(self) -> Path:
+        return self.parts / RENDERED_PARTIAL
+
+    @property
+    def rejects_partial(self) -> Path:
+        return self.parts / REJECTS_PARTIAL
 
     def exists(self) -> bool:
         return self.header_path.exists()
@@ -508,11 +554,20 @@ class Journal:
                 f"{self.assembly_path}: unreadable ({exc}); remove {self.parts}"
             ) from None
         self._rendered = self._open_partial(
-            RENDERED_PARTIAL, self.assembly.rendered, self.out / RENDERED[output_format]
+            self.rendered_partial, self.assembly.rendered, self.out / RENDERED[output_format]
         )
         self._rejects = self._open_partial(
-            REJECTS_PARTIAL, self.assembly.rejects, self.out / REJECTS
+            self.rejects_partial, self.assembly.rejects, self.out / REJECTS
         )
+        self._adopt_placed()
+        # Bytes past the assembly: unfinished chunks, or the tail of an append cut short.
+        os.ftruncate(self._rendered, self.assembly.rendered)
+        os.ftruncate(self._rejects, self.assembly.rejects)
+        for index in range(self.assembly.chunks, self.last_finished() + 1):
+            stats = read_chunk_stats(self.parts, index)
+            if stats is not None and stats.placed is not None:
+                # Written in place after a chunk that never finished: its bytes are gone.
+                part_paths(self.parts, index).stats.unlink()
         # Parts of chunks already appended (a kill between the append and the delete).
         for index in range(self.assembly.chunks):
             paths = part_paths(self.parts, index)
@@ -522,28 +577,51 @@ class Journal:
                 with contextlib.suppress(FileNotFoundError):
                     paths.rendered.unlink()
 
-    def attach(self, sinks: Sequence[ChunkSink]) -> None:
-        """Open ``sinks`` where the output stands; each then follows every commit."""
-        self.sinks = tuple(sinks)
-        for sink in self.sinks:
-            sink.open(self.parts, self.assembly.chunks)
-
-    def _open_partial(self, name: str, length: int, final: Path) -> IO[bytes]:
-        path = self.parts / name
+    def _open_partial(self, path: Path, length: int, final: Path) -> int:
         if not path.exists() and final.exists() and final.stat().st_size == length:
             # Killed while renaming the finished files into place: take them back.
             os.replace(final, path)
-        handle = WritebackFile(path, "ab", drop=True)
-        size = os.fstat(handle.fileno()).st_size
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        size = os.fstat(fd).st_size
         if size < length:
-            handle.close()
+            os.close(fd)
             raise BatchError(
                 f"{path} is shorter than the journal says ({size} < {length} bytes); "
                 f"remove {self.parts} to start over"
             )
-        if size > length:
-            handle.truncate(length)  # the tail of an append that was cut short
-        return handle
+        return fd
+
+    def _adopt_placed(self) -> None:
+        """Count in the chunks workers finished in place, in order, beyond the assembly
+        (killed before the parent recorded them): their bytes are on disk already."""
+        if self._rendered is None or self._rejects is None:
+            return
+        rendered_size = os.fstat(self._rendered).st_size
+        rejects_size = os.fstat(self._rejects).st_size
+        while True:
+            stats = read_chunk_stats(self.parts, self.assembly.chunks)
+            if stats is None or stats.placed is None:
+                return
+            r_start, r_end, j_start, j_end = stats.placed
+            if (r_start, j_start) != (self.assembly.rendered, self.assembly.rejects):
+                return
+            if r_end > rendered_size or j_end > rejects_size:
+                return
+            self._advance(self.assembly.chunks + 1, r_end, j_end)
+
+    def attach(self, sinks: Sequence[ChunkSink], board: OffsetBoard | None = None) -> None:
+        """Open ``sinks`` where the output stands (each then follows every commit), append
+        the finished parts that follow, and tell ``board`` where the next chunk goes."""
+        self.sinks = tuple(sinks)
+        for sink in self.sinks:
+            sink.open(self.parts, self.assembly.chunks)
+        self.board = board
+        self.assemble()
+        self._publish(self.assembly.chunks - 1)
+
+    def _publish(self, index: int) -> None:
+        if self.board is not None:
+            self.board.publish(index, self.assembly.rendered, self.assembly.rejects)
 
     def _clean_temporaries(self) -> None:
         """Remove half-written parts left by a killed run."""
@@ -568,7 +646,7 @@ class Journal:
                 stats = ChunkStats.from_json(
                     json.loads(part_paths(self.parts, index).stats.read_bytes())
                 )
-            except (OSError, ValueError, KeyError) as exc:
+            except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise BatchError(
                     f"chunk {index}: its stats are gone ({exc}); remove {self.parts}"
                 ) from None
@@ -579,7 +657,7 @@ class Journal:
 
     def record(self, stats: ChunkStats) -> None:
         """Log a finished chunk to ``journal.log`` (an audit trail; resumes trust the stats
-        files, renamed atomically), then append what can be appended in order."""
+        files, renamed atomically), then assemble what follows in order."""
         if self._log is None:
             self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115
         entry = {
@@ -596,51 +674,56 @@ class Journal:
         self.assemble()
 
     def assemble(self) -> None:
-        """Append every finished chunk that directly follows the assembled ones."""
+        """Take in every finished chunk that directly follows the assembled ones."""
         rendered, rejects = self._rendered, self._rejects
         if rendered is None or rejects is None:
             return
         while True:
             index = self.assembly.chunks
-            if read_chunk_stats(self.parts, index) is None:
+            stats = read_chunk_stats(self.parts, index)
+            if stats is None:
                 return
-            paths = part_paths(self.parts, index)
             start = self.assembly.rendered
-            if self.appends_rendered:
-                _append_file(paths.rendered, rendered)
-            _append_file(paths.rejects, rejects)
-            # The appended bytes reach the disk before the journal counts them.
-            sync_file(rendered)
-            sync_file(rejects)
-            self.assembly = Assembly(
-                index + 1,
-                os.fstat(rendered.fileno()).st_size,
-                os.fstat(rejects.fileno()).st_size,
-            )
-            write_atomic(
-                self.assembly_path,
-                json.dumps(
-                    {
-                        "chunks": self.assembly.chunks,
-                        "rendered": self.assembly.rendered,
-                        "rejects": self.assembly.rejects,
-                    }
-                ).encode(),
-            )
-            if self.appends_rendered:
-                paths.rendered.unlink()
-            paths.rejects.unlink()
-            self._committed(index, start)
+            if stats.placed is not None:
+                r_start, r_end, j_start, j_end = stats.placed
+                if (r_start, j_start) != (self.assembly.rendered, self.assembly.rejects):
+                    raise BatchError(
+                        f"internal error: chunk {index} was written at {r_start}/{j_start}, "
+                        f"not where chunk {index - 1} ends; remove {self.parts}"
+                    )
+                # The worker synced the file before it wrote the stats.
+                self._advance(index + 1, r_end, j_end)
+            else:
+                paths = part_paths(self.parts, index)
+                r_end = self.assembly.rendered
+                if self.appends_rendered:
+                    r_end += _copy_file(paths.rendered, rendered, r_end)
+                j_end = self.assembly.rejects + _copy_file(
+                    paths.rejects, rejects, self.assembly.rejects
+                )
+                # The copied bytes reach the disk before the journal counts them.
+                _sync_fd(rendered, self.rendered_partial)
+                _sync_fd(rejects, self.rejects_partial)
+                self._advance(index + 1, r_end, j_end)
+                self._publish(index)
+                if self.appends_rendered:
+                    paths.rendered.unlink()
+                paths.rejects.unlink()
+            self._committed(index, start, stats)
 
-    def _committed(self, index: int, start: int) -> None:
+    def _advance(self, chunks: int, rendered: int, rejects: int) -> None:
+        self.assembly = Assembly(chunks, rendered, rejects)
+        write_atomic(
+            self.assembly_path,
+            json.dumps({"chunks": chunks, "rendered": rendered, "rejects": rejects}).encode(),
+        )
+
+    def _committed(self, index: int, start: int, stats: ChunkStats) -> None:
         """Chunk ``index`` is in the output, in order: the one place sinks hear of it."""
         if not self.sinks:
             return
-        stats = self.done(index)
-        if stats is None:
-            raise BatchError(f"chunk {index}: its stats are gone; remove {self.parts}")
         if self.appends_rendered:
-            path, end = self.parts / RENDERED_PARTIAL, self.assembly.rendered
+            path, end = self.rendered_partial, self.assembly.rendered
         else:
             path, start = part_paths(self.parts, index).rendered, 0
             end = path.stat().st_size
@@ -655,19 +738,30 @@ class Journal:
             raise BatchError(
                 f"only {self.assembly.chunks} of {chunks} chunks are finished; rerun with --resume"
             )
+        for fd, path, length in (
+            (self._rendered, self.rendered_partial, self.assembly.rendered),
+            (self._rejects, self.rejects_partial, self.assembly.rejects),
+        ):
+            if fd is not None:
+                os.ftruncate(fd, length)
+                _sync_fd(fd, path)
+                with contextlib.suppress(OSError, AttributeError):
+                    # Nobody reads the output back soon: its pages can go.
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         self._close_partials()
         final = self.out / RENDERED[self.output_format]
         if self.appends_rendered:
-            os.replace(self.parts / RENDERED_PARTIAL, final)
+            os.replace(self.rendered_partial, final)
         else:
             paths = [part_paths(self.parts, index).rendered for index in range(chunks)]
             concatenate_parquet(paths, final, channels)
-        os.replace(self.parts / REJECTS_PARTIAL, self.out / REJECTS)
+        os.replace(self.rejects_partial, self.out / REJECTS)
+        sync_folder(self.out)
 
     def _close_partials(self) -> None:
-        for handle in (self._rendered, self._rejects):
-            if handle is not None:
-                handle.close()
+        for fd in (self._rendered, self._rejects):
+            if fd is not None:
+                os.close(fd)
         self._rendered = self._rejects = None
 
     def close(self) -> None:
@@ -688,25 +782,23 @@ class Journal:
 # --- final assembly -----------------------------------------------------------------------
 
 
-def _append_file(source: Path, target: IO[bytes]) -> None:
-    """Append ``source`` to the unbuffered ``target``: in the kernel where the platform
-    can (``copy_file_range``), else through a buffer."""
+def _sync_fd(fd: int, path: Path) -> None:
+    try:
+        os.fdatasync(fd)
+    except OSError as exc:
+        raise _named(exc, path) from None
+
+
+def _copy_file(source: Path, target: int, offset: int) -> int:
+    """Copy ``source`` into ``target`` at ``offset`` (in the kernel where the platform can:
+    positioned, so that it works, unlike on an ``O_APPEND`` descriptor); its size."""
     with open(source, "rb", buffering=0) as handle:
         size = os.fstat(handle.fileno()).st_size
-        offset = 0
-        copy_range = getattr(os, "copy_file_range", None)
-        if copy_range is not None:
-            try:
-                while offset < size:
-                    sent = copy_range(handle.fileno(), target.fileno(), size - offset)
-                    if sent == 0:
-                        break
-                    offset += sent
-            except OSError:
-                pass  # e.g. a file system without it: finish with plain reads and writes
-        if offset < size:
-            handle.seek(offset)
-            shutil.copyfileobj(handle, target, 1 << 20)
+        try:
+            copy_range(handle.fileno(), target, size, offset)
+        except OSError as exc:
+            raise _named(exc, source) from None
+    return size
 
 
 def concatenate_parquet(paths: Sequence[Path], target: Path, channels: Sequence[str]) -> None:
