@@ -72,17 +72,34 @@ class Measured:
     peak_tree_mb: float
     largest_process_mb: float
     stdout: str
+    #: Proportional set size: pages shared by forked workers counted once, not per process.
+    peak_tree_pss_mb: float = 0.0
 
 
 class TreeSampler(threading.Thread):
-    """The peak of the summed RSS of a process and all its descendants, from /proc."""
+    """The peaks of the summed RSS and PSS of a process and all its descendants, from /proc.
+
+    The RSS sum counts a page shared by forked workers once per process; the PSS sum shares
+    it out, so it is what the tree really holds."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
         self.peak_kb = 0
+        self.peak_pss_kb = 0
         self.running = True
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1])
+        except OSError:
+            return 0
+        return 0
 
     @staticmethod
     def _rss_kb(pid: int) -> int:
@@ -107,8 +124,9 @@ class TreeSampler(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            total = sum(self._rss_kb(pid) for pid in self._tree(self.pid))
-            self.peak_kb = max(self.peak_kb, total)
+            tree = self._tree(self.pid)
+            self.peak_kb = max(self.peak_kb, sum(self._rss_kb(pid) for pid in tree))
+            self.peak_pss_kb = max(self.peak_pss_kb, sum(self._pss_kb(pid) for pid in tree))
             time.sleep(self.interval)
 
     def stop(self) -> float:
@@ -142,6 +160,7 @@ def run_process(command: list[str], *, sample: bool = True) -> Measured:
         peak_tree_mb=peak,
         largest_process_mb=usage.ru_maxrss / 1024,
         stdout=stdout,
+        peak_tree_pss_mb=sampler.peak_pss_kb / 1024,
     )
 
 
@@ -239,7 +258,8 @@ def main() -> None:
         shutil.rmtree(out_dir)
         say(
             f"atomcast batch  {mine.wall_s:7.1f}s wall  {mine.cpu_s:7.1f}s CPU  "
-            f"{count / mine.wall_s:8,.0f} profiles/s  peak RSS {mine.peak_tree_mb:,.0f} MB "
+            f"{count / mine.wall_s:8,.0f} profiles/s  peak RSS {mine.peak_tree_mb:,.0f} MB, "
+            f"PSS {mine.peak_tree_pss_mb:,.0f} MB "
             f"(parent + workers; largest process {mine.largest_process_mb:,.0f} MB)  "
             f"{out_bytes / 1e6:,.0f} MB written; rendered {counts}"
         )

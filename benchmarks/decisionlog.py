@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _profiles import synthetic_profiles
 from atomcast.batch import BatchJob, ChunkStats
 from atomcast.batch.decisionlog import DECISIONS, DecisionLog, DecisionTap, write_part
-from atomcast.batch.engine import RejectSink
-from atomcast.batch.parts import RenderedSink
+from atomcast.batch.formats import RenderedSink
 from atomcast.batch.sinks import CommittedChunk, FinishedRun
+from atomcast.batch.worker import RejectSink
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-07-15T12:00:00Z"
@@ -46,7 +46,7 @@ AT = "2026-07-15T12:00:00Z"
 CHILD = """
 import sys
 from pathlib import Path
-from atomcast.batch.engine import BatchJob, BatchOptions, run_batch
+from atomcast.batch.job import BatchJob, BatchOptions, run_batch
 from atomcast.batch.progress import NullProgress
 root, campaign, at, profiles, out, workers, log = sys.argv[1:]
 job = BatchJob(root, campaign, at=at)
@@ -121,7 +121,7 @@ def in_process(args: argparse.Namespace) -> None:
         RejectSink(io.BytesIO(), job.encode),
         ChunkStats(index=0),
     )
-    # As a batch worker does (engine.init_worker): the project stays out of the collector's way.
+    # As a batch worker does (worker.init_worker): the project stays out of the collector's way.
     gc.freeze()
 
     def run(tapped: bool, parts: Path | None) -> float:

@@ -43,10 +43,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atomcast.batch import BatchError, BatchJob, open_profiles, render_batch
-from atomcast.batch.engine import journal_header, register_job, render_chunk_to_parts
 from atomcast.batch.guard import LOCK_FILE, OutputLock
-from atomcast.batch.parts import Journal, input_fingerprint
+from atomcast.batch.job import journal_header
+from atomcast.batch.journal import Journal, input_fingerprint
 from atomcast.batch.readers import MAX_NESTING
+from atomcast.batch.worker import register_job, render_chunk_to_parts
 from tests.batch_fixtures import (
     AT,
     CAMPAIGN,

@@ -30,7 +30,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atomcast.batch.parts import RenderedSink, part_paths, sync_folder, write_atomic
+from atomcast.batch.files import sync_folder, write_atomic
+from atomcast.batch.formats import RenderedSink
+from atomcast.batch.journal import part_paths
 from atomcast.batch.sinks import CommittedChunk, FinishedRun
 from atomcast.errors import BatchError
 

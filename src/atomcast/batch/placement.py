@@ -13,7 +13,7 @@ Should the predecessor take long (a slow worker, huge records), a chunk that out
 (``copy_file_range``) once its offset is known: memory stays bounded, and only such a chunk
 is written twice.
 
-Durability and resume (see :mod:`atomcast.batch.parts`): a worker syncs the output file
+Durability and resume (see :mod:`atomcast.batch.journal`): a worker syncs the output file
 before it writes the chunk's stats file, which records the chunk's byte ranges (``placed``).
 The parent counts a chunk as assembled, in order, only from those stats; a resumed run
 truncates the output files to what is assembled, so bytes of unfinished chunks disappear.

@@ -12,92 +12,44 @@ the run is complete and its files belong to it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import hashlib
-import io
 import json
 import os
 import shutil
-import sys
-import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import IO, Any
 
+from atomcast.batch.files import named, open_writeback, sync_file, sync_folder, write_atomic
+from atomcast.batch.formats import REJECTS, RENDERED, OutputFormat, concatenate_parquet
 from atomcast.batch.placement import OffsetBoard, copy_range
 from atomcast.batch.sinks import ChunkSink, CommittedChunk
 from atomcast.batch.stats import ChunkStats
 from atomcast.errors import BatchError
 
-if TYPE_CHECKING:
-    from atomcast.render import RenderResult
-
-OutputFormat = Literal["jsonl", "jsonl.gz", "jsonl.zst", "parquet"]
-OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("jsonl", "jsonl.gz", "jsonl.zst", "parquet")
 PARTS_DIR = ".parts"
+
+
 JOURNAL = "journal.json"
+
+
 JOURNAL_LOG = "journal.log"
+
+
 ASSEMBLY = "assembled.json"
+
+
 RENDERED_PARTIAL = "rendered.partial"
+
+
 REJECTS_PARTIAL = "rejects.partial"
-MANIFEST = "manifest.json"
-REJECTS = "rejects.jsonl"
-RENDERED: dict[OutputFormat, str] = {
-    "jsonl": "rendered.jsonl",
-    "jsonl.gz": "rendered.jsonl.gz",
-    "jsonl.zst": "rendered.jsonl.zst",
-    "parquet": "rendered.parquet",
-}
+
+
 JOURNAL_VERSION = 1
-#: zlib level for ``jsonl.gz``: rendered HTML compresses about 8x even at level 1-3, and the
-#: higher levels cost more CPU than the whole render of a profile.
-GZIP_LEVEL = 3
-#: zstd level for ``jsonl.zst``: the library's default, about gzip's ratio at a fraction of
-#: its CPU (measured in benchmarks/batch.py --format).
-ZSTD_LEVEL = 3
+
+
 _FINGERPRINT_SPAN = 1 << 20
-
-
-RESUME_HINT = "finished chunks are kept: rerun with --resume to finish the run"
-
-
-def io_failure(exc: OSError, fallback: Path | str) -> BatchError:
-    """A disk full, quota or I/O error as one line: the file, the cause, and that the
-    run can be finished with ``--resume`` (every finished chunk is on disk already)."""
-    where = exc.filename if exc.filename is not None else fallback
-    code = errno.errorcode.get(exc.errno or 0)
-    cause = exc.strerror or str(exc)
-    shown = f"{cause} ({code})" if code else cause
-    return BatchError(f"{where}: {shown}; {RESUME_HINT}")
-
-
-def _named(exc: OSError, path: Path | str) -> OSError:
-    # write() and fsync() errors carry no file name; the message must say which file.
-    if exc.filename is None:
-        exc.filename = str(path)
-    return exc
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, on disk before the
-    rename so that a power cut leaves the old file or the new one, never an empty one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fdatasync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise _named(exc, path) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def input_fingerprint(path: Path) -> tuple[int, str]:
@@ -114,129 +66,6 @@ def input_fingerprint(path: Path) -> tuple[int, str]:
             handle.seek(max(size - _FINGERPRINT_SPAN, _FINGERPRINT_SPAN))
             digest.update(handle.read(_FINGERPRINT_SPAN))
     return size, digest.hexdigest()
-
-
-# --- sinks: where one chunk's records go --------------------------------------------------
-
-
-class ByteWriter(Protocol):
-    """Where a chunk's bytes go: a binary file, a buffer, or a placed stream."""
-
-    def write(self, data: bytes, /) -> int: ...
-
-
-class RenderedSink:
-    """The rendered records of one chunk in the output format, written to ``handle``."""
-
-    def __init__(self, handle: ByteWriter) -> None:
-        self.handle = handle
-
-    def add(self, blob: bytes, result: RenderResult) -> None:
-        self.handle.write(blob)
-
-    def close(self) -> None:
-        """Flush what is buffered (the handle itself stays open)."""
-
-
-class GzipSink(RenderedSink):
-    """One gzip member per chunk: concatenated members are one valid gzip stream."""
-
-    def __init__(self, handle: ByteWriter) -> None:
-        super().__init__(handle)
-        # wbits 31 = gzip framing; zlib writes a zero mtime, so the bytes are reproducible.
-        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
-
-    def add(self, blob: bytes, result: RenderResult) -> None:
-        self.handle.write(self.compressor.compress(blob))
-
-    def close(self) -> None:
-        self.handle.write(self.compressor.flush())
-
-
-class ZstdSink(RenderedSink):
-    """One zstd frame per chunk: concatenated frames are one valid zstd stream."""
-
-    def __init__(self, handle: ByteWriter) -> None:
-        import zstandard
-
-        super().__init__(handle)
-        self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
-
-    def add(self, blob: bytes, result: RenderResult) -> None:
-        data = self.compressor.compress(blob)
-        if data:
-            self.handle.write(data)
-
-    def close(self) -> None:
-        self.handle.write(self.compressor.flush())
-
-
-def parquet_schema(channels: Sequence[str]) -> Any:
-    """Columns of ``rendered.parquet``: ids and decisions, then status and JSON per channel."""
-    import pyarrow as pa
-
-    fields = [
-        pa.field("profile_id", pa.string(), nullable=False),
-        pa.field("campaign", pa.string(), nullable=False),
-        pa.field("segments", pa.list_(pa.string())),
-        pa.field("experiments", pa.string()),
-        pa.field("decisions", pa.string()),
-    ]
-    for channel in channels:
-        fields.append(pa.field(f"{channel}_status", pa.string()))
-        fields.append(pa.field(channel, pa.string()))
-    return pa.schema(fields)
-
-
-class ParquetSink(RenderedSink):
-    """Columns of one chunk, written as one Parquet file (one row group) on close."""
-
-    def __init__(self, handle: ByteWriter, channels: Sequence[str], dumps: Any) -> None:
-        super().__init__(handle)
-        self.channels = tuple(channels)
-        self.dumps = dumps
-        self.columns: dict[str, list[Any]] = {name: [] for name in parquet_schema(channels).names}
-
-    def add(self, blob: bytes, result: RenderResult) -> None:
-        record = result.to_json()
-        columns = self.columns
-        dumps = self.dumps
-        columns["profile_id"].append(record["profile_id"])
-        columns["campaign"].append(record["campaign"])
-        columns["segments"].append(record["segments"])
-        columns["experiments"].append(dumps(record["experiments"]))
-        columns["decisions"].append(dumps(record["decisions"]))
-        outputs = record["channels"]
-        for channel in self.channels:
-            output = outputs.get(channel)
-            columns[f"{channel}_status"].append(output["status"] if output else None)
-            columns[channel].append(dumps(output) if output else None)
-
-    def close(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.table(self.columns, schema=parquet_schema(self.channels))
-        try:
-            pq.write_table(table, self.handle, compression="zstd")
-        except OSError as exc:  # pyarrow's own error drops the file name
-            raise _named(exc, getattr(self.handle, "name", "?")) from None
-        self.columns = {}
-
-
-def make_sink(
-    handle: ByteWriter, output_format: OutputFormat, channels: Sequence[str], dumps: Any
-) -> RenderedSink:
-    if output_format == "jsonl.gz":
-        return GzipSink(handle)
-    if output_format == "jsonl.zst":
-        return ZstdSink(handle)
-    if output_format == "parquet":
-        return ParquetSink(handle, channels, dumps)
-    return RenderedSink(handle)
-
-
-# --- part files ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,100 +85,6 @@ def part_paths(parts_dir: Path, index: int) -> PartPaths:
         parts_dir / f"{stem}.rejects",
         parts_dir / f"{stem}.json",
     )
-
-
-#: How much output a file writes between starting write-backs to the disk.
-WRITEBACK_WINDOW = 8 << 20
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """Linux's ``sync_file_range`` (not in :mod:`os`): start write-back, do not wait."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-    function.restype = ctypes.c_int
-    return cast(Callable[[int, int, int, int], int], function)
-
-
-_START_WRITEBACK = _sync_file_range()
-
-
-class WritebackFile(io.FileIO):
-    """A file written front to back that starts writing to disk as it goes.
-
-    A batch writes gigabytes. Left to the kernel, dirty pages pile up until it throttles the
-    writer, and every byte lands on a page never used before, which in a VM costs more than
-    encoding the byte did. Starting write-back a window at a time keeps the disk busy
-    alongside the rendering, so that :meth:`sync` (which makes the file durable) waits for
-    little; with ``drop``, synced pages also leave the page cache for reuse.
-
-    :param drop: for a file nobody reads back soon (the assembled output); parts are read
-        back at once by the assembly and are left in the cache for it.
-    """
-
-    def __init__(self, path: Path | str, mode: str = "wb", *, drop: bool = False) -> None:
-        super().__init__(path, mode)
-        self.drop = drop
-        self._written = self._started = os.fstat(self.fileno()).st_size
-
-    def write(self, data: Any) -> int:
-        try:
-            count = super().write(data)
-        except OSError as exc:
-            raise _named(exc, self.name) from None
-        self._written += count
-        if _START_WRITEBACK is not None and self._written - self._started >= WRITEBACK_WINDOW:
-            _START_WRITEBACK(
-                self.fileno(),
-                self._started,
-                self._written - self._started,
-                _SYNC_FILE_RANGE_WRITE,
-            )
-            self._started = self._written
-        return count
-
-    def sync(self) -> None:
-        """Put everything written (or copied in) on disk; with ``drop``, release its pages."""
-        try:
-            os.fdatasync(self.fileno())
-        except OSError as exc:
-            raise _named(exc, self.name) from None
-        self._written = self._started = os.fstat(self.fileno()).st_size
-        if self.drop:
-            with contextlib.suppress(OSError, AttributeError):
-                os.posix_fadvise(self.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def open_writeback(path: Path, mode: str = "wb") -> io.BufferedWriter:
-    return io.BufferedWriter(WritebackFile(path, mode), buffer_size=1 << 20)
-
-
-def sync_file(handle: IO[bytes]) -> None:
-    """Flush ``handle`` and put it on disk."""
-    handle.flush()
-    raw = getattr(handle, "raw", handle)
-    if isinstance(raw, WritebackFile):
-        raw.sync()
-        return
-    try:
-        os.fdatasync(handle.fileno())
-    except OSError as exc:
-        raise _named(exc, getattr(handle, "name", "?")) from None
-
-
-def sync_folder(folder: Path) -> None:
-    """Make renames in ``folder`` durable."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 class PartWriter:
@@ -408,9 +143,6 @@ def read_chunk_stats(parts_dir: Path, index: int) -> ChunkStats | None:
     if stats.placed is None and not (paths.rendered.exists() and paths.rejects.exists()):
         return None
     return stats if stats.index == index else None
-
-
-# --- journal ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -779,14 +511,11 @@ class Journal:
         shutil.rmtree(self.parts, ignore_errors=True)
 
 
-# --- final assembly -----------------------------------------------------------------------
-
-
 def _sync_fd(fd: int, path: Path) -> None:
     try:
         os.fdatasync(fd)
     except OSError as exc:
-        raise _named(exc, path) from None
+        raise named(exc, path) from None
 
 
 def _copy_file(source: Path, target: int, offset: int) -> int:
@@ -797,58 +526,26 @@ def _copy_file(source: Path, target: int, offset: int) -> int:
         try:
             copy_range(handle.fileno(), target, size, offset)
         except OSError as exc:
-            raise _named(exc, source) from None
+            raise named(exc, source) from None
     return size
 
 
-def concatenate_parquet(paths: Sequence[Path], target: Path, channels: Sequence[str]) -> None:
-    """``target`` := one Parquet file with each part as a row group, atomically."""
-    import pyarrow.parquet as pq
-
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    schema = parquet_schema(channels)
-    try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for path in paths:
-                table = pq.read_table(path, schema=schema)
-                if table.num_rows:
-                    writer.write_table(table)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise _named(exc, target) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def remove_outputs(out: Path) -> None:
-    """Remove a previous run's final files (manifest first: no manifest, no claim)."""
-    for name in (MANIFEST, *RENDERED.values(), REJECTS):
-        with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
-
-
 __all__ = [
-    "MANIFEST",
-    "OUTPUT_FORMATS",
+    "ASSEMBLY",
+    "JOURNAL",
+    "JOURNAL_LOG",
+    "JOURNAL_VERSION",
     "PARTS_DIR",
-    "REJECTS",
-    "RENDERED",
-    "RESUME_HINT",
+    "REJECTS_PARTIAL",
+    "RENDERED_PARTIAL",
+    "Assembly",
     "Journal",
     "JournalHeader",
-    "OutputFormat",
+    "PartPaths",
     "PartWriter",
     "commit_bytes",
-    "concatenate_parquet",
     "input_fingerprint",
-    "io_failure",
-    "make_sink",
     "part_paths",
-    "remove_outputs",
+    "read_chunk_stats",
     "resume_mismatch",
-    "write_atomic",
 ]
