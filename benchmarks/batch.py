@@ -72,17 +72,34 @@ class Measured:
     peak_tree_mb: float
     largest_process_mb: float
     stdout: str
+    #: Proportional set size: pages shared by forked workers counted once, not per process.
+    peak_tree_pss_mb: float = 0.0
 
 
 class TreeSampler(threading.Thread):
-    """The peak of the summed RSS of a process and all its descendants, from /proc."""
+    """The peaks of the summed RSS and PSS of a process and all its descendants, from /proc.
+
+    The RSS sum counts a page shared by forked workers once per process; the PSS sum shares
+    it out, so it is what the tree really holds."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.interval = interval
         self.peak_kb = 0
+        self.peak_pss_kb = 0
         self.running = True
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1])
+        except OSError:
+            return 0
+        return 0
 
     @staticmethod
     def _rss_kb(pid: int) -> int:
@@ -107,8 +124,9 @@ class TreeSampler(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            total = sum(self._rss_kb(pid) for pid in self._tree(self.pid))
-            self.peak_kb = max(self.peak_kb, total)
+            tree = self._tree(self.pid)
+            self.peak_kb = max(self.peak_kb, sum(self._rss_kb(pid) for pid in tree))
+            self.peak_pss_kb = max(self.peak_pss_kb, sum(self._pss_kb(pid) for pid in tree))
             time.sleep(self.interval)
 
     def stop(self) -> float:
@@ -142,6 +160,7 @@ def run_process(command: list[str], *, sample: bool = True) -> Measured:
         peak_tree_mb=peak,
         largest_process_mb=usage.ru_maxrss / 1024,
         stdout=stdout,
+        peak_tree_pss_mb=sampler.peak_pss_kb / 1024,
     )
 
 
@@ -157,8 +176,12 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=60_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=20260715)
-    parser.add_argument("--format", default="jsonl", choices=["jsonl", "jsonl.gz", "parquet"])
-    parser.add_argument("--naive-sample", type=int, default=None, help="Extrapolate naive.")
+    parser.add_argument(
+        "--format", default="jsonl", choices=["jsonl", "jsonl.gz", "jsonl.zst", "parquet"]
+    )
+    parser.add_argument(
+        "--naive-sample", type=int, default=None, help="Extrapolate naive (0: skip it)."
+    )
     parser.add_argument("--startup-runs", type=int, default=3)
     parser.add_argument("--tmp", default=None, help="Folder for the generated files.")
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
@@ -235,38 +258,46 @@ def main() -> None:
         shutil.rmtree(out_dir)
         say(
             f"atomcast batch  {mine.wall_s:7.1f}s wall  {mine.cpu_s:7.1f}s CPU  "
-            f"{count / mine.wall_s:8,.0f} profiles/s  peak RSS {mine.peak_tree_mb:,.0f} MB "
+            f"{count / mine.wall_s:8,.0f} profiles/s  peak RSS {mine.peak_tree_mb:,.0f} MB, "
+            f"PSS {mine.peak_tree_pss_mb:,.0f} MB "
             f"(parent + workers; largest process {mine.largest_process_mb:,.0f} MB)  "
             f"{out_bytes / 1e6:,.0f} MB written; rendered {counts}"
         )
 
-        naive_out = work / "naive.jsonl"
-        if args.naive_sample and args.naive_sample < count:
-            small = max(args.naive_sample // 10, 1)
-            part = run_process(
-                [*naive, "-p", str(source), "-o", str(naive_out), "--limit", str(small)]
-            )
-            whole = run_process(
-                [*naive, "-p", str(source), "-o", str(naive_out), "--limit", str(args.naive_sample)]
-            )
-            per_profile = (whole.wall_s - part.wall_s) / (args.naive_sample - small)
-            naive_wall = part.wall_s + per_profile * (count - small)
-            cpu_per = (whole.cpu_s - part.cpu_s) / (args.naive_sample - small)
-            naive_cpu = part.cpu_s + cpu_per * (count - small)
-            naive_bytes = naive_out.stat().st_size * count / args.naive_sample
-            how = f"extrapolated from {args.naive_sample:,} and {small:,} profiles"
-            naive_run = whole
+        naive_wall = naive_cpu = naive_bytes = naive_peak = 0.0
+        how = "skipped"
+        if args.naive_sample == 0:
+            say("naive pipeline  skipped (--naive-sample 0)")
         else:
-            naive_run = run_process([*naive, "-p", str(source), "-o", str(naive_out)])
-            naive_wall, naive_cpu = naive_run.wall_s, naive_run.cpu_s
-            naive_bytes = naive_out.stat().st_size
-            how = f"all {count:,} profiles"
-        naive_out.unlink()
-        say(
-            f"naive pipeline  {naive_wall:7.1f}s wall  {naive_cpu:7.1f}s CPU  "
-            f"{count / naive_wall:8,.0f} profiles/s  peak RSS {naive_run.peak_tree_mb:,.0f} MB  "
-            f"{naive_bytes / 1e6:,.0f} MB written ({how})"
-        )
+            naive_out = work / "naive.jsonl"
+            if args.naive_sample and args.naive_sample < count:
+                small = max(args.naive_sample // 10, 1)
+                part = run_process(
+                    [*naive, "-p", str(source), "-o", str(naive_out), "--limit", str(small)]
+                )
+                limit = str(args.naive_sample)
+                whole = run_process(
+                    [*naive, "-p", str(source), "-o", str(naive_out), "--limit", limit]
+                )
+                per_profile = (whole.wall_s - part.wall_s) / (args.naive_sample - small)
+                naive_wall = part.wall_s + per_profile * (count - small)
+                cpu_per = (whole.cpu_s - part.cpu_s) / (args.naive_sample - small)
+                naive_cpu = part.cpu_s + cpu_per * (count - small)
+                naive_bytes = naive_out.stat().st_size * count / args.naive_sample
+                how = f"extrapolated from {args.naive_sample:,} and {small:,} profiles"
+                naive_run = whole
+            else:
+                naive_run = run_process([*naive, "-p", str(source), "-o", str(naive_out)])
+                naive_wall, naive_cpu = naive_run.wall_s, naive_run.cpu_s
+                naive_bytes = naive_out.stat().st_size
+                how = f"all {count:,} profiles"
+            naive_out.unlink()
+            naive_peak = naive_run.peak_tree_mb
+            say(
+                f"naive pipeline  {naive_wall:7.1f}s wall  {naive_cpu:7.1f}s CPU  "
+                f"{count / naive_wall:8,.0f} profiles/s  peak RSS {naive_peak:,.0f} MB  "
+                f"{naive_bytes / 1e6:,.0f} MB written ({how})"
+            )
 
         floor = run_process(
             [sys.executable, str(HERE / "io_floor.py"), "--bytes", str(out_bytes), "--out",
@@ -276,16 +307,20 @@ def main() -> None:
         say(f"I/O floor       {floor.wall_s:7.1f}s wall  ({out_bytes / 1e6:,.0f} MB, fdatasync)")
 
         load_after = _load()
-        ratios = {
+        ratios: dict[str, float] = {
             "naive_over_atomcast_wall": naive_wall / mine.wall_s,
             "naive_over_atomcast_cpu": naive_cpu / mine.cpu_s,
             "atomcast_over_floor_wall": mine.wall_s / floor.wall_s,
         }
-        say(
-            f"ratios          atomcast is {ratios['naive_over_atomcast_wall']:.1f}x faster than "
-            f"the naive pipeline (wall; {ratios['naive_over_atomcast_cpu']:.1f}x in CPU "
-            f"time) and {ratios['atomcast_over_floor_wall']:.2f}x its I/O floor"
-        )
+        if args.naive_sample == 0:
+            floor_ratio = ratios["atomcast_over_floor_wall"]
+            say(f"ratios          atomcast is {floor_ratio:.2f}x its I/O floor")
+        else:
+            say(
+                f"ratios          atomcast is {ratios['naive_over_atomcast_wall']:.1f}x faster "
+                f"than the naive pipeline (wall; {ratios['naive_over_atomcast_cpu']:.1f}x in "
+                f"CPU time) and {ratios['atomcast_over_floor_wall']:.2f}x its I/O floor"
+            )
         say(f"load average    before {load_before}, after {load_after}")
         if args.json:
             summary: dict[str, Any] = {
@@ -303,7 +338,7 @@ def main() -> None:
                 "naive": {
                     "wall_s": naive_wall,
                     "cpu_s": naive_cpu,
-                    "peak_tree_mb": naive_run.peak_tree_mb,
+                    "peak_tree_mb": naive_peak,
                     "bytes": naive_bytes,
                     "how": how,
                 },

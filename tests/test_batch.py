@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -376,7 +377,7 @@ def test_one_and_two_worker_processes_write_identical_files(
 
 
 @pytest.mark.slow
-def test_gzip_and_parquet_outputs_hold_the_same_records(
+def test_gzip_zstd_and_parquet_outputs_hold_the_same_records(
     batch_project: Path, tmp_path: Path
 ) -> None:
     source = _mixed_input(tmp_path / "profiles.jsonl", 400)
@@ -395,6 +396,29 @@ def test_gzip_and_parquet_outputs_hold_the_same_records(
     # One gzip member per chunk: together they are one valid stream, the same bytes.
     assert gzip.decompress(packed.rendered_path.read_bytes()) == plain.rendered_path.read_bytes()
     assert packed.rejects_path.read_bytes() == plain.rejects_path.read_bytes()
+
+    for workers in (1, 2):
+        zst = render_batch(
+            batch_project,
+            CAMPAIGN,
+            source,
+            tmp_path / f"zst-{workers}",
+            at=AT,
+            workers=workers,
+            chunk_size=64,
+            output_format="jsonl.zst",
+        )
+        assert zst.rendered_path.name == "rendered.jsonl.zst"
+        assert zst.manifest["output"]["format"] == "jsonl.zst"
+        # One zstd frame per chunk: together they are one valid stream, the same bytes.
+        with open(zst.rendered_path, "rb") as handle:
+            reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+            assert reader.read() == plain.rendered_path.read_bytes()
+        assert zst.rejects_path.read_bytes() == plain.rejects_path.read_bytes()
+    # The same bytes whatever the number of workers.
+    assert (tmp_path / "zst-1" / "rendered.jsonl.zst").read_bytes() == (
+        tmp_path / "zst-2" / "rendered.jsonl.zst"
+    ).read_bytes()
 
     columnar = render_batch(
         batch_project,

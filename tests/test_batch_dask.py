@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from atomcast.batch import BatchJob, engine, render_batch
+from atomcast.batch import BatchJob, render_batch
+from atomcast.batch.worker import clear_jobs
 from tests.batch_fixtures import (
     AT,
     CAMPAIGN,
@@ -135,8 +136,8 @@ def test_a_worker_renders_from_the_bundle_without_the_project(tmp_path: Path) ->
     """A worker on another machine has no copy of the project: the bundle is enough, and a
     worker's own, different copy at the same path is not used."""
     from atomcast.batch.bundle import bundle_project, unpack_bundle
-    from atomcast.batch.engine import render_chunk_bytes
     from atomcast.batch.readers import open_profiles
+    from atomcast.batch.worker import render_chunk_bytes
 
     project_root = copy_project(ROOT, tmp_path / "demo")
     job = BatchJob(project_root, "summer-sale", at=DEMO_AT)
@@ -148,7 +149,7 @@ def test_a_worker_renders_from_the_bundle_without_the_project(tmp_path: Path) ->
     chunk = next(iter(open_profiles(profiles, job.schema, chunk_size=10).chunks()))
     expected = render_chunk_bytes(spec, chunk)
     shutil.rmtree(project_root)  # this "worker" has no project at the parent's path
-    engine._JOBS.clear()  # a fresh worker process: nothing loaded yet
+    clear_jobs()  # a fresh worker process: nothing loaded yet
     from_bundle = render_chunk_bytes(spec, chunk, bundle)
     assert from_bundle.rendered == expected.rendered
     assert from_bundle.stats.rendered == 5

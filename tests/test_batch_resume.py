@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from atomcast.batch import BatchError, BatchJob, open_profiles, render_batch
-from atomcast.batch.engine import journal_header, register_job, render_chunk_to_parts
-from atomcast.batch.parts import Journal
+from atomcast.batch.job import journal_header
+from atomcast.batch.journal import Journal
+from atomcast.batch.worker import register_job, render_chunk_to_parts
 from tests.batch_fixtures import (
     AT,
     CAMPAIGN,

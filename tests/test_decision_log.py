@@ -15,8 +15,9 @@ import pytest
 
 from atomcast.batch import BatchError, BatchJob, open_profiles, render_batch
 from atomcast.batch.decisionlog import DECISIONS, decision_schema, decisions_part
-from atomcast.batch.engine import journal_header, register_job, render_chunk_to_parts
-from atomcast.batch.parts import Journal
+from atomcast.batch.job import journal_header
+from atomcast.batch.journal import Journal
+from atomcast.batch.worker import register_job, render_chunk_to_parts
 from tests.batch_fixtures import AT, CAMPAIGN, copy_demo, make_profiles, read_jsonl, write_jsonl
 
 # Slow: real batch runs on every engine.
@@ -164,3 +165,37 @@ def test_a_damaged_part_is_refused_with_its_name(
     with pytest.raises(BatchError, match=r"chunk-00000001\.decisions"):
         render_batch(project, CAMPAIGN, source, out, workers=1, resume=True)
     assert not (out / DECISIONS).exists()
+
+
+def test_the_content_fingerprint_is_filled_in_whatever_the_layout(tmp_path: Path) -> None:
+    """In place where the writer left the placeholder; by rewriting when it cannot be found
+    as one run of bytes (here: compressed)."""
+    import pyarrow as pa
+
+    from atomcast.batch.decisionlog import PLACEHOLDER, fill_content
+
+    schema = decision_schema()
+    rows = 3
+    table = pa.table(
+        {
+            "profile_id": [f"p-{i}" for i in range(rows)],
+            "campaign": ["c"] * rows,
+            "at": pa.array([0] * rows, pa.timestamp("us", tz="UTC")),
+            "segments": [["s"]] * rows,
+            "experiments": pa.array([[("e", "a")]] * rows, schema.field("experiments").type),
+            "decisions": pa.array([[("slot", "atom")]] * rows, schema.field("decisions").type),
+            "channels": pa.array([[("email", "rendered")]] * rows, schema.field("channels").type),
+            "content": [PLACEHOLDER] * rows,
+        },
+        schema=schema,
+    )
+    content = "f" * 64
+    for compression in ("none", "zstd"):
+        path = tmp_path / f"log-{compression}.parquet"
+        with pq.ParquetWriter(path, schema, compression=compression) as writer:
+            writer.write_table(table)
+            writer.write_table(table)
+        fill_content(path, content)
+        filled = pq.read_table(path)
+        assert filled.column("content").to_pylist() == [content] * rows * 2
+        assert filled.drop(["content"]).equals(pa.concat_tables([table, table]).drop(["content"]))

@@ -13,7 +13,10 @@ or over a whole file (with worker processes or a Dask cluster)::
                           at="2026-07-15T12:00:00Z", workers=4)
     print(report.profiles_in, report.rendered, report.rejected)
 
-See :mod:`atomcast.batch.engine` for the design (chunks, parts, journal, resume).
+The flow: :mod:`~atomcast.batch.job` runs a file (plan, chunks, summary) on an engine of
+:mod:`~atomcast.batch.executors`; :mod:`~atomcast.batch.worker` renders one chunk;
+:mod:`~atomcast.batch.journal` keeps the output crash-safe and resumable;
+:mod:`~atomcast.batch.manifest` writes the manifest last.
 
 Names are imported on first use, so that ``atomcast --help`` does not pay for the renderer.
 """
@@ -24,22 +27,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from atomcast.batch.engine import (
+    from atomcast.batch.formats import OUTPUT_FORMATS, OutputFormat
+    from atomcast.batch.job import (
         ENGINES,
         BatchJob,
         BatchOptions,
         BatchReport,
         Engine,
-        JobSpec,
-        Outcome,
-        RejectedRecord,
-        RenderedRecord,
         render_batch,
-        render_chunk_bytes,
-        render_chunk_to_parts,
         run_batch,
     )
-    from atomcast.batch.parts import OUTPUT_FORMATS, OutputFormat
     from atomcast.batch.progress import (
         BatchProgress,
         LogProgress,
@@ -56,39 +53,51 @@ if TYPE_CHECKING:
         open_profiles,
         read_profiles,
     )
+    from atomcast.batch.sinks import ChunkSink, CommittedChunk, FinishedRun
     from atomcast.batch.stats import ChunkStats
+    from atomcast.batch.worker import (
+        JobSpec,
+        Outcome,
+        RejectedRecord,
+        RenderedRecord,
+        render_chunk_bytes,
+        render_chunk_to_parts,
+    )
     from atomcast.errors import BatchError
 
 _EXPORTS: dict[str, str] = {
     "BatchError": "atomcast.errors",
-    "BatchJob": "atomcast.batch.engine",
-    "BatchOptions": "atomcast.batch.engine",
+    "BatchJob": "atomcast.batch.job",
+    "BatchOptions": "atomcast.batch.job",
     "BatchProgress": "atomcast.batch.progress",
-    "BatchReport": "atomcast.batch.engine",
+    "BatchReport": "atomcast.batch.job",
+    "ChunkSink": "atomcast.batch.sinks",
     "ChunkStats": "atomcast.batch.stats",
+    "CommittedChunk": "atomcast.batch.sinks",
     "DEFAULT_CHUNK_SIZE": "atomcast.batch.readers",
-    "ENGINES": "atomcast.batch.engine",
-    "Engine": "atomcast.batch.engine",
+    "ENGINES": "atomcast.batch.job",
+    "FinishedRun": "atomcast.batch.sinks",
+    "Engine": "atomcast.batch.job",
     "INPUT_FORMATS": "atomcast.batch.readers",
     "InputFormat": "atomcast.batch.readers",
-    "JobSpec": "atomcast.batch.engine",
+    "JobSpec": "atomcast.batch.worker",
     "LogProgress": "atomcast.batch.progress",
     "NullProgress": "atomcast.batch.progress",
-    "OUTPUT_FORMATS": "atomcast.batch.parts",
-    "Outcome": "atomcast.batch.engine",
-    "OutputFormat": "atomcast.batch.parts",
+    "OUTPUT_FORMATS": "atomcast.batch.formats",
+    "Outcome": "atomcast.batch.worker",
+    "OutputFormat": "atomcast.batch.formats",
     "ProfileSource": "atomcast.batch.readers",
     "ProgressMode": "atomcast.batch.progress",
     "RecordError": "atomcast.batch.readers",
-    "RejectedRecord": "atomcast.batch.engine",
-    "RenderedRecord": "atomcast.batch.engine",
+    "RejectedRecord": "atomcast.batch.worker",
+    "RenderedRecord": "atomcast.batch.worker",
     "make_progress": "atomcast.batch.progress",
     "open_profiles": "atomcast.batch.readers",
     "read_profiles": "atomcast.batch.readers",
-    "render_batch": "atomcast.batch.engine",
-    "render_chunk_bytes": "atomcast.batch.engine",
-    "render_chunk_to_parts": "atomcast.batch.engine",
-    "run_batch": "atomcast.batch.engine",
+    "render_batch": "atomcast.batch.job",
+    "render_chunk_bytes": "atomcast.batch.worker",
+    "render_chunk_to_parts": "atomcast.batch.worker",
+    "run_batch": "atomcast.batch.job",
 }
 
 
@@ -111,8 +120,11 @@ __all__ = [
     "BatchOptions",
     "BatchProgress",
     "BatchReport",
+    "ChunkSink",
     "ChunkStats",
+    "CommittedChunk",
     "Engine",
+    "FinishedRun",
     "InputFormat",
     "JobSpec",
     "LogProgress",

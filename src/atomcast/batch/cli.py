@@ -9,13 +9,13 @@ from pathlib import Path
 
 import click
 
-from atomcast.batch.parts import OUTPUT_FORMATS
+from atomcast.batch.formats import OUTPUT_FORMATS
 from atomcast.batch.progress import PROGRESS_MODES, channel_errors, make_progress, print_summary
 from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import AtomcastError, ProjectError
 from atomcast.models import CHANNELS
 
-#: ``atomcast.batch.engine.ENGINES``, spelled here so that ``--help`` stays light.
+#: ``atomcast.batch.job.ENGINES``, spelled here so that ``--help`` stays light.
 ENGINE_CHOICES = ("local", "dask")
 
 
@@ -128,8 +128,8 @@ def batch_command(
     Every input record ends in exactly one of OUT/rendered.jsonl or OUT/rejects.jsonl, in
     input order. A run that is killed can be finished with --resume.
     """
-    from atomcast.batch.engine import BatchJob, interrupted_run
     from atomcast.batch.guard import refuse_if_locked
+    from atomcast.batch.job import BatchJob, interrupted_run
 
     # A job started in the background by a shell (`atomcast batch ... &`) inherits SIGINT
     # ignored, and Python then leaves it so: Ctrl-C or `kill -INT` would not stop it.

@@ -2,14 +2,19 @@
 
 It is what ``atomcast results`` joins outcome events with: who got which arm, which atom
 filled each slot, which channels went out, when, and from which content. A chunk's rows are
-gathered while the chunk renders (:class:`DecisionTap` sits in front of the rendered sink),
-written as the chunk's own part file *before* the chunk's stats file marks it done (so a
-resumed run never trusts a chunk without its decisions), and concatenated in chunk order
-at the end, one row group per chunk. Nothing in the bytes depends on the engine, the
-worker count or the order chunks finish in.
+gathered while the chunk renders (:class:`DecisionTap` sits in front of the rendered sink)
+and written as the chunk's own part file *before* the chunk is marked done (so a resumed run
+never trusts a chunk without its decisions). The parent turns each part into a row group of
+the log as the chunk is committed, in input order (:class:`DecisionLog` is a chunk sink,
+:mod:`atomcast.batch.sinks`), while the workers render the next chunks: at the end the
+file is only closed. Nothing in the bytes depends on the engine, the worker count or the
+order chunks finish in.
 
-The instant and the content fingerprint are the same for every row of a run and are known
-to the parent (the fingerprint only once every chunk is done), so they are added at the end.
+The content fingerprint is the same for every row but known only once every chunk is done
+(it covers the atoms used). Row groups are written with a placeholder of the same length in
+the ``content`` column, stored uncompressed, dictionary-encoded and without statistics, so
+the placeholder is one run of bytes per row group, found through the file's own metadata and
+overwritten in place when the run finishes.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import array
 import contextlib
 import datetime as dt
+import io
 import itertools
 import json
 import os
@@ -24,17 +30,34 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from atomcast.batch.parts import RenderedSink, part_paths, write_atomic
+from atomcast.batch.files import sync_folder, write_atomic
+from atomcast.batch.formats import RenderedSink
+from atomcast.batch.journal import part_paths
+from atomcast.batch.sinks import CommittedChunk, FinishedRun
 from atomcast.errors import BatchError
 
 if TYPE_CHECKING:
     from atomcast.render import RenderResult
 
 DECISIONS = "decisions.parquet"
+#: The log being written, in ``OUT/.parts`` (rebuilt from the parts by a resumed run).
+PARTIAL = "decisions.partial.parquet"
 #: Suffix of a chunk's decisions part, next to its ``.rendered`` / ``.rejects`` / ``.json``.
 PART_SUFFIX = ".decisions"
 #: Parquet compression of the log: ids and atom names repeat, so dictionary + zstd wins.
 COMPRESSION = "zstd"
+#: Stands for the content fingerprint (64 hex digits) until the run knows it.
+PLACEHOLDER = "~" * 64
+_COLUMNS = (
+    "profile_id",
+    "campaign",
+    "at",
+    "segments",
+    "experiments",
+    "decisions",
+    "channels",
+    "content",
+)
 
 
 def decision_schema() -> Any:
@@ -270,49 +293,171 @@ class DecisionTap(RenderedSink):
 
 
 def write_part(parts_dir: Path, index: int, data: bytes) -> None:
-    """Put a chunk's decisions part in place; call before the chunk's stats are written."""
+    """Put a chunk's decisions part in place; call before the chunk is marked done."""
     write_atomic(decisions_part(parts_dir, index), data)
 
 
-def assemble(parts_dir: Path, chunks: int, out: Path, *, at: dt.datetime, content: str) -> Path:
-    """``out/decisions.parquet`` := every chunk's part in chunk order, one row group each,
-    with the run's instant and content fingerprint; written atomically.
+def read_part(parts_dir: Path, index: int) -> DecisionColumns:
+    """A committed chunk's decisions part.
 
-    :raises BatchError: when a finished chunk has no decisions part (a run interrupted by an
-        older atomcast): the log would silently miss profiles.
+    :raises BatchError: when it is missing (a run interrupted by an older atomcast: the log
+        would silently miss profiles) or damaged.
     """
+    path = decisions_part(parts_dir, index)
+    try:
+        return DecisionColumns.from_bytes(path.read_bytes())
+    except FileNotFoundError:
+        raise BatchError(
+            f"chunk {index} has no decision log part ({path.name}); remove {parts_dir} and "
+            "run again"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise BatchError(
+            f"{path}: unreadable decision log part ({exc}); remove {parts_dir} and run again"
+        ) from None
+
+
+class DecisionLog:
+    """The chunk sink that writes ``OUT/decisions.parquet`` as chunks are committed.
+
+    :param at: the run's instant (every row's ``at``).
+    """
+
+    def __init__(self, out: Path, at: dt.datetime) -> None:
+        self.out = out
+        self.at = at
+        self.parts_dir: Path | None = None
+        self._writer: Any = None
+
+    @property
+    def partial(self) -> Path:
+        if self.parts_dir is None:
+            raise BatchError("internal error: the decision log was not opened")
+        return self.parts_dir / PARTIAL
+
+    def open(self, parts_dir: Path, committed: int) -> None:
+        """Start the log afresh; a resumed run converts its committed chunks' parts again
+        (a Parquet file cannot be continued after a kill, and parts are small)."""
+        self.close()
+        self.parts_dir = parts_dir
+        self.partial.unlink(missing_ok=True)
+        for index in range(committed):
+            self._add(parts_dir, index)
+
+    def _writer_now(self) -> Any:
+        # Opened at the first chunk, not before the run: importing pyarrow then overlaps
+        # with the workers' rendering instead of delaying their start.
+        if self._writer is None:
+            import pyarrow.parquet as pq
+
+            others = [path for path in _leaf_paths() if path != "content"]
+            self._writer = pq.ParquetWriter(
+                self.partial,
+                decision_schema(),
+                compression=dict.fromkeys(others, COMPRESSION) | {"content": "none"},
+                write_statistics=others,
+            )
+        return self._writer
+
+    def chunk_committed(self, chunk: CommittedChunk) -> None:
+        self._add(chunk.parts_dir, chunk.index)
+
+    def _add(self, parts_dir: Path, index: int) -> None:
+        import pyarrow as pa
+
+        columns = read_part(parts_dir, index)
+        if not columns.profile_ids:
+            return
+        try:
+            table = columns.to_table(self.at, PLACEHOLDER)
+        except (ValueError, pa.ArrowException) as exc:
+            path = decisions_part(parts_dir, index)
+            raise BatchError(
+                f"{path}: unreadable decision log part ({exc}); remove {parts_dir} and run again"
+            ) from None
+        self._writer_now().write_table(table)
+
+    def finish(self, run: FinishedRun) -> None:
+        """Close the log, put the content fingerprint in, and move it into place."""
+        self._writer_now().close()
+        self._writer = None
+        fill_content(self.partial, run.content_fingerprint)
+        os.replace(self.partial, self.out / DECISIONS)
+        sync_folder(self.out)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):  # closing after a failure: keep that error
+                self._writer.close()
+            self._writer = None
+
+
+def _leaf_paths() -> list[str]:
+    """The Parquet leaf columns of the log (``experiments.key_value.key``...): per-column
+    writer options are keyed by them."""
+    import pyarrow.parquet as pq
+
+    schema = decision_schema()
+    sample = io.BytesIO()
+    pq.write_table(schema.empty_table(), sample)
+    metadata = pq.ParquetFile(io.BytesIO(sample.getvalue())).metadata
+    return [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+
+
+def fill_content(path: Path, content: str) -> None:
+    """Replace the placeholder of every row group's ``content`` with ``content``, on disk.
+
+    In place when the placeholder is where the writer put it (one run of bytes per row
+    group, inside the column's pages); otherwise, row group by row group into a new file.
+    """
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(path).metadata
+    # The index of the leaf column: maps and lists count one leaf per key, value or item.
+    leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    column = leaves.index("content")
+    needle = PLACEHOLDER.encode()
+    spots: list[int] = []
+    with open(path, "r+b") as handle:
+        for group in range(metadata.num_row_groups):
+            chunk = metadata.row_group(group).column(column)
+            start = chunk.dictionary_page_offset or chunk.data_page_offset
+            handle.seek(start)
+            data = handle.read(chunk.total_compressed_size)
+            found = data.find(needle)
+            if found < 0 or data.find(needle, found + 1) >= 0:
+                break
+            spots.append(start + found)
+        if len(spots) == metadata.num_row_groups and len(content) == len(PLACEHOLDER):
+            for spot in spots:
+                os.pwrite(handle.fileno(), content.encode(), spot)
+            handle.flush()
+            os.fdatasync(handle.fileno())
+            return
+    _rewrite_content(path, content)
+
+
+def _rewrite_content(path: Path, content: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    target = out / DECISIONS
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    schema = decision_schema()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    column = _COLUMNS.index("content")
     try:
+        source = pq.ParquetFile(path)
+        schema = decision_schema()
         with pq.ParquetWriter(tmp, schema, compression=COMPRESSION) as writer:
-            for index in range(chunks):
-                path = decisions_part(parts_dir, index)
-                try:
-                    columns = DecisionColumns.from_bytes(path.read_bytes())
-                    if not columns.profile_ids:
-                        continue
-                    table = columns.to_table(at, content)
-                except FileNotFoundError:
-                    raise BatchError(
-                        f"chunk {index} has no decision log part ({path.name}); remove "
-                        f"{parts_dir} and run again"
-                    ) from None
-                except (OSError, ValueError, pa.ArrowException) as exc:
-                    raise BatchError(
-                        f"{path}: unreadable decision log part ({exc}); remove {parts_dir} "
-                        "and run again"
-                    ) from None
-                writer.write_table(table)
-        os.replace(tmp, target)
+            for group in range(source.num_row_groups):
+                table = source.read_row_group(group)
+                filled = pa.array([content] * table.num_rows, pa.string())
+                writer.write_table(table.set_column(column, schema.field(column), filled))
+        with open(tmp, "rb") as handle:
+            os.fdatasync(handle.fileno())
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    return target
 
 
 def remove(out: Path) -> None:
@@ -331,11 +476,13 @@ def read_decisions(path: Path, columns: Sequence[str] | None = None) -> Any:
 __all__ = [
     "DECISIONS",
     "DecisionColumns",
+    "DecisionLog",
     "DecisionTap",
-    "assemble",
     "decision_schema",
     "decisions_part",
+    "fill_content",
     "read_decisions",
+    "read_part",
     "remove",
     "write_part",
 ]

@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from atomcast.batch.parts import MANIFEST, PARTS_DIR, REJECTS, RENDERED
+from atomcast.batch.formats import MANIFEST, REJECTS, RENDERED
+from atomcast.batch.journal import PARTS_DIR
 from atomcast.errors import BatchError
 
 LOCK_FILE = ".atomcast-batch.lock"

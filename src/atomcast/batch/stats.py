@@ -89,6 +89,9 @@ class ChunkStats:
     seconds: float = 0.0
     #: SHA-256 of the input bytes of the chunk (empty for merged stats and old journals).
     input_digest: str = ""
+    #: Where a worker wrote the chunk straight into the output files: ``(rendered start,
+    #: rendered end, rejects start, rejects end)``; ``None`` for a chunk written as parts.
+    placed: tuple[int, int, int, int] | None = None
 
     def add_rendered(self, result: RenderResult) -> None:
         """Count one rendered profile (a profile whose channels are all skipped counts)."""
@@ -152,6 +155,7 @@ class ChunkStats:
             "atoms": sorted(self.atoms),
             "seconds": round(self.seconds, 6),
             "input_digest": self.input_digest,
+            "placed": list(self.placed) if self.placed is not None else None,
         }
 
     @classmethod
@@ -172,7 +176,17 @@ class ChunkStats:
             atoms={str(a) for a in data.get("atoms", ())},
             seconds=float(data.get("seconds", 0.0)),
             input_digest=str(data.get("input_digest", "")),
+            placed=_placed(data.get("placed")),
         )
+
+
+def _placed(value: Any) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    first, second, third, fourth = (int(item) for item in value)
+    if not 0 <= first <= second or not 0 <= third <= fourth:
+        raise ValueError(f"bad placement {value!r}")
+    return first, second, third, fourth
 
 
 def merge_all(chunks: Iterable[ChunkStats]) -> ChunkStats:

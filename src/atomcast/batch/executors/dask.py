@@ -1,13 +1,13 @@
 """The Dask engine: the same chunk function, on a ``distributed`` cluster.
 
 Chunks are read here, shipped to workers, rendered by
-:func:`atomcast.batch.engine.render_chunk_bytes` (a top-level function, so any worker with
+:func:`atomcast.batch.worker.render_chunk_bytes` (a top-level function, so any worker with
 atomcast installed can import it) and come back as part bytes, which this process writes
 into ``OUT/.parts`` exactly like the local engine: the journal, resume and the final files
 are shared. Workers need neither OUT nor the project: its files are packed once and
 broadcast to every worker (:mod:`atomcast.batch.bundle`), unpacked once per machine into a
 folder named after the content fingerprint, and each worker process loads them once
-(:func:`~atomcast.batch.engine.job_for` caches the job by fingerprint).
+(:func:`~atomcast.batch.worker.job_for` caches the job by fingerprint).
 
 Without ``--scheduler`` a private LocalCluster is started: worker processes, one thread
 each, no dashboard, listening on loopback only.
@@ -22,17 +22,12 @@ from typing import Any
 
 from atomcast.batch import decisionlog
 from atomcast.batch.bundle import bundle_project
-from atomcast.batch.engine import (
-    INFLIGHT_PER_WORKER,
-    JobSpec,
-    _chunk_failed,
-    drive,
-    render_chunk_bytes,
-)
-from atomcast.batch.parts import Journal, commit_bytes
+from atomcast.batch.executors.base import INFLIGHT_PER_WORKER, chunk_failed, drive
+from atomcast.batch.journal import Journal, commit_bytes
 from atomcast.batch.progress import BatchProgress
 from atomcast.batch.readers import Chunk, ProfileSource
 from atomcast.batch.stats import ChunkStats
+from atomcast.batch.worker import JobSpec, render_chunk_bytes
 from atomcast.errors import BatchError
 from atomcast.project import Project
 
@@ -109,9 +104,10 @@ def run_dask(
             for future in done:
                 index = indexes.pop(future)
                 if future.status != "finished":
-                    raise _chunk_failed(index, future.exception())
+                    raise chunk_failed(index, future.exception())
                 output = future.result()
-                decisionlog.write_part(journal.parts, index, output.decisions)
+                if spec.decision_log:
+                    decisionlog.write_part(journal.parts, index, output.decisions)
                 commit_bytes(journal.parts, index, output.rendered, output.rejects, output.stats)
                 future.release()
                 finished.append((future, output.stats))
