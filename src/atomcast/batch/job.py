@@ -59,6 +59,7 @@ from atomcast.batch.progress import BatchProgress, NullProgress
 from atomcast.batch.readers import DEFAULT_CHUNK_SIZE, ProfileSource, open_profiles
 from atomcast.batch.sinks import ChunkSink, FinishedRun
 from atomcast.batch.stats import ChunkStats, merge_all
+from atomcast.batch.storing import StoreSink, refuse_resume_without_store
 from atomcast.batch.worker import JobRenderer, iso_z
 from atomcast.errors import BatchError
 from atomcast.project import Project
@@ -92,6 +93,7 @@ class BatchJob(JobRenderer):
         chunk_size: int | None = None,
         resume: bool = False,
         progress: BatchProgress | None = None,
+        store: str | None = None,
     ) -> BatchReport:
         """Render a whole profile file into ``out`` (see :func:`render_batch`)."""
         options = BatchOptions(
@@ -101,6 +103,7 @@ class BatchJob(JobRenderer):
             output_format=output_format,
             chunk_size=chunk_size,
             resume=resume,
+            store=store,
         )
         return run_batch(self, Path(profiles), Path(out), options, progress or NullProgress())
 
@@ -124,6 +127,8 @@ class BatchOptions:
     decision_log: bool = True
     #: More sinks fed each chunk as it is committed, in order (:mod:`atomcast.batch.sinks`).
     sinks: tuple[ChunkSink, ...] = ()
+    #: Decision store URL: each committed chunk's decisions are stored (see batch.storing).
+    store: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,15 +255,21 @@ def _run_locked(
     journal.open(options.output_format)
     local: LocalWorkers | None = None
     try:
-        spec = job.spec(options.output_format, decision_log=options.decision_log)
+        # The store reads each chunk's decision log part, so storing needs the log.
+        logged = options.decision_log or options.store is not None
+        spec = job.spec(options.output_format, decision_log=logged)
         job.warm()
         if options.engine == "local":
             local = LocalWorkers(job, spec, workers, in_place=options.output_format != "parquet")
         sinks: list[ChunkSink] = []
         if options.decision_log:
             sinks.append(decisionlog.DecisionLog(out, job.at))
+        if options.store is not None:
+            at = dt.datetime.fromisoformat(header.at.replace("Z", "+00:00"))
+            sinks.append(StoreSink(options.store, at, header.content_fingerprint))
         sinks.extend(options.sinks)
         if resumed:
+            refuse_resume_without_store(journal.parts, out, options.store)
             _verify_finished_chunks(source, journal)
             # A manifest here is from a run killed before it removed its journal.
             (out / MANIFEST).unlink(missing_ok=True)
@@ -403,6 +414,7 @@ def render_batch(
     chunk_size: int | None = None,
     resume: bool = False,
     progress: BatchProgress | None = None,
+    store: str | None = None,
 ) -> BatchReport:
     """Render every profile of a .jsonl, .csv or .parquet file, like ``atomcast batch``.
 
@@ -414,6 +426,8 @@ def render_batch(
     :param engine: ``local`` (processes on this machine) or ``dask`` (a ``distributed``
         cluster at ``scheduler``, or a LocalCluster of ``workers`` processes).
     :param resume: continue an interrupted run in ``out`` (same input, content and options).
+    :param store: a decision store URL (``sqlite:///PATH``, ``postgresql://...``): every
+        rendered profile's decision is stored there, chunk by chunk.
     :raises BatchError: see :func:`run_batch`.
 
     Example::
@@ -437,6 +451,7 @@ def render_batch(
         chunk_size=chunk_size,
         resume=resume,
         progress=progress,
+        store=store,
     )
 
 
