@@ -318,6 +318,14 @@ class CampaignRenderer:
         :raises LimitError: when choosing the atoms (segments, rules) alone ran past
             ``limits.record_timeout`` or a ``$regex`` past ``limits.regex_timeout``.
         """
+        return self.render_with_selection(profile)[1]
+
+    def render_with_selection(self, profile: Profile) -> tuple[Selection, RenderResult]:
+        """:meth:`render`, and the selection it rendered: coverage counts both, and deciding
+        a profile a second time would double its cost.
+
+        :raises LimitError: as :meth:`render`.
+        """
         token = LIMITS.set(self.limits)
         try:
             guard = WATCHDOG.enter(self.limits.record_timeout)
@@ -332,7 +340,7 @@ class CampaignRenderer:
         finally:
             LIMITS.reset(token)
 
-    def _render(self, profile: Profile, guard: Deadline | None) -> RenderResult:
+    def _render(self, profile: Profile, guard: Deadline | None) -> tuple[Selection, RenderResult]:
         selection = self.select(profile)
         brand = self.renderer.brand
         context: dict[str, Any] = {
@@ -377,7 +385,7 @@ class CampaignRenderer:
                     f"{self.limits.record_timeout:g} s (limits.record_timeout in atomcast.yaml)"
                 )
                 result.channels[channel] = ChannelOutput("error", reason=reason)
-        return result
+        return selection, result
 
     def _output_key(
         self,
