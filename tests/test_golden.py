@@ -20,7 +20,7 @@ import pytest
 
 from atomcast.project import load_project
 from atomcast.render import Renderer
-from tests.conftest import DEMO_AT, ROOT
+from tests.conftest import DEMO_AT, ROOT, add_demo_renditions
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SHARED = GOLDEN / "_shared"
@@ -37,7 +37,7 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def renderer(tmp_path_factory: pytest.TempPathFactory) -> Renderer:
-    return Renderer(PROJECT, assets_dir=tmp_path_factory.mktemp("assets"))
+    return Renderer(PROJECT, assets_dir=add_demo_renditions(tmp_path_factory.mktemp("assets")))
 
 
 #: shared fragments written by this ``make golden`` run: the first email of a campaign sets

@@ -25,6 +25,7 @@ from atomcast.limits import Limits, using
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.templating import compile_template
+from tests.conftest import examples
 
 AT = "2026-01-15T12:00:00Z"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -167,7 +168,7 @@ def test_a_huge_value_is_refused_before_it_is_built(template: str, mini_project:
         assert "limits." in output["reason"]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     text=st.text(min_size=1, max_size=50),
     count=st.integers(min_value=0, max_value=10**12),

@@ -45,7 +45,7 @@ from atomcast.preview.export import export_site
 from atomcast.preview.guard import MAX_BODY_BYTES
 from atomcast.preview.sensitive import MASK
 
-from .conftest import DEMO_AT, ROOT, copy_project
+from .conftest import DEMO_AT, ROOT, copy_project, examples
 
 # watchdog may warn from its own thread when a folder appears while it is being watched.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -861,7 +861,7 @@ _bodies = st.one_of(
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -20,7 +20,7 @@ from atomcast.preview.matrix import Row, build_matrix, render_row
 from atomcast.render import Renderer
 from atomcast.review.compare import Comparison, highlight_pair, text_diff
 from atomcast.schema import validate_profile
-from tests.conftest import DEMO_AT
+from tests.conftest import DEMO_AT, add_demo_renditions
 from tests.review_fixtures import init_repo
 
 HEADLINE = "content_atoms/summer-sale/headlines/headline-vip-summer.md"
@@ -36,7 +36,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def assets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("assets")
+    return add_demo_renditions(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture

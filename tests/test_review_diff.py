@@ -20,7 +20,7 @@ from atomcast.review.diff import campaign_names
 from atomcast.review.population import sample_records
 from atomcast.review.run import run_diff
 from atomcast.selection import parse_instant
-from tests.conftest import DEMO_AT, MINI, copy_project
+from tests.conftest import DEMO_AT, MINI, copy_project, examples
 from tests.review_fixtures import (
     assert_matches,
     brute_force,
@@ -298,7 +298,7 @@ def _apply(root: Path, atom: str, kind: str, value: int) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @settings(
-    max_examples=8,
+    max_examples=examples(8),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
