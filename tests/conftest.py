@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -43,6 +45,20 @@ def population(count: int) -> int:
 def _scaled(count: int, floor: int) -> int:
     scaled = count * settings.default.max_examples // FULL_EXAMPLES
     return max(min(count, floor), scaled)
+
+
+def first_fast(cases: Iterable[Any]) -> list[Any]:
+    """Parametrize cases where the first runs in ``make test-fast`` and the rest are ``slow``
+    (``make test`` runs them all): for sweeps that pay a process or a server per case.
+
+    Each case is a tuple of the test's arguments, or a single value for one argument that is
+    not itself a tuple.
+    """
+    found: list[Any] = []
+    for index, case in enumerate(cases):
+        values = case if isinstance(case, tuple) else (case,)
+        found.append(case if index == 0 else pytest.param(*values, marks=pytest.mark.slow))
+    return found
 
 
 def copy_project(source: Path, target: Path) -> Path:

@@ -24,7 +24,7 @@ from atomcast.errors import NoProjectError, Problem, printable
 from atomcast.paths import confined, inside_project, name_problem
 from atomcast.project import collect_problems, load_project
 from atomcast.yamlsource import MAX_DEPTH, MAX_NODES, YamlSyntaxError, load_yaml
-from tests.conftest import MINI, copy_project, examples
+from tests.conftest import MINI, copy_project, examples, first_fast
 
 
 def errors_in(root: Path, path: str) -> list[Problem]:
@@ -214,13 +214,15 @@ def test_a_huge_file_is_refused_unread(mini_project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("name", "shown"),
-    [
-        ("bad\nname.md", "content_atoms/bad\\nname.md"),
-        ("bell\x07.md", "content_atoms/bell\\x07.md"),
-        ("\x1b[31mred.md", "content_atoms/\\x1b[31mred.md"),
-        ("rtl\u202egpj.md", "content_atoms/rtl\\u202egpj.md"),
-        ("cr\rhere.md", "content_atoms/cr\\rhere.md"),
-    ],
+    first_fast(
+        [
+            ("bad\nname.md", "content_atoms/bad\\nname.md"),
+            ("bell\x07.md", "content_atoms/bell\\x07.md"),
+            ("\x1b[31mred.md", "content_atoms/\\x1b[31mred.md"),
+            ("rtl\u202egpj.md", "content_atoms/rtl\\u202egpj.md"),
+            ("cr\rhere.md", "content_atoms/cr\\rhere.md"),
+        ]
+    ),
 )
 def test_control_characters_in_file_names_are_escaped_on_one_line(
     name: str, shown: str, mini_project: Path

@@ -419,6 +419,7 @@ def test_sse_delivers_the_edited_cell_after_a_save(demo_project: Path) -> None:
 # -- static export ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_writes_a_static_site_with_embedded_explains(
     demo_project: Path, tmp_path: Path
 ) -> None:

@@ -62,6 +62,7 @@ def _marks(server: BackgroundServer) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_marks_are_exactly_the_cells_that_differ(compared: BackgroundServer) -> None:
     head_project = compared.state.snapshot.project
     comparison = compared.state.compare

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.review.coverage import campaign_atoms, compute_coverage
@@ -129,6 +131,7 @@ def test_fallback_and_empty_are_counted(mini_project: Path) -> None:
         assert coverage.fallback == fallback
 
 
+@pytest.mark.slow
 def test_coverage_cli_json_text_and_errors(tmp_path: Path) -> None:
     profiles = write_jsonl(tmp_path / "p.jsonl", [*make_profiles(50), "{not json"])
     done = atomcast(
