@@ -160,6 +160,7 @@ def test_a_bad_local_logo_is_a_check_error(demo_project: Path, value: str, messa
     )
 
 
+@pytest.mark.slow
 def test_export_pages_carry_their_images_as_data_uris(demo_project: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     export_site(demo_project, out, at=DEMO_AT, campaigns=("summer-sale",))

@@ -899,7 +899,7 @@ def _assert_one_error_line(result: subprocess.CompletedProcess[str], port: int) 
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("host", [None, "127.0.0.1", "localhost"])
+@pytest.mark.parametrize("host", first_fast([None, "127.0.0.1", "localhost"]))
 def test_busy_port_is_one_error_line_and_exit_1(host: str | None) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))

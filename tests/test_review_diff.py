@@ -212,6 +212,7 @@ def test_a_project_in_a_subfolder_of_the_repository(tmp_path: Path) -> None:
     assert report.campaigns["sale"].decisions_changed > 0
 
 
+@pytest.mark.slow
 def test_bad_revision_and_folder_outside_a_repository(repo: Path, tmp_path: Path) -> None:
     bad = atomcast("diff", str(repo), "--base", "no-such-branch")
     assert bad.returncode == 2
@@ -232,6 +233,7 @@ def test_bad_revision_and_folder_outside_a_repository(repo: Path, tmp_path: Path
         run_diff(repo, base_rev="HEAD~5", at=AT)
 
 
+@pytest.mark.slow
 def test_fail_on_and_markdown(repo: Path) -> None:
     clean = atomcast("diff", str(repo), "--base", "HEAD", "--fail-on", "change", "--at", DEMO_AT)
     assert clean.returncode == 0, clean.stderr
