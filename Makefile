@@ -38,9 +38,10 @@ pytest: setup
 
 test: lint typecheck pytest
 
-# The inner loop: lint, types, and every test not marked slow or browser, on two processes.
+# The inner loop: lint, types, and every test not marked slow or browser, on two processes,
+# with a fifth of the property-test examples (the `fast` Hypothesis profile, tests/conftest.py).
 test-fast: lint typecheck
-	$(BIN)/pytest -q -m "not slow and not browser" -n 2 -p no:cacheprovider
+	$(BIN)/pytest -q -m "not slow and not browser" -n 2 -p no:cacheprovider --hypothesis-profile=fast
 
 demo: setup
 	$(BIN)/atomcast explain . --campaign summer-sale --profile previews/profiles/vip-margaret.yaml --at $(DEMO_AT)

@@ -36,6 +36,7 @@ from tests.batch_fixtures import (
     run_batch_cli,
     write_jsonl,
 )
+from tests.conftest import examples
 
 
 @pytest.fixture(scope="module")
@@ -537,7 +538,9 @@ def encoding_job(batch_project: Path) -> BatchJob:
 
 
 @settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(120),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     profile_id=st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40),

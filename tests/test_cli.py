@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DEMO_AT, MINI, ROOT
 
 
@@ -72,6 +74,7 @@ def test_render_accepts_a_persona_name_and_json_profiles(tmp_path: Path) -> None
     assert record["channels"]["sms"]["status"] == "rendered"
 
 
+@pytest.mark.slow
 def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
     unknown = atomcast("render", str(MINI), "-c", "nope", "-p", "vip")
     assert unknown.returncode == 1

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atomcast.conditions import compile_condition, explain_condition
+from tests.conftest import examples
 
 # -- values -------------------------------------------------------------------------------
 
@@ -268,7 +269,7 @@ def conditions(depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
 
 @pytest.mark.slow
 @settings(
-    max_examples=5000,
+    max_examples=examples(5000),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

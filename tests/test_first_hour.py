@@ -21,7 +21,7 @@ from atomcast.preview.season import campaign_atoms, season_of
 from atomcast.project import Atom, Project, load_project
 from atomcast.render import Renderer
 
-from .conftest import DEMO_AT, ROOT
+from .conftest import DEMO_AT, ROOT, examples
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -71,7 +71,7 @@ def test_campaign_without_dated_atoms_opens_now(tmp_path: Path) -> None:
 windows = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 90)), min_size=1, max_size=8)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(windows=windows, today=st.integers(-100, 600))
 def test_the_chosen_day_always_has_live_dated_atoms(
     demo: Project, windows: list[tuple[int, int]], today: int
@@ -160,6 +160,7 @@ def test_a_bad_local_logo_is_a_check_error(demo_project: Path, value: str, messa
     )
 
 
+@pytest.mark.slow
 def test_export_pages_carry_their_images_as_data_uris(demo_project: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     export_site(demo_project, out, at=DEMO_AT, campaigns=("summer-sale",))

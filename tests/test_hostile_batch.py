@@ -61,12 +61,13 @@ from tests.batch_fixtures import (
     run_batch_cli,
     write_jsonl,
 )
+from tests.conftest import examples
 
 # Slow: real batch processes, signals, file-size limits.
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 HYPOTHESIS = settings(
-    max_examples=20,
+    max_examples=examples(20),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

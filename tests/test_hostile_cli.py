@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from atomcast.cli import main
-from tests.conftest import DEMO_AT, MINI, ROOT, copy_project
+from tests.conftest import DEMO_AT, MINI, ROOT, copy_project, first_fast
 
 
 def atomcast(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -391,7 +391,9 @@ def test_every_command_fails_cleanly_on_malformed_input(bad: Path) -> None:
 
 @pytest.mark.parametrize(
     "case_id",
-    ["render-binary-yaml", "check-missing-folder", "batch-missing-profiles", "render-deep-json"],
+    first_fast(
+        ["render-binary-yaml", "check-missing-folder", "batch-missing-profiles", "render-deep-json"]
+    ),
 )
 def test_the_same_through_a_real_process(case_id: str, bad: Path) -> None:
     (case,) = [c for c in _cases(bad) if c.id == case_id]
@@ -405,11 +407,13 @@ def test_the_same_through_a_real_process(case_id: str, bad: Path) -> None:
 @pytest.mark.parametrize("command", ["render", "explain"])
 @pytest.mark.parametrize(
     "stdin",
-    [
-        '{"id": "s-1", "consent": {"sms": true}}',
-        "id: s-1\nconsent: {sms: true}\n",
-        '  \n{"id": "s-1", "consent": {"sms": true}}\n',
-    ],
+    first_fast(
+        [
+            '{"id": "s-1", "consent": {"sms": true}}',
+            "id: s-1\nconsent: {sms: true}\n",
+            '  \n{"id": "s-1", "consent": {"sms": true}}\n',
+        ]
+    ),
 )
 def test_profile_from_stdin(command: str, stdin: str) -> None:
     extra = ("--channel", "sms") if command == "render" else ("--json",)
@@ -440,13 +444,15 @@ def test_inline_json_profile(command: str) -> None:
 
 @pytest.mark.parametrize(
     ("stdin", "says"),
-    [
-        (b"", "<stdin>:1: error: a profile must be a mapping"),
-        (b"\xff\xfe", "<stdin>: not UTF-8 text"),
-        (b'{"id": ', "<stdin>:1: error: malformed JSON"),
-        (b"id: [unclosed\n", "<stdin>:1: error: malformed YAML"),
-        (b'{"id": "x", "lifetime_value": "lots"}', "<stdin>:1: error: lifetime_value"),
-    ],
+    first_fast(
+        [
+            (b"", "<stdin>:1: error: a profile must be a mapping"),
+            (b"\xff\xfe", "<stdin>: not UTF-8 text"),
+            (b'{"id": ', "<stdin>:1: error: malformed JSON"),
+            (b"id: [unclosed\n", "<stdin>:1: error: malformed YAML"),
+            (b'{"id": "x", "lifetime_value": "lots"}', "<stdin>:1: error: lifetime_value"),
+        ]
+    ),
 )
 def test_bad_stdin_profiles_are_errors(stdin: bytes, says: str) -> None:
     result = atomcast("render", str(MINI), "-c", "sale", "-p", "-", stdin=stdin)

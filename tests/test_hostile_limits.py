@@ -25,6 +25,7 @@ from atomcast.limits import Limits, using
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.templating import compile_template
+from tests.conftest import examples, first_fast
 
 AT = "2026-01-15T12:00:00Z"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -167,7 +168,7 @@ def test_a_huge_value_is_refused_before_it_is_built(template: str, mini_project:
         assert "limits." in output["reason"]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     text=st.text(min_size=1, max_size=50),
     count=st.integers(min_value=0, max_value=10**12),
@@ -218,7 +219,7 @@ SAFE = [
 ]
 
 
-@pytest.mark.parametrize("pattern", CATASTROPHIC)
+@pytest.mark.parametrize("pattern", first_fast(CATASTROPHIC))
 def test_check_rejects_a_catastrophic_regex_at_its_line(pattern: str, mini_project: Path) -> None:
     config = mini_project / "atomcast.yaml"
     text = config.read_text().replace(
@@ -272,6 +273,7 @@ def test_a_regex_that_backtracks_on_a_value_is_bounded(condition: dict[str, Any]
         compiled.fn({"name": hostile, "tags": [hostile]}, set())
 
 
+@pytest.mark.slow
 def test_a_persona_whose_segments_run_away_is_a_check_warning(mini_project: Path) -> None:
     set_limits(mini_project, record_timeout=0.2)
     # Many $in tests over a long list: slow, and not a pattern check can refuse.
@@ -338,6 +340,7 @@ def test_limits_from_atomcast_yaml_reach_the_renderer(mini_project: Path) -> Non
     assert "4,096" in email["reason"]
 
 
+@pytest.mark.slow
 def test_a_row_that_runs_out_of_time_in_the_preview_is_error_cells(mini_project: Path) -> None:
     """The preview matrix renders every other row; the runaway persona's cells say why."""
     import httpx

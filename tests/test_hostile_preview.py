@@ -45,7 +45,7 @@ from atomcast.preview.export import export_site
 from atomcast.preview.guard import MAX_BODY_BYTES
 from atomcast.preview.sensitive import MASK
 
-from .conftest import DEMO_AT, ROOT, copy_project
+from .conftest import DEMO_AT, ROOT, copy_project, examples, first_fast
 
 # watchdog may warn from its own thread when a folder appears while it is being watched.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -671,7 +671,7 @@ def test_export_segment_accepts_only_names_that_stay_one_folder_down(name: str) 
     assert accepted.lower() not in ("static", "assets")
 
 
-@pytest.mark.parametrize("link", ["static", SUMMER, "assets", "index.html"])
+@pytest.mark.parametrize("link", first_fast(["static", SUMMER, "assets", "index.html"]))
 def test_export_never_writes_through_a_link_out_of_its_folder(tmp_path: Path, link: str) -> None:
     out = tmp_path / "site"
     out.mkdir()
@@ -861,7 +861,7 @@ _bodies = st.one_of(
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -899,7 +899,7 @@ def _assert_one_error_line(result: subprocess.CompletedProcess[str], port: int) 
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("host", [None, "127.0.0.1", "localhost"])
+@pytest.mark.parametrize("host", first_fast([None, "127.0.0.1", "localhost"]))
 def test_busy_port_is_one_error_line_and_exit_1(host: str | None) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))

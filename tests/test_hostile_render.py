@@ -27,7 +27,7 @@ from atomcast.batch import BatchJob
 from atomcast.project import load_project
 from atomcast.render import CampaignRenderer, Renderer
 from atomcast.symbolic import TOKEN_CLOSE, TOKEN_OPEN, marker
-from tests.conftest import MINI, ROOT, copy_project
+from tests.conftest import MINI, ROOT, add_demo_renditions, copy_project, examples, population
 
 AT = "2026-01-15T12:00:00Z"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -83,7 +83,7 @@ INTERNAL = [
 
 
 def renderers(root: Path, campaign: str, at: str) -> tuple[CampaignRenderer, CampaignRenderer]:
-    renderer = Renderer(load_project(root), assets_dir=root / "assets")
+    renderer = Renderer(load_project(root), assets_dir=add_demo_renditions(root / "assets"))
     return renderer.campaign(campaign, at=at), renderer.campaign(campaign, at=at, memoise=False)
 
 
@@ -143,7 +143,7 @@ def test_a_hostile_name_never_breaks_the_subject_line(
         assert not HEADER_UNSAFE.search(value), repr(value)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     profile_id=st.one_of(
         st.sampled_from(HOSTILE_IDS),
@@ -219,7 +219,7 @@ def test_values_made_of_marker_characters_render_as_the_plain_path(
     memoised, fresh = renderers(mini_project, "sale", AT)
     job = BatchJob(mini_project, "sale", at=AT)
     rng = random.Random(seed)
-    for index in range(200):
+    for index in range(population(200)):
         raw: dict[str, Any] = {
             "id": f"p-{index}" if rng.random() < 0.7 else internal_value(rng),
             "lifetime_value": rng.choice([10, 2000]),
@@ -237,7 +237,7 @@ def test_values_made_of_marker_characters_render_as_the_plain_path(
     assert memoised.symbolic_memo.hits > 0  # the fast path did run for the others
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     first_name=st.lists(st.sampled_from(INTERNAL), min_size=1, max_size=4).map("".join),
     interests=st.lists(
@@ -390,7 +390,7 @@ def dropped_projects(
 NAMES = st.text(max_size=10).filter(lambda text: "None" not in text)
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     project=st.integers(min_value=0, max_value=2),
     first_name=st.one_of(st.none(), NAMES),

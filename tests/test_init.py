@@ -82,6 +82,7 @@ def test_every_persona_renders_on_every_channel(starter: Path, tmp_path: Path) -
     assert {ch for _, ch in rendered} == set(CHANNELS)
 
 
+@pytest.mark.slow
 def test_render_command_works_for_each_persona(starter: Path) -> None:
     for persona in ("vip-ana", "cart-leo", "new-mia"):
         result = atomcast("render", str(starter), "-c", "spring-launch", "-p", persona)

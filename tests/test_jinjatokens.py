@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 
 from atomcast.jinjatokens import Protected, protect
 from atomcast.markdown import is_allowed_url
+from tests.conftest import examples
 
 OPENER = re.compile(r"\{[{%#]")
 
@@ -470,7 +471,7 @@ def sources(*, dashes: bool) -> st.SearchStrategy[str]:
     return st.lists(st.one_of(text, construct(dashes=dashes)), max_size=12).map("".join)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(sources(dashes=True))
 def test_identity_round_trip(source: str) -> None:
     protected = protect(source)
@@ -483,7 +484,7 @@ def test_identity_round_trip(source: str) -> None:
         assert original in source
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(sources(dashes=False))
 def test_text_between_constructs_is_what_jinja_calls_data(source: str) -> None:
     """Where Jinja's own lexer accepts the source, its data is exactly our unprotected text.

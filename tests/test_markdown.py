@@ -34,6 +34,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from atomcast.markdown import MarkdownResult, is_allowed_url, render_markdown
+from tests.conftest import examples
 
 FIXTURES = Path(__file__).parent / "fixtures" / "markdown"
 
@@ -412,7 +413,7 @@ MARKDOWN_PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(MARKDOWN_PIECES, max_size=40)
     .map("".join)

@@ -3,18 +3,22 @@ computation, fed the rows the preview already decided and rendered."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from atomcast.models import Channel
 from atomcast.preview.matrix import Matrix, PreviewRenderer, build_matrix, rerender
 from atomcast.preview.watcher import plan_update
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
 from atomcast.review.coverage import compute_coverage
 from atomcast.review.population import build_population
-from atomcast.selection import parse_instant
+from atomcast.schema import Profile
+from atomcast.selection import Pinned, Selection, Selector, parse_instant
 
 from .conftest import DEMO_AT, ROOT
 
@@ -45,6 +49,38 @@ def _assert_strip_matches(project: Project, matrix: Matrix) -> None:
         assert got["rendered"] == counts[("rendered", "")]
         assert got["skipped"] == {r: n for (s, r), n in counts.items() if s == "skipped"}
         assert got["error"] == {r: n for (s, r), n in counts.items() if s == "error"}
+
+
+class CountingSelector(Selector):
+    """The real selector, counting the profiles it decides."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__(project)
+        self.decided: Counter[str] = Counter()
+
+    def select(
+        self,
+        profile: Profile,
+        campaign: str,
+        at: dt.datetime,
+        channels: Sequence[Channel] = (),
+        *,
+        pinned: Pinned | None = None,
+    ) -> Selection:
+        self.decided[profile.id] += 1
+        return super().select(profile, campaign, at, channels, pinned=pinned)
+
+
+def test_each_row_is_decided_once_for_its_cells_and_the_strip() -> None:
+    project = load_project(ROOT)
+    renderer = Renderer(project)
+    selector = CountingSelector(project)
+    renderer.selector = selector
+    matrix = build_matrix(project, renderer, "summer-sale", DEMO_AT)
+    strip = matrix.coverage(project)
+    assert strip.report.profiles == len(matrix.rows)
+    assert selector.decided == Counter(row.row.profile.id for row in matrix.rows)
+    assert set(selector.decided.values()) == {1}
 
 
 @pytest.mark.parametrize("campaign", ["summer-sale", "cabin-season"])

@@ -31,7 +31,7 @@ from atomcast.render import Renderer
 from atomcast.review.synthetic import segment_profile, synthetic_profiles
 from atomcast.selection import Selector
 
-from .conftest import DEMO_AT, ROOT
+from .conftest import DEMO_AT, ROOT, add_demo_renditions
 
 # watchdog may warn from its own thread when a folder appears while it is being watched.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -419,6 +419,7 @@ def test_sse_delivers_the_edited_cell_after_a_save(demo_project: Path) -> None:
 # -- static export ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_writes_a_static_site_with_embedded_explains(
     demo_project: Path, tmp_path: Path
 ) -> None:
@@ -456,7 +457,8 @@ def test_preview_push_keeps_its_image_and_shows_it_from_the_preview(tmp_path: Pa
     from atomcast.preview.matrix import PREVIEW_ASSETS_URL, PreviewRenderer
 
     project = load_project(ROOT)
-    renderer = PreviewRenderer(project, assets_dir=tmp_path, display_prefix="/assets/")
+    assets = add_demo_renditions(tmp_path / "assets")
+    renderer = PreviewRenderer(project, assets_dir=assets, display_prefix="/assets/")
     matrix = build_matrix(project, renderer, "summer-sale", DEMO_AT)
     pushes = [cell.output for (_, channel), cell in matrix.cells.items() if channel == "push"]
     rendered = [data for data in pushes if data["status"] == "rendered"]

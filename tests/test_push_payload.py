@@ -27,6 +27,7 @@ from atomcast.channels.push_payload import (
     truncate_text,
     truncate_utf8,
 )
+from tests.conftest import examples
 
 IMAGE = "https://cdn.harborpine.example/hero.png"
 LINK = "https://harborpine.example/sale?utm=push"
@@ -616,7 +617,7 @@ big_text = st.one_of(
 )
 
 PROPERTY_SETTINGS = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -107,6 +107,7 @@ def test_json_schemas_follow_the_models_and_carry_descriptions() -> None:
     assert atom["properties"]["kind"]["description"]
 
 
+@pytest.mark.slow
 def test_schema_command_prints_json_for_config_atom_and_persona() -> None:
     for kind in ("config", "atom"):
         result = atomcast("schema", "--kind", kind)

@@ -11,7 +11,7 @@ import pytest
 
 from atomcast.project import load_project
 from atomcast.render import Renderer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, add_demo_renditions, population
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_profiles import demo_profile
@@ -21,11 +21,11 @@ from bench_profiles import demo_profile
 @pytest.mark.parametrize("at", ["2026-06-20T09:00:00Z", "2026-12-10T09:00:00Z"])
 def test_memo_changes_nothing(campaign: str, at: str, tmp_path: Path) -> None:
     project = load_project(ROOT)
-    renderer = Renderer(project, assets_dir=tmp_path)
+    renderer = Renderer(project, assets_dir=add_demo_renditions(tmp_path / "assets"))
     memoised = renderer.campaign(campaign, at=at)
     fresh = renderer.campaign(campaign, at=at, memoise=False)
     rng = random.Random(3)
-    for index in range(400):
+    for index in range(population(400)):
         # Zipf-weighted names: the common ones repeat, so the memo really hits.
         raw = demo_profile(rng, index)
         first = json.dumps(memoised.render_raw(raw).to_json(), sort_keys=True)

@@ -14,7 +14,7 @@ from atomcast.batch import BatchJob
 from atomcast.project import load_project
 from atomcast.render import CampaignRenderer, Renderer
 from atomcast.symbolic import marker, rewrite, tainted_fields
-from tests.conftest import ROOT, copy_project
+from tests.conftest import ROOT, add_demo_renditions, copy_project, examples
 
 AT = "2026-01-15"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -53,7 +53,7 @@ INTERNAL_ALPHABET = ["\ue000", "\ue001", marker(0), marker(1), "0", "1", "x'X", 
 
 def _pair(root: Path, campaign: str, at: str) -> tuple[CampaignRenderer, CampaignRenderer]:
     project = load_project(root)
-    renderer = Renderer(project, assets_dir=root / "assets")
+    renderer = Renderer(project, assets_dir=add_demo_renditions(root / "assets"))
     return renderer.campaign(campaign, at=at), renderer.campaign(campaign, at=at, memoise=False)
 
 
@@ -155,7 +155,7 @@ def demo_job(tmp_path_factory: pytest.TempPathFactory) -> tuple[BatchJob, Campai
     return job, job.renderer.campaign("summer-sale", at="2026-07-15T12:00:00Z", memoise=False)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     first_name=st.one_of(
         st.sampled_from(AWKWARD_NAMES),

@@ -199,6 +199,7 @@ def batch_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_cli_json_has_the_spec_shape(batch_out: Path, tmp_path: Path) -> None:
     log = pq.read_table(batch_out / "decisions.parquet").to_pylist()
     events = write_jsonl_events(
@@ -254,6 +255,7 @@ def test_cli_json_has_the_spec_shape(batch_out: Path, tmp_path: Path) -> None:
     assert "observational" in text.stdout
 
 
+@pytest.mark.slow
 def test_cli_plan(tmp_path: Path) -> None:
     result = _cli(
         ROOT,

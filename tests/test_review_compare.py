@@ -20,7 +20,7 @@ from atomcast.preview.compare import Comparison, highlight_pair, text_diff
 from atomcast.preview.matrix import Row, build_matrix, render_row
 from atomcast.render import Renderer
 from atomcast.schema import validate_profile
-from tests.conftest import DEMO_AT
+from tests.conftest import DEMO_AT, add_demo_renditions
 from tests.review_fixtures import init_repo
 
 HEADLINE = "content_atoms/summer-sale/headlines/headline-vip-summer.md"
@@ -36,7 +36,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def assets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("assets")
+    return add_demo_renditions(tmp_path_factory.mktemp("assets"))
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ def _marks(server: BackgroundServer) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_marks_are_exactly_the_cells_that_differ(compared: BackgroundServer) -> None:
     head_project = compared.state.snapshot.project
     comparison = compared.state.compare

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.review.coverage import campaign_atoms, compute_coverage
@@ -16,7 +18,7 @@ from atomcast.review.population import build_population
 from atomcast.schema import validate_profile
 from atomcast.selection import parse_instant
 from tests.batch_fixtures import make_profiles, write_jsonl
-from tests.conftest import DEMO_AT, ROOT
+from tests.conftest import DEMO_AT, ROOT, population
 
 
 def atomcast(*args: str) -> subprocess.CompletedProcess[str]:
@@ -76,15 +78,16 @@ def brute_force(project_dir: Path, campaign: str, raws: list[dict[str, Any]]) ->
 
 
 def test_coverage_equals_brute_force_count(tmp_path: Path) -> None:
-    records = make_profiles(400, seed=11)
+    records = make_profiles(population(400), seed=11)
     profiles = write_jsonl(tmp_path / "profiles.jsonl", records)
+    sample = len(records) * 3 // 4
     project = load_project(ROOT)
     for campaign in ("summer-sale", "cabin-season"):
-        population = build_population([project], campaign, profiles=profiles, sample=300)
-        report = compute_coverage(project, campaign, population, parse_instant(DEMO_AT))
-        raws = [dict(member.raw) for member in population.members]
+        members = build_population([project], campaign, profiles=profiles, sample=sample)
+        report = compute_coverage(project, campaign, members, parse_instant(DEMO_AT))
+        raws = [dict(member.raw) for member in members.members]
         assert report.profiles == len(raws)
-        assert sum(m.kind == "record" for m in population.members) == 300
+        assert sum(m.kind == "record" for m in members.members) == sample
         expected = brute_force(ROOT, campaign, raws)
         data = report.to_json()
         assert data["profiles"] == len(raws)
@@ -128,6 +131,7 @@ def test_fallback_and_empty_are_counted(mini_project: Path) -> None:
         assert coverage.fallback == fallback
 
 
+@pytest.mark.slow
 def test_coverage_cli_json_text_and_errors(tmp_path: Path) -> None:
     profiles = write_jsonl(tmp_path / "p.jsonl", [*make_profiles(50), "{not json"])
     done = atomcast(

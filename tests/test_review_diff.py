@@ -20,7 +20,7 @@ from atomcast.review.diff import campaign_names
 from atomcast.review.population import sample_records
 from atomcast.review.run import run_diff
 from atomcast.selection import parse_instant
-from tests.conftest import DEMO_AT, MINI, copy_project
+from tests.conftest import DEMO_AT, MINI, copy_project, examples
 from tests.review_fixtures import (
     assert_matches,
     brute_force,
@@ -212,6 +212,7 @@ def test_a_project_in_a_subfolder_of_the_repository(tmp_path: Path) -> None:
     assert report.campaigns["sale"].decisions_changed > 0
 
 
+@pytest.mark.slow
 def test_bad_revision_and_folder_outside_a_repository(repo: Path, tmp_path: Path) -> None:
     bad = atomcast("diff", str(repo), "--base", "no-such-branch")
     assert bad.returncode == 2
@@ -232,6 +233,7 @@ def test_bad_revision_and_folder_outside_a_repository(repo: Path, tmp_path: Path
         run_diff(repo, base_rev="HEAD~5", at=AT)
 
 
+@pytest.mark.slow
 def test_fail_on_and_markdown(repo: Path) -> None:
     clean = atomcast("diff", str(repo), "--base", "HEAD", "--fail-on", "change", "--at", DEMO_AT)
     assert clean.returncode == 0, clean.stderr
@@ -298,7 +300,7 @@ def _apply(root: Path, atom: str, kind: str, value: int) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @settings(
-    max_examples=8,
+    max_examples=examples(8),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

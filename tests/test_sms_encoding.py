@@ -21,6 +21,7 @@ from atomcast.channels.sms_encoding import (
     is_gsm7,
     smart_replace,
 )
+from tests.conftest import examples
 
 ESC = "\x1b"
 
@@ -332,7 +333,7 @@ texts = st.lists(
 ).map(lambda runs: "".join(char * n for char, n in runs))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(text=texts, smart=st.booleans())
 def test_invariants(text: str, smart: bool) -> None:
     result = encode_sms(text, smart=smart)
@@ -425,7 +426,7 @@ ucs2_texts = _runs(
 ).filter(lambda text: not is_gsm7(text))
 
 CROSS_CHECK = settings(
-    max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=examples(2000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 

@@ -328,6 +328,16 @@ class CampaignRenderer:
         :raises LimitError: when choosing the atoms (segments, rules) alone ran past
             ``limits.record_timeout`` or a ``$regex`` past ``limits.regex_timeout``.
         """
+        return self.render_with_selection(profile, pinned=pinned)[1]
+
+    def render_with_selection(
+        self, profile: Profile, *, pinned: Pinned | None = None
+    ) -> tuple[Selection, RenderResult]:
+        """:meth:`render`, and the selection it rendered: coverage counts both, and deciding
+        a profile a second time would double its cost.
+
+        :raises LimitError: as :meth:`render`.
+        """
         token = LIMITS.set(self.limits)
         try:
             guard = WATCHDOG.enter(self.limits.record_timeout)
@@ -344,7 +354,7 @@ class CampaignRenderer:
 
     def _render(
         self, profile: Profile, guard: Deadline | None, pinned: Pinned | None = None
-    ) -> RenderResult:
+    ) -> tuple[Selection, RenderResult]:
         selection = self.select(profile, pinned=pinned)
         brand = self.renderer.brand
         context: dict[str, Any] = {
@@ -390,7 +400,7 @@ class CampaignRenderer:
                     f"{self.limits.record_timeout:g} s (limits.record_timeout in atomcast.yaml)"
                 )
                 result.channels[channel] = ChannelOutput("error", reason=reason)
-        return result
+        return selection, result
 
     def _output_key(
         self,

@@ -311,8 +311,7 @@ def render_row(
     """
     selection: Selection | None
     try:
-        selection = renderer.select(row.profile)
-        result = renderer.render(row.profile)
+        selection, result = renderer.render_with_selection(row.profile)
     except LimitError as exc:
         selection = None
         result = RenderResult(

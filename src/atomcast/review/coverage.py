@@ -221,7 +221,8 @@ def compute_coverage(
         except ProfileError:
             counter.reject()
             continue
-        counter.add(profile, renderer.select(profile), renderer.render(profile).channels)
+        selection, result = renderer.render_with_selection(profile)
+        counter.add(profile, selection, result.channels)
     return counter.report()
 
 
