@@ -2,50 +2,51 @@
 
 :class:`Renderer` holds what is shared by every campaign of a project (compiled layouts,
 image renditions); :class:`CampaignRenderer` is what campaign jobs call per profile.
+
+Every channel is rendered by its plain renderer (:mod:`atomcast.channels`, in phases). The
+fast paths here are layers around those phases and never repeat a channel's rules:
+
+- the *memo* reuses a finished output across profiles that agree on every attribute its
+  templates read (the channel's stand-in, the unsubscribe URL, swapped per profile);
+- the *symbolic* path renders a combination once with holes (:mod:`atomcast.render.symbolic`)
+  and fills each profile's values in; for channels whose finishing depends on the text alone
+  (push, SMS) it fills the text and runs the finishing phase on it, memoised on that text.
+
+``memoise=False`` runs every profile through the plain phases only: what the differential
+tests compare the layers with.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from markupsafe import escape
-
 from atomcast.channels.base import (
-    CHANNEL_ORDER,
     ChannelOutput,
-    Memo,
+    ChannelRender,
+    ChannelSetup,
     RenderWarning,
     SlotViews,
+    StandIn,
     atom_dependencies,
     dependency_key,
-    render_string,
 )
-from atomcast.channels.email import (
-    CLIP_BYTES,
-    SUBJECT_MAX,
-    CompiledEmail,
-    EmailCompiler,
-    render_email,
-)
-from atomcast.channels.push import push_limits, push_output, render_push, render_push_parts
-from atomcast.channels.sms import render_sms, render_sms_parts, sms_output
-from atomcast.channels.web import guarded_source, render_web
+from atomcast.channels.email import EmailCompiler
+from atomcast.channels.registry import CHANNEL_ORDER, REGISTRY, registered
 from atomcast.errors import ImageError, ProfileError, RenderError
 from atomcast.images import ImageRenditions, ImageSet, remote_image_set
 from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
-from atomcast.models import CHANNELS, Channel
-from atomcast.project import Atom, Layout, Project, brand_asset
-from atomcast.schema import Profile, validate_profile
-from atomcast.selection import Selection, Selector, parse_instant
-from atomcast.symbolic import (
+from atomcast.models import Channel
+from atomcast.project import Atom, Project, brand_asset
+from atomcast.render.cache import Memo, RenderCache
+from atomcast.render.symbolic import (
     UNSUBSCRIBE,
     HoleExpression,
     SymbolicOutput,
+    TextTemplate,
     carries_hole,
     expression,
     holds_marker,
@@ -55,36 +56,15 @@ from atomcast.symbolic import (
     rewrite,
     split_output,
     symbolic_atom,
-    symbolic_layout,
     tainted_fields,
     text_template,
     views_clean,
 )
-from atomcast.templating import (
-    clean_url,
-    compile_template,
-    encode_url_values,
-    prints_unchanged,
-    profile_dependencies,
-)
+from atomcast.schema import Profile, validate_profile
+from atomcast.selection import Selection, Selector, parse_instant
+from atomcast.templating import prints_unchanged, profile_dependencies
 
 DEFAULT_ASSETS_URL = "/assets/"
-#: Memo bounds per campaign renderer (and so per worker process): a few MB each.
-VIEW_MEMO_SIZE = 4_000
-OUTPUT_MEMO_SIZE = 2_500
-SYMBOLIC_MEMO_SIZE = 400
-#: Channels whose outputs are filled symbolically: the whole output for email and web. For
-#: push and SMS only the templates' text is: their length limits, truncation and GSM-7/UCS-2
-#: choice depend on the very text a hole fills, so that clean-up runs on the filled text.
-SYMBOLIC_CHANNELS: frozenset[Channel] = frozenset({"email", "web", "push", "sms"})
-TEXT_CHANNELS: frozenset[Channel] = frozenset({"push", "sms"})
-TEXT_MEMO_SIZE = 2_500
-
-
-#: Stands in for the unsubscribe URL in memoised email; alphanumeric after the scheme so
-#: that HTML escaping leaves it intact and the real, escaped URL can replace it.
-UNSUBSCRIBE_SENTINEL = "https://atomcast.invalid/unsubscribe-7f3a9c2e51d84b06"
-_SENTINEL_HOST = "atomcast.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +72,7 @@ class SymbolicPlan:
     """How one combination (channel and chosen atoms) renders with holes."""
 
     atoms: Mapping[str, Atom | None]
-    layout: Layout
-    compiled: CompiledEmail | None
-    web_source: str | None
+    render: ChannelRender
     keyed: frozenset[str]
     #: Attributes the templates only test for presence: keyed on that alone.
     present: tuple[str, ...]
@@ -114,17 +92,8 @@ class SymbolicRender:
 
 #: A combination and key whose symbolic render cannot be filled (renders the ordinary way).
 _UNFILLABLE = object()
-#: Sentinel-escaping per email field, as :func:`personalise_unsubscribe` does it.
-_UNSUBSCRIBE_ESCAPES = {"html": 1, "text": 0, "headers": 0}
-
-
-def personalise_unsubscribe(fields: Mapping[str, Any], url: str) -> dict[str, Any]:
-    """Put a profile's unsubscribe URL into a memoised email record."""
-    personal = dict(fields)
-    personal["html"] = fields["html"].replace(UNSUBSCRIBE_SENTINEL, str(escape(url)))
-    personal["text"] = fields["text"].replace(UNSUBSCRIBE_SENTINEL, url)
-    personal["headers"] = {**fields["headers"], "List-Unsubscribe": f"<{url}>"}
-    return personal
+#: A combination without a symbolic plan (memos hold no ``None``).
+_NO_PLAN = object()
 
 
 @dataclass(slots=True)
@@ -167,6 +136,7 @@ class Renderer:
     ) -> None:
         self.project = project
         self.selector = Selector(project)
+        #: Compiled layouts of every channel (the preview hands them to the next renderer).
         self.email = EmailCompiler()
         config = project.config
         base_url = (
@@ -196,8 +166,9 @@ class Renderer:
     ) -> CampaignRenderer:
         """A renderer for one campaign at one instant (default: now).
 
-        :param memoise: reuse renders across profiles that agree on every attribute the
-            templates read (on by default; off only to prove it changes nothing).
+        :param memoise: the fast paths (memo, symbolic holes) on top of the plain renderer
+            (on by default; off only to prove they change nothing).
+        :raises UnknownChannelError: when ``channels`` names a channel atomcast lacks.
         """
         return CampaignRenderer(self, name, parse_instant(at), channels, memoise)
 
@@ -250,11 +221,11 @@ class CampaignRenderer:
         self.at = at
         self.plan = renderer.selector.plan(name, at)
         self.config = self.plan.config
-        unknown = [c for c in channels if c not in CHANNELS]
-        if unknown:
-            raise ValueError(f"unknown channel {unknown[0]!r} (channels: {', '.join(CHANNELS)})")
-        wanted = [c for c in CHANNEL_ORDER if not channels or c in channels]
-        self.channels: tuple[Channel, ...] = tuple(wanted)
+        for asked in channels:
+            registered(asked)  # raises for an unknown one
+        self.channels: tuple[Channel, ...] = tuple(
+            c for c in CHANNEL_ORDER if not channels or c in channels
+        )
         self.slot_order = tuple(self.config.slots)
         self.campaign_context = {"name": name, "description": self.config.description}
         layouts = self.project.layouts
@@ -263,36 +234,62 @@ class CampaignRenderer:
             for channel, cfg in self.config.channels.items()
         }
         self.memoise = memoise
-        self.view_memo: Memo | None = Memo(VIEW_MEMO_SIZE) if memoise else None
-        self.output_memo = Memo(OUTPUT_MEMO_SIZE)
-        self._needed: dict[tuple[Channel, tuple[str | None, ...]], frozenset[str] | None] = {}
-        self.symbolic_memo = Memo(SYMBOLIC_MEMO_SIZE)
-        self.text_memo = Memo(TEXT_MEMO_SIZE)
-        # Profile values in the URL are percent-encoded: an id cannot add a second target.
-        self._unsubscribe_source = encode_url_values(self.renderer.brand["unsubscribe_url"] or "")
-        self._unsubscribe_template = text_template(self._unsubscribe_source)
+        self.cache = RenderCache(memoise)
         self.limits = renderer.limits
+        #: Each channel's plain renderer for this campaign (``None``: no layout).
+        self.renders: dict[Channel, ChannelRender | None] = {}
+        for name_, kind in REGISTRY.items():
+            cfg = self.config.channels.get(name_)
+            layout = self.layouts.get(name_)
+            self.renders[name_] = (
+                kind.prepare(
+                    ChannelSetup(
+                        campaign=name,
+                        layout=layout,
+                        config=cfg,
+                        brand=renderer.brand,
+                        transactional=self.config.transactional,
+                        slot_order=self.slot_order,
+                        compiled=renderer.email,
+                    )
+                )
+                if cfg is not None and layout is not None
+                else None
+            )
+        # A stand-in's value joins literal text and holes without Jinja where it can.
+        self._stand_in_templates: dict[str, TextTemplate | None] = {}
         # Marker characters in authored text would be taken for holes: render plainly.
         self._symbolic_ok = not holds_marker([self.renderer.brand, self.campaign_context])
-        self._symbolic_plans: dict[tuple[Channel, tuple[str | None, ...]], SymbolicPlan | None]
-        self._symbolic_plans = {}
         self.layout_dependencies = {
             channel: self._layout_dependencies(channel) for channel in CHANNEL_ORDER
         }
-        self.push_limits = (
-            push_limits(self.config.channels["push"]) if "push" in self.config.channels else None
-        )
+
+    # The memos, under the names the differential tests read.
+    @property
+    def view_memo(self) -> Memo | None:
+        return self.cache.views
+
+    @property
+    def output_memo(self) -> Memo:
+        return self.cache.outputs
+
+    @property
+    def symbolic_memo(self) -> Memo:
+        return self.cache.symbolic
+
+    @property
+    def text_memo(self) -> Memo:
+        return self.cache.text
 
     def _layout_dependencies(self, channel: Channel) -> frozenset[str] | None:
-        layout = self.layouts.get(channel)
-        if layout is None:
+        render = self.renders.get(channel)
+        if render is None:
             return None
-        sources = [part.source for part in layout.parts.values()]
-        if channel == "email" and not prints_unchanged(sources, "unsubscribe_url"):
-            # The sentinel can only be swapped back where the URL is printed as it is.
+        sources = render.key_sources()
+        stand_in = render.stand_in
+        if stand_in is not None and not prints_unchanged(sources, stand_in.name):
+            # The stand-in can only be swapped back where it is printed as it is.
             return None
-        if channel == "sms" and not self.config.transactional:
-            sources.append(self.renderer.brand.get("sms_footer") or "")
         found: set[str] = set()
         for source in sources:
             dependencies = profile_dependencies(source)
@@ -341,7 +338,7 @@ class CampaignRenderer:
             "campaign": self.campaign_context,
             "locale": profile.attributes.get("locale") or self.project.config.locales.default,
         }
-        views = SlotViews(context, self.renderer.image_fields, self.view_memo)
+        views = SlotViews(context, self.renderer.image_fields, self.cache.views)
         decisions = selection.decisions
         result = RenderResult(
             profile_id=profile.id,
@@ -355,7 +352,7 @@ class CampaignRenderer:
         hole_texts: dict[int, str | None] = {}
         # A value holding the markers' characters would be taken for a hole: such a profile
         # renders the ordinary way, where they are only text.
-        fast = self._symbolic_ok and not holds_marker(profile.attributes)
+        fast = self.memoise and self._symbolic_ok and not holds_marker(profile.attributes)
         expired: str | None = None
         for channel in self.channels:
             if expired is not None:
@@ -379,45 +376,7 @@ class CampaignRenderer:
                 result.channels[channel] = ChannelOutput("error", reason=reason)
         return result
 
-    def _output_key(
-        self,
-        channel: Channel,
-        atoms: Mapping[str, Atom | None],
-        ids: tuple[str | None, ...],
-        attributes: Mapping[str, Any],
-    ) -> tuple[Any, ...] | None:
-        """The memo key of a text channel's output, or ``None`` when it must be rendered.
-
-        The output is a function of the layout, the chosen atoms and the profile attributes
-        that any of their templates read; a key that includes the profile id would never hit.
-        """
-        dependencies = self.layout_dependencies.get(channel)
-        if dependencies is None or not self.memoise:
-            return None
-        # The attributes needed depend only on the combination: work them out once for it.
-        combination = (channel, ids)
-        if combination in self._needed:
-            needed = self._needed[combination]
-        else:
-            needed = self._combination_needs(dependencies, atoms)
-            self._needed[combination] = needed
-        if needed is None or (channel == "email" and _shows_stand_in(attributes, needed)):
-            return None
-        return (channel, ids, *dependency_key(attributes, needed))
-
-    @staticmethod
-    def _combination_needs(
-        dependencies: frozenset[str], atoms: Mapping[str, Atom | None]
-    ) -> frozenset[str] | None:
-        needed = set(dependencies)
-        for atom in atoms.values():
-            if atom is None:
-                continue
-            atom_needs = atom_dependencies(atom)
-            if atom_needs is None:
-                return None
-            needed |= atom_needs
-        return None if "id" in needed else frozenset(needed)
+    # -- the plain renderer ----------------------------------------------------------------
 
     def _render_channel(
         self,
@@ -439,41 +398,42 @@ class CampaignRenderer:
         atoms = selection.atoms_for(channel)
         ids = tuple(atom.id if atom else None for atom in atoms.values())
         own_atoms = dict(zip(atoms, ids, strict=True)) if ids != decided else None
-        layout = self.layouts.get(channel)
-        if layout is None:
+        render = self.renders.get(channel)
+        if render is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
-        if fast and self.memoise and channel in SYMBOLIC_CHANNELS:
-            symbolic = self._render_symbolic(channel, atoms, ids, base_context, hole_texts)
+        if fast:
+            symbolic = self._render_symbolic(channel, render, atoms, ids, base_context, hole_texts)
             if symbolic is not None:
                 if own_atoms:
                     symbolic.atoms = own_atoms
                 return symbolic
+        stand_in = render.stand_in
         key = self._output_key(channel, atoms, ids, base_context["profile"]) if fast else None
-        memoised = self.output_memo.get(key) if key is not None else None
-        unsubscribe: str | None = None
+        memoised = self.cache.outputs.get(key) if key is not None else None
+        personal: str | None = None
         try:
             # A memo hit needs no slot views: its key covers everything they read.
             slots = views.for_channel(atoms) if memoised is None else None
-            if channel == "email":
-                unsubscribe = self._unsubscribe_url(base_context)
+            if stand_in is not None:
+                personal = self._stand_in_value(stand_in, base_context, fast)
             if memoised is None:
                 context = {**base_context, "slots": slots, "channel": channel}
-                if channel == "email":
-                    # Memoised email carries a sentinel where the per-profile URL goes.
-                    context["unsubscribe_url"] = UNSUBSCRIBE_SENTINEL if key else unsubscribe
-                memoised = self._dispatch(channel, layout, context)
+                if stand_in is not None:
+                    # A memoised output carries the stand-in where the per-profile value goes.
+                    context[stand_in.name] = stand_in.sentinel if key else personal
+                memoised = render.finish(render.render_text(context), context)
                 if key is not None:
-                    self.output_memo.put(key, memoised)
+                    self.cache.outputs.put(key, memoised)
         except RenderError as exc:
             all_atoms = dict(zip(atoms, ids, strict=True))
             return ChannelOutput("error", reason=str(exc), atoms=all_atoms)
         fields = memoised.fields
-        if channel == "email" and key is not None and unsubscribe is not None:
-            fields = personalise_unsubscribe(fields, unsubscribe)
-            # prints_unchanged() already refused layouts that transform the URL, so the
-            # stand-in appears verbatim; this cheap case-sensitive check is a last guard.
-            if _SENTINEL_HOST in fields["html"]:
-                self.layout_dependencies["email"] = None
+        if stand_in is not None and key is not None and personal is not None:
+            fields = stand_in.personalise(fields, personal)
+            # prints_unchanged() already refused layouts that transform the value, so the
+            # stand-in appears verbatim; this cheap check is a last guard.
+            if stand_in.leaks(fields):
+                self.layout_dependencies[channel] = None
                 return self._render_channel(
                     channel, selection, decided, base_context, views, hole_texts, fast
                 )
@@ -483,6 +443,22 @@ class CampaignRenderer:
             output.atoms = own_atoms
         output.warnings.extend(self._image_warnings(atoms, channel))
         return output
+
+    def _stand_in_value(self, stand_in: StandIn, context: Mapping[str, Any], fast: bool) -> str:
+        """The profile's value of a stand-in (the unsubscribe URL): literal text and holes
+        joined without Jinja where the template is only that, else rendered plainly.
+
+        :raises RenderError: when the template fails for this profile.
+        """
+        if fast:
+            if stand_in.source not in self._stand_in_templates:
+                self._stand_in_templates[stand_in.source] = text_template(stand_in.source)
+            template = self._stand_in_templates[stand_in.source]
+            if template is not None:
+                text = template.render(context)
+                if text is not None:
+                    return stand_in.finish(text)
+        return stand_in.value(context)
 
     def _image_warnings(
         self, atoms: Mapping[str, Atom | None], channel: Channel
@@ -497,11 +473,58 @@ class CampaignRenderer:
                     found.append(RenderWarning(code, message))
         return found
 
-    # -- symbolic rendering (see atomcast.symbolic) -----------------------------------------
+    # -- the memo ----------------------------------------------------------------------------
+
+    def _output_key(
+        self,
+        channel: Channel,
+        atoms: Mapping[str, Atom | None],
+        ids: tuple[str | None, ...],
+        attributes: Mapping[str, Any],
+    ) -> tuple[Any, ...] | None:
+        """The memo key of a channel's output, or ``None`` when it must be rendered.
+
+        The output is a function of the layout, the chosen atoms and the profile attributes
+        that any of their templates read; a key that includes the profile id would never hit.
+        """
+        dependencies = self.layout_dependencies.get(channel)
+        if dependencies is None:
+            return None
+        # The attributes needed depend only on the combination: work them out once for it.
+        combination = (channel, ids)
+        needed = self.cache.needs.get(combination)
+        if needed is None:
+            needed = self._combination_needs(dependencies, atoms) or _NO_PLAN
+            self.cache.needs.put(combination, needed)
+        if needed is _NO_PLAN:
+            return None
+        assert isinstance(needed, frozenset)
+        render = self.renders[channel]
+        stand_in = render.stand_in if render is not None else None
+        if stand_in is not None and stand_in.spelled_by(attributes, needed):
+            return None
+        return (channel, ids, *dependency_key(attributes, needed))
+
+    @staticmethod
+    def _combination_needs(
+        dependencies: frozenset[str], atoms: Mapping[str, Atom | None]
+    ) -> frozenset[str] | None:
+        needed = set(dependencies)
+        for atom in atoms.values():
+            if atom is None:
+                continue
+            atom_needs = atom_dependencies(atom)
+            if atom_needs is None:
+                return None
+            needed |= atom_needs
+        return None if "id" in needed else frozenset(needed)
+
+    # -- symbolic rendering (see atomcast.render.symbolic) -----------------------------------
 
     def _render_symbolic(
         self,
         channel: Channel,
+        render: ChannelRender,
         atoms: Mapping[str, Atom | None],
         ids: tuple[str | None, ...],
         context: Mapping[str, Any],
@@ -513,13 +536,14 @@ class CampaignRenderer:
         :param hole_texts: this profile's hole values so far, shared by its channels.
         """
         combination = (channel, ids)
-        if combination in self._symbolic_plans:
-            plan = self._symbolic_plans[combination]
-        else:
-            plan = self._symbolic_plan(channel, atoms)
-            self._symbolic_plans[combination] = plan
-        if plan is None:
+        found = self.cache.plans.get(combination)
+        if found is None:
+            found = self._symbolic_plan(channel, render, atoms) or _NO_PLAN
+            self.cache.plans.put(combination, found)
+        if found is _NO_PLAN:
             return None
+        assert isinstance(found, SymbolicPlan)
+        plan = found
         texts: dict[int, str] = {}
         for hole in plan.holes:
             if hole.id in hole_texts:
@@ -531,126 +555,71 @@ class CampaignRenderer:
             if text is None or len(text) > self.limits.max_output_bytes // 1024:
                 return None
             texts[hole.id] = text
-        if channel == "email":
+        attributes = context["profile"]
+        stand_in = render.stand_in
+        if stand_in is not None:
             try:
-                texts[UNSUBSCRIBE] = self._unsubscribe_url(context)
+                texts[UNSUBSCRIBE] = self._stand_in_value(stand_in, context, True)
             except RenderError:
                 return None
-        if channel == "email" and _shows_stand_in(context["profile"], plan.keyed):
-            return None
-        attributes = context["profile"]
+            if stand_in.spelled_by(attributes, plan.keyed):
+                return None
         key = (
             combination,
             *dependency_key(attributes, plan.keyed),
             *[name in attributes for name in plan.present],
         )
-        render = self.symbolic_memo.get(key)
-        if render is None:
-            render = self._render_with_markers(channel, plan, context)
-            self.symbolic_memo.put(key, render)
-        if render is _UNFILLABLE:
+        made = self.cache.symbolic.get(key)
+        if made is None:
+            made = self._render_with_markers(channel, plan, context)
+            self.cache.symbolic.put(key, made)
+        if made is _UNFILLABLE:
             return None
-        assert isinstance(render, SymbolicRender)
-        values = render.output.values(texts)
-        if channel in TEXT_CHANNELS:
-            return self._finish_text(channel, render.output.fill(values), render.warnings, context)
-        if channel == "email":
-            symbolic = render.output
-            if symbolic.length("subject", values) > SUBJECT_MAX or (
-                symbolic.length("html", values) * 4 > CLIP_BYTES
-                and len(symbolic.field("html", values).encode("utf-8", "replace")) > CLIP_BYTES
-            ):
-                return None  # a value-dependent warning: let the ordinary render word it
+        assert isinstance(made, SymbolicRender)
+        values = made.output.values(texts)
+        if render.fills_text:
+            return self._finish_text(channel, render, made.output.fill(values), made.warnings)
+        if not render.fillable(made.output, values):
+            return None  # a value-dependent warning: let the ordinary render word it
         return ChannelOutput(
-            render.status,
-            None,
-            list(render.warnings),
-            render.reason,
-            filled=(render.output, values),
+            made.status, None, list(made.warnings), made.reason, filled=(made.output, values)
         )
 
     def _finish_text(
         self,
         channel: Channel,
-        parts: dict[str, str],
+        render: ChannelRender,
+        text: dict[str, str],
         image_warnings: Sequence[RenderWarning],
-        context: Mapping[str, Any],
-    ) -> ChannelOutput | None:
-        """Push or SMS from its filled template text: the channel's own clean-up, memoised
-        on that text (common names repeat it)."""
-        footer: str | None = None
-        if channel == "sms" and not self.config.transactional:
-            source = self.renderer.brand.get("sms_footer")
-            if source:
-                try:
-                    footer = render_string(source, context, "brand.sms_footer")
-                except RenderError:
-                    return None
-        key = (channel, footer, *parts.items())
-        made = self.text_memo.get(key)
+    ) -> ChannelOutput:
+        """The channel's finishing phase on its filled text, memoised on that text (common
+        names repeat it)."""
+        key = (channel, *text.items())
+        made = self.cache.text.get(key)
         if made is None:
-            if channel == "sms":
-                made = sms_output(parts["body"], self.config.channels["sms"], footer)
-            else:
-                assert self.push_limits is not None
-                made = push_output(parts, self.push_limits, self.name)
-            self.text_memo.put(key, made)
+            made = render.finish(text, {})
+            self.cache.text.put(key, made)
         # A copy: the memoised record is shared, its fields are never mutated.
         return ChannelOutput(
             made.status, made.fields, [*made.warnings, *image_warnings], made.reason
         )
 
-    def _unsubscribe_url(self, context: Mapping[str, Any]) -> str:
-        """The profile's unsubscribe URL (``brand.unsubscribe_url`` rendered, the profile's
-        values in it percent-encoded, and anything a header line cannot hold encoded too).
-
-        :raises RenderError: when the template fails for this profile.
-        """
-        if self._unsubscribe_template is not None:
-            url = self._unsubscribe_template.render(context)
-            if url is not None:
-                return clean_url(url)
-        return clean_url(render_string(self._unsubscribe_source, context, "brand.unsubscribe_url"))
-
     def _symbolic_plan(
-        self, channel: Channel, atoms: Mapping[str, Atom | None]
+        self, channel: Channel, render: ChannelRender, atoms: Mapping[str, Atom | None]
     ) -> SymbolicPlan | None:
-        layout = self.layouts.get(channel)
-        if layout is None or self.layout_dependencies.get(channel) is None:
+        if self.layout_dependencies.get(channel) is None:
+            return None
+        try:
+            rewritten = {
+                name: rewrite(source) for name, source in render.template_sources().items()
+            }
+            symbolic = render.with_sources({name: r.source for name, r in rewritten.items()})
+        except RenderError:
             return None
         holes: set[int] = set()
-        compiled: CompiledEmail | None = None
-        web_source: str | None = None
-        sources: list[str] = []
-        if channel == "email":
-            try:
-                compiled = self.renderer.email.compile(layout)
-            except RenderError:
-                return None
-            replaced: dict[str, str] = {}
-            for name in ("subject", "preheader"):
-                if name in layout.parts:
-                    part = rewrite(layout.parts[name].source)
-                    replaced[name] = part.source
-                    holes |= part.holes
-            layout = symbolic_layout(layout, replaced)
-            body = rewrite(compiled.source)
-            holes |= body.holes
-            compiled = dataclasses.replace(
-                compiled, layout=layout, template=compile_template(body.source, "html")
-            )
-            sources = [*replaced.values(), body.source]
-        elif channel in TEXT_CHANNELS:
-            parts = {name: rewrite(part.source) for name, part in layout.parts.items()}
-            for part in parts.values():
-                holes |= part.holes
-            layout = symbolic_layout(layout, {name: part.source for name, part in parts.items()})
-            sources = [part.source for part in parts.values()]
-        else:
-            body = rewrite(guarded_source(layout.parts["body"].source))
-            holes |= body.holes
-            web_source = body.source
-            sources = [body.source]
+        for part in rewritten.values():
+            holes |= part.holes
+        sources = [part.source for part in rewritten.values()]
         tainted = tainted_fields(sources)
         if tainted is None:
             return None
@@ -665,7 +634,8 @@ class CampaignRenderer:
                 if atom.body is not None:
                     sources.append(atom.body.source)
             symbolic_atoms[slot] = atom
-        # The unsubscribe URL (per profile id) is not keyed: it is filled like a hole.
+        # A stand-in (the unsubscribe URL, per profile id) is not keyed: it is filled like a
+        # hole.
         for source in sources:
             dependencies = keyed_dependencies(source)
             if dependencies is None:
@@ -675,13 +645,11 @@ class CampaignRenderer:
         present -= keyed
         # An email without holes still has the unsubscribe URL to fill, which the symbolic
         # path does without copying 20 KB of HTML per profile.
-        if (not holes and channel != "email") or "id" in keyed:
+        if (not holes and render.stand_in is None) or "id" in keyed:
             return None
         return SymbolicPlan(
             symbolic_atoms,
-            layout,
-            compiled,
-            web_source,
+            symbolic,
             frozenset(keyed),
             tuple(sorted(present)),
             tuple(expression(hole) for hole in sorted(holes)),
@@ -695,63 +663,43 @@ class CampaignRenderer:
         for hole in plan.holes:
             context[hole_name(hole.id)] = marker(hole.id)
         views = SlotViews(context, self.renderer.image_fields)
+        render = plan.render
+        stand_in = render.stand_in
         try:
             slots = views.for_channel(plan.atoms)
             if not views_clean(slots, plan.tainted):
                 return _UNFILLABLE
             context["slots"] = slots
             context["channel"] = channel
-            if channel == "email":
-                assert plan.compiled is not None
-                context["unsubscribe_url"] = UNSUBSCRIBE_SENTINEL
-                output = render_email(plan.compiled, context, self.slot_order)
-            elif channel == "push":
-                output = ChannelOutput("rendered", render_push_parts(plan.layout, context))
-            elif channel == "sms":
-                output = ChannelOutput("rendered", render_sms_parts(plan.layout, context))
+            if stand_in is not None:
+                context[stand_in.name] = stand_in.sentinel
+            text = render.render_text(context)
+            if render.fills_text:
+                output = ChannelOutput("rendered", dict(text))
             else:
-                output = render_web(plan.layout, context, plan.web_source)
+                output = render.finish(text, context)
         except RenderError:
             return _UNFILLABLE
-        if carries_hole(output.fields.get("preheader")) and ("preheader",) in plan.tainted:
+        # A field the layout uses other than by printing it (``preheader | truncate``).
+        for name, value in output.fields.items():
+            if (name,) in plan.tainted and carries_hole(value):
+                return _UNFILLABLE
+        if {warning.code for warning in output.warnings} & render.value_warnings:
             return _UNFILLABLE
-        codes = {warning.code for warning in output.warnings}
-        if codes & {"subject_too_long", "html_too_large"}:
-            return _UNFILLABLE
-        if channel == "email":
-            symbolic = split_output(output.fields, UNSUBSCRIBE_SENTINEL, _UNSUBSCRIBE_ESCAPES)
+        if stand_in is not None:
+            symbolic = split_output(output.fields, stand_in.sentinel, stand_in.depths)
+            if symbolic is None or stand_in.host in repr(symbolic.fields):
+                return _UNFILLABLE
         else:
             symbolic = split_output(output.fields)
-        if symbolic is None or _SENTINEL_HOST in repr(symbolic.fields):
-            return _UNFILLABLE
+            if symbolic is None:
+                return _UNFILLABLE
         warnings = (*output.warnings, *_image_warnings(slots, channel))
         return SymbolicRender(output.status, symbolic, warnings, output.reason)
-
-    def _dispatch(self, channel: Channel, layout: Any, context: dict[str, Any]) -> ChannelOutput:
-        cfg = self.config.channels[channel]
-        brand = self.renderer.brand
-        if channel == "email":
-            compiled = self.renderer.email.compile(layout)
-            return render_email(compiled, context, self.slot_order)
-        if channel == "push":
-            assert self.push_limits is not None
-            return render_push(layout, context, self.push_limits, self.name)
-        if channel == "sms":
-            footer = None
-            if not self.config.transactional and brand.get("sms_footer"):
-                footer = render_string(brand["sms_footer"], context, "brand.sms_footer")
-            return render_sms(layout, context, cfg, footer)
-        return render_web(layout, context)
 
     def render_many(self, profiles: Iterable[Profile]) -> Iterator[RenderResult]:
         for profile in profiles:
             yield self.render(profile)
-
-
-def _shows_stand_in(attributes: Mapping[str, Any], names: Iterable[str]) -> bool:
-    """Whether a printed attribute could spell the unsubscribe stand-in, which would then be
-    taken for it (only a deliberate value can)."""
-    return any(_SENTINEL_HOST in str(attributes.get(name, "")) for name in names)
 
 
 def _image_warnings(
@@ -782,4 +730,11 @@ def render_profile(
     return renderer.render_raw(raw_profile).to_json()
 
 
-__all__ = ["CampaignRenderer", "ProfileError", "RenderResult", "Renderer", "render_profile"]
+__all__ = [
+    "CampaignRenderer",
+    "ProfileError",
+    "RenderResult",
+    "Renderer",
+    "SymbolicPlan",
+    "render_profile",
+]
