@@ -48,7 +48,6 @@ from atomcast.render.symbolic import (
     SymbolicOutput,
     TextTemplate,
     carries_hole,
-    expression,
     holds_marker,
     hole_name,
     keyed_dependencies,
@@ -171,6 +170,12 @@ class Renderer:
         :raises UnknownChannelError: when ``channels`` names a channel atomcast lacks.
         """
         return CampaignRenderer(self, name, parse_instant(at), channels, memoise)
+
+    def clear_caches(self) -> None:
+        """Empty what this renderer compiled and made (layouts, image fields); campaign
+        renderers empty theirs with ``cache.clear()``."""
+        self.email.clear()
+        self._image_fields.clear()
 
     def image_set(self, atom: Atom) -> ImageSet:
         src = str(atom.fields.get("src") or "")
@@ -616,9 +621,10 @@ class CampaignRenderer:
             symbolic = render.with_sources({name: r.source for name, r in rewritten.items()})
         except RenderError:
             return None
-        holes: set[int] = set()
+        holes: dict[int, HoleExpression] = {}
         for part in rewritten.values():
-            holes |= part.holes
+            if not _merge(holes, part.expressions):
+                return None
         sources = [part.source for part in rewritten.values()]
         tainted = tainted_fields(sources)
         if tainted is None:
@@ -629,7 +635,8 @@ class CampaignRenderer:
         for slot, atom in atoms.items():
             if atom is not None:
                 atom, atom_holes = symbolic_atom(atom)
-                holes |= atom_holes
+                if not _merge(holes, atom_holes):
+                    return None
                 sources.extend(v for v in atom.fields.values() if isinstance(v, str))
                 if atom.body is not None:
                     sources.append(atom.body.source)
@@ -652,7 +659,7 @@ class CampaignRenderer:
             symbolic,
             frozenset(keyed),
             tuple(sorted(present)),
-            tuple(expression(hole) for hole in sorted(holes)),
+            tuple(holes[hole] for hole in sorted(holes)),
             tainted,
         )
 
@@ -700,6 +707,12 @@ class CampaignRenderer:
     def render_many(self, profiles: Iterable[Profile]) -> Iterator[RenderResult]:
         for profile in profiles:
             yield self.render(profile)
+
+
+def _merge(holes: dict[int, HoleExpression], more: Mapping[int, HoleExpression]) -> bool:
+    """Add ``more`` to ``holes``; ``False`` when two expressions share a digest (never
+    seen, but then the combination renders plainly)."""
+    return all(holes.setdefault(hole, f).source == f.source for hole, f in more.items())
 
 
 def _image_warnings(

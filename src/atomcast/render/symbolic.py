@@ -24,8 +24,9 @@ is not filled in: that profile renders the ordinary way.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -36,7 +37,7 @@ from jinja2.utils import _PassArg
 from markupsafe import escape
 
 from atomcast.jinjatokens import constructs
-from atomcast.project import Atom, Layout, TemplateSource
+from atomcast.project import Atom
 from atomcast.templating import (
     constant_chain,
     context_names,
@@ -156,13 +157,11 @@ class HoleExpression:
         return text
 
 
-_EXPRESSIONS: dict[str, HoleExpression | None] = {}
-_BY_ID: list[HoleExpression] = []
-_REGISTRY_LOCK = threading.Lock()
-
-
-def expression(hole: int) -> HoleExpression:
-    return _BY_ID[hole]
+def hole_id(body: str) -> int:
+    """A hole's id: a digest of its expression, so that rewriting is a pure function of the
+    source text (cached without a process-wide registry) and ids are never reused."""
+    digest = hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 def _simple_form(node: nodes.Expr) -> tuple[str, str | None, bool] | None:
@@ -253,18 +252,9 @@ def _native(node: nodes.Node, env: Environment) -> Evaluator | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def _hole_for(body: str) -> HoleExpression | None:
     """The hole for the expression ``body`` (the text between ``{{`` and ``}}``)."""
-    if body in _EXPRESSIONS:
-        return _EXPRESSIONS[body]
-    # A hole's id is its index in _BY_ID: two threads (the preview's) must not share one.
-    with _REGISTRY_LOCK:
-        if body not in _EXPRESSIONS:
-            _EXPRESSIONS[body] = _new_hole(body)
-    return _EXPRESSIONS[body]
-
-
-def _new_hole(body: str) -> HoleExpression | None:
     found: HoleExpression | None = None
     env = environment("text")
     try:
@@ -294,7 +284,7 @@ def _new_hole(body: str) -> HoleExpression | None:
             evaluate_jinja: Evaluator = _native(node, env) or by_jinja
 
             found = HoleExpression(
-                id=len(_BY_ID),
+                id=hole_id(body),
                 source=body,
                 reads=reads,
                 attribute=simple[0] if simple else None,
@@ -302,7 +292,6 @@ def _new_hole(body: str) -> HoleExpression | None:
                 has_default=simple[2] if simple else False,
                 evaluate_jinja=evaluate_jinja,
             )
-            _BY_ID.append(found)
     return found
 
 
@@ -315,18 +304,16 @@ class Rewritten:
 
     source: str
     holes: frozenset[int]
+    #: The expression of each hole, by id.
+    expressions: Mapping[int, HoleExpression] = dataclasses.field(default_factory=dict)
 
 
-_REWRITTEN: dict[str, Rewritten] = {}
-
-
+@functools.lru_cache(maxsize=8192)
 def rewrite(source: str) -> Rewritten:
-    """``source`` with every hole-able ``{{ expression }}`` printing a hole instead."""
-    cached = _REWRITTEN.get(source)
-    if cached is not None:
-        return cached
+    """``source`` with every hole-able ``{{ expression }}`` printing a hole instead (a pure
+    function of the text: cached, bounded)."""
     pieces: list[str] = []
-    holes: set[int] = set()
+    holes: dict[int, HoleExpression] = {}
     position = 0
     for start, end, kind in constructs(source):
         if kind != "expression":
@@ -341,15 +328,15 @@ def rewrite(source: str) -> Rewritten:
             continue
         pieces.append(source[position:start])
         pieces.append(f"{{{{{left} {hole_name(hole.id)} {right}}}}}")
-        holes.add(hole.id)
+        if holes.setdefault(hole.id, hole).source != hole.source:
+            return Rewritten(source, frozenset())  # two expressions, one digest: never fill
         position = end
     pieces.append(source[position:])
     result = Rewritten(source, frozenset())
     if holes:
         candidate = "".join(pieces)
         if _holes_only_printed(candidate):
-            result = Rewritten(candidate, frozenset(holes))
-    _REWRITTEN[source] = result
+            result = Rewritten(candidate, frozenset(holes), holes)
     return result
 
 
@@ -407,7 +394,7 @@ def text_template(source: str) -> TextTemplate | None:
         if found is None:
             return None
         pieces.append(text[position:start])
-        pieces.append(expression(int(found.group(1))))
+        pieces.append(rewritten.expressions[int(found.group(1))])
         position = end
     pieces.append(text[position:])
     literal = "".join(p for p in pieces if isinstance(p, str))
@@ -419,19 +406,11 @@ def text_template(source: str) -> TextTemplate | None:
 _HOLE_REFERENCE = re.compile(re.escape(HOLE_PREFIX) + r"\d+")
 
 
-_KEYED: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
-
-
+@functools.lru_cache(maxsize=8192)
 def keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """What a rewritten template still reads outside its holes, which keys its symbolic
     render: the attributes whose values it reads, and those it only tests for presence
     (``{% if profile.first_name is defined %}``); ``None`` when unknowable."""
-    if source not in _KEYED:
-        _KEYED[source] = _keyed_dependencies(source)
-    return _KEYED[source]
-
-
-def _keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     text = _HOLE_REFERENCE.sub("''", source)
     read = profile_dependencies(text)
     if read is None:
@@ -457,46 +436,29 @@ def _keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | 
     return frozenset(valued), frozenset(read - valued)
 
 
-#: By the atom object itself (kept alive with its result, so its id is not reused): two
-#: projects may hold the same atom with different image paths.
-_ATOMS: dict[int, tuple[Atom, tuple[Atom, frozenset[int]]]] = {}
+def symbolic_atom(atom: Atom) -> tuple[Atom, Mapping[int, HoleExpression]]:
+    """The atom with its templates rewritten (URL fields left alone), and its holes' expressions
+    by id (planned once per combination: the rewrites themselves are cached)."""
+    return _symbolic_atom(atom)
 
 
-def symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
-    """The atom with its templates rewritten (URL fields left alone), and its holes."""
-    cached = _ATOMS.get(id(atom))
-    if cached is None or cached[0] is not atom:
-        if len(_ATOMS) >= 10_000:  # a long-lived process reloading projects (the preview)
-            _ATOMS.clear()
-        cached = _ATOMS[id(atom)] = (atom, _symbolic_atom(atom))
-    return cached[1]
-
-
-def _symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
-    holes: set[int] = set()
+def _symbolic_atom(atom: Atom) -> tuple[Atom, Mapping[int, HoleExpression]]:
+    holes: dict[int, HoleExpression] = {}
     fields: dict[str, Any] = {}
     for name, value in atom.fields.items():
         if isinstance(value, str) and name not in URL_FIELDS:
             rewritten = rewrite(value)
-            holes |= rewritten.holes
+            holes.update(rewritten.expressions)
             value = rewritten.source
         fields[name] = value
     body = atom.body
     if body is not None:
         rewritten = rewrite(body.source)
-        holes |= rewritten.holes
+        holes.update(rewritten.expressions)
         body = dataclasses.replace(body, source=rewritten.source)
     if not holes:
-        return atom, frozenset()
-    return dataclasses.replace(atom, fields=fields, body=body), frozenset(holes)
-
-
-def symbolic_layout(layout: Layout, replaced: Mapping[str, str]) -> Layout:
-    """``layout`` with the sources of some parts replaced."""
-    parts: dict[str, TemplateSource] = dict(layout.parts)
-    for name, source in replaced.items():
-        parts[name] = dataclasses.replace(parts[name], source=source)
-    return dataclasses.replace(layout, parts=parts)
+        return atom, {}
+    return dataclasses.replace(atom, fields=fields, body=body), holes
 
 
 # -- how layouts use slot fields ------------------------------------------------------------
@@ -540,20 +502,15 @@ def _root(node: nodes.Node) -> nodes.Node:
     return node
 
 
-_TAINTED: dict[tuple[str, ...], frozenset[tuple[str, ...]] | None] = {}
-
-
 def tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
     """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
     the layout ``sources`` use other than by printing or testing them; ``None`` when it
     cannot tell (a slot reached through a variable)."""
-    key = tuple(sources)
-    if key not in _TAINTED:
-        _TAINTED[key] = _tainted_fields(key)
-    return _TAINTED[key]
+    return _tainted_fields(tuple(sources))
 
 
-def _tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
+@functools.lru_cache(maxsize=1024)
+def _tainted_fields(sources: tuple[str, ...]) -> frozenset[tuple[str, ...]] | None:
     """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
     the layout ``sources`` use other than by printing or testing them; ``None`` when it
     cannot tell (a slot reached through a variable)."""
@@ -816,15 +773,14 @@ __all__ = [
     "SymbolicOutput",
     "TextTemplate",
     "carries_hole",
-    "expression",
     "holds_marker",
+    "hole_id",
     "hole_name",
     "keyed_dependencies",
     "marker",
     "rewrite",
     "split_output",
     "symbolic_atom",
-    "symbolic_layout",
     "tainted_fields",
     "text_template",
     "views_clean",
