@@ -44,10 +44,12 @@ from atomcast.project import Atom, Project, brand_asset
 from atomcast.render.cache import Memo, RenderCache
 from atomcast.render.symbolic import (
     UNSUBSCRIBE,
+    FillKind,
     HoleExpression,
     SymbolicOutput,
     TextTemplate,
     carries_hole,
+    fill_kind,
     holds_marker,
     hole_name,
     keyed_dependencies,
@@ -353,7 +355,8 @@ class CampaignRenderer:
             decisions=decisions,
         )
         decided = tuple(decisions.values())
-        # A hole (a first name, say) is usually in every channel: evaluate it once.
+        # A hole (a first name, say) is usually in every channel: evaluate it once (the
+        # printed text; how it fills is decided per use).
         hole_texts: dict[int, str | None] = {}
         # A value holding the markers' characters would be taken for a hole: such a profile
         # renders the ordinary way, where they are only text.
@@ -550,16 +553,24 @@ class CampaignRenderer:
         assert isinstance(found, SymbolicPlan)
         plan = found
         texts: dict[int, str] = {}
+        baked: list[tuple[int, str]] = []
+        longest = self.limits.max_output_bytes // 1024
         for hole in plan.holes:
             if hole.id in hole_texts:
                 text = hole_texts[hole.id]
             else:
-                text = hole_texts[hole.id] = hole.evaluate(context)
+                text = hole_texts[hole.id] = hole.printed(context)
+            if text is None:
+                return None
+            kind = fill_kind(text)
             # A long value renders the ordinary way, where each template's output is held to
             # limits.max_output_bytes; filling it here would skip that bound.
-            if text is None or len(text) > self.limits.max_output_bytes // 1024:
+            if kind is FillKind.MARKER and len(text) <= longest:
+                texts[hole.id] = text
+            elif kind is FillKind.BAKED:
+                baked.append((hole.id, text))
+            else:
                 return None
-            texts[hole.id] = text
         attributes = context["profile"]
         stand_in = render.stand_in
         if stand_in is not None:
@@ -571,12 +582,13 @@ class CampaignRenderer:
                 return None
         key = (
             combination,
+            tuple(baked),
             *dependency_key(attributes, plan.keyed),
             *[name in attributes for name in plan.present],
         )
         made = self.cache.symbolic.get(key)
         if made is None:
-            made = self._render_with_markers(channel, plan, context)
+            made = self._render_with_markers(channel, plan, context, dict(baked))
             self.cache.symbolic.put(key, made)
         if made is _UNFILLABLE:
             return None
@@ -664,11 +676,17 @@ class CampaignRenderer:
         )
 
     def _render_with_markers(
-        self, channel: Channel, plan: SymbolicPlan, base_context: Mapping[str, Any]
+        self,
+        channel: Channel,
+        plan: SymbolicPlan,
+        base_context: Mapping[str, Any],
+        baked: Mapping[int, str],
     ) -> SymbolicRender | object:
+        """The combination rendered by the channel's plain phases, with a marker in each
+        hole (or the value itself for ``baked`` ones), split into literal text and holes."""
         context: dict[str, Any] = dict(base_context)
         for hole in plan.holes:
-            context[hole_name(hole.id)] = marker(hole.id)
+            context[hole_name(hole.id)] = baked.get(hole.id, marker(hole.id))
         views = SlotViews(context, self.renderer.image_fields)
         render = plan.render
         stand_in = render.stand_in

@@ -24,6 +24,7 @@ is not filled in: that profile renders the ordinary way.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import hashlib
 import re
@@ -133,9 +134,9 @@ class HoleExpression:
     has_default: bool
     evaluate_jinja: Callable[[Mapping[str, Any]], Any]
 
-    def evaluate(self, context: Mapping[str, Any]) -> str | None:
-        """The text this expression prints for the profile in ``context``; ``None`` when the
-        profile must be rendered the ordinary way (an error, Markup, an awkward value)."""
+    def printed(self, context: Mapping[str, Any]) -> str | None:
+        """The text this expression prints for the profile in ``context``, whatever it is;
+        ``None`` when the profile must be rendered the ordinary way (an error, Markup)."""
         if self.attribute is not None:
             attributes = context["profile"]
             if self.attribute in attributes:
@@ -149,12 +150,43 @@ class HoleExpression:
                 value = self.evaluate_jinja(context)
             except Exception:  # the ordinary render reports it with file and field
                 return None
-        if value is None or isinstance(value, Undefined) or hasattr(value, "__html__"):
-            return None  # None prints nothing: an empty value, rendered the ordinary way
-        text = str(value)
-        if not text or " ".join(text.split()) != text or _AWKWARD.search(text):
+        if isinstance(value, Undefined) or hasattr(value, "__html__"):
             return None
-        return text
+        return "" if value is None else str(value)  # None prints nothing (the finalize)
+
+    def evaluate(self, context: Mapping[str, Any]) -> str | None:
+        """The text this expression prints, when a marker can stand for it (see
+        :func:`fill_kind`); ``None`` otherwise."""
+        text = self.printed(context)
+        return text if text is not None and fill_kind(text) is FillKind.MARKER else None
+
+
+class FillKind(enum.Enum):
+    """How a hole takes a profile's value."""
+
+    #: A marker stands for it in the symbolic render; the value is put in its place.
+    MARKER = "marker"
+    #: The value itself is rendered in the hole (the symbolic render is keyed on it): for
+    #: empty and whitespace-only text, which trimming, collapsing and truthiness tests treat
+    #: differently from any marker, but which have few distinct values.
+    BAKED = "baked"
+    #: The profile renders the ordinary way.
+    PLAIN = "plain"
+
+
+#: The longest value rendered into a symbolic render as it is (a memo key part).
+BAKED_MAX = 64
+
+
+def fill_kind(text: str) -> FillKind:
+    """Whether a printed value can take a marker: non-empty, without leading, trailing or
+    repeated whitespace (channels trim and collapse it), controls or bidi overrides (email
+    headers drop them) or marker characters."""
+    if text and " ".join(text.split()) == text and not _AWKWARD.search(text):
+        return FillKind.MARKER
+    if len(text) <= BAKED_MAX and not text.strip() and _OPEN not in text and _CLOSE not in text:
+        return FillKind.BAKED
+    return FillKind.PLAIN
 
 
 def hole_id(body: str) -> int:
@@ -767,12 +799,14 @@ __all__ = [
     "TOKEN_OPEN",
     "UNSUBSCRIBE",
     "URL_FIELDS",
+    "FillKind",
     "HoleExpression",
     "Leaf",
     "Rewritten",
     "SymbolicOutput",
     "TextTemplate",
     "carries_hole",
+    "fill_kind",
     "holds_marker",
     "hole_id",
     "hole_name",
