@@ -15,6 +15,8 @@ VIEW_MEMO_SIZE = 4_000
 OUTPUT_MEMO_SIZE = 2_500
 SYMBOLIC_MEMO_SIZE = 400
 TEXT_MEMO_SIZE = 2_500
+#: Symbolic renders with one set of hole values (names, cities...), filled or finished.
+FILL_MEMO_SIZE = 4_000
 #: Per-combination plans (symbolic plans, needed attributes): few, but content edits in a
 #: long-lived process must not grow them without end.
 PLAN_MEMO_SIZE = 1_000
@@ -76,6 +78,7 @@ class RenderCache:
         self.outputs = Memo(OUTPUT_MEMO_SIZE)
         self.symbolic = Memo(SYMBOLIC_MEMO_SIZE)
         self.text = Memo(TEXT_MEMO_SIZE)
+        self.fills = Memo(FILL_MEMO_SIZE)
         self.plans = Memo(PLAN_MEMO_SIZE)
         self.needs = Memo(PLAN_MEMO_SIZE)
 
@@ -84,6 +87,7 @@ class RenderCache:
             "outputs": self.outputs,
             "symbolic": self.symbolic,
             "text": self.text,
+            "fills": self.fills,
             "plans": self.plans,
             "needs": self.needs,
         }

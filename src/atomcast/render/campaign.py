@@ -91,6 +91,17 @@ class SymbolicRender:
     reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Filling:
+    """A symbolic render with one set of hole texts: the values, and for channels that
+    finish text, the finished output."""
+
+    output: SymbolicOutput
+    values: tuple[str, ...]
+    finished: ChannelOutput | None
+    fillable: bool
+
+
 #: A combination and key whose symbolic render cannot be filled (renders the ordinary way).
 _UNFILLABLE = object()
 #: A combination without a symbolic plan (memos hold no ``None``).
@@ -573,9 +584,10 @@ class CampaignRenderer:
                 return None
         attributes = context["profile"]
         stand_in = render.stand_in
+        personal = ""
         if stand_in is not None:
             try:
-                texts[UNSUBSCRIBE] = self._stand_in_value(stand_in, context, True)
+                personal = self._stand_in_value(stand_in, context, True)
             except RenderError:
                 return None
             if stand_in.spelled_by(attributes, plan.keyed):
@@ -593,14 +605,42 @@ class CampaignRenderer:
         if made is _UNFILLABLE:
             return None
         assert isinstance(made, SymbolicRender)
-        values = made.output.values(texts)
-        if render.fills_text:
-            return self._finish_text(channel, render, made.output.fill(values), made.warnings)
-        if not render.fillable(made.output, values):
-            return None  # a value-dependent warning: let the ordinary render word it
+        output = made.output
+        # Names repeat: what a render and these values make is worked out once for them.
+        fill_key = (key, *texts.values())
+        filling = self.cache.fills.get(fill_key)
+        if filling is None or filling.output is not output:
+            filling = self._filling(channel, render, made, texts)
+            self.cache.fills.put(fill_key, filling)
+        finished = filling.finished
+        if finished is not None:
+            # A copy: the memoised record is shared, its fields are never mutated.
+            return ChannelOutput(
+                finished.status, finished.fields, list(finished.warnings), finished.reason
+            )
+        values = filling.values
+        if stand_in is not None:
+            values = output.with_value(values, UNSUBSCRIBE, personal)
+            if not render.fillable(output, values):
+                return None  # a value-dependent warning: let the ordinary render word it
+        elif not filling.fillable:
+            return None
         return ChannelOutput(
-            made.status, None, list(made.warnings), made.reason, filled=(made.output, values)
+            made.status, None, list(made.warnings), made.reason, filled=(output, values)
         )
+
+    def _filling(
+        self, channel: Channel, render: ChannelRender, made: SymbolicRender, texts: dict[int, str]
+    ) -> Filling:
+        """The values of a symbolic render for these hole texts (the stand-in left empty),
+        finished when the channel finishes text, and whether they fill it."""
+        output = made.output
+        values = output.values({**texts, UNSUBSCRIBE: ""})
+        if render.fills_text:
+            finished = self._finish_text(channel, render, output.fill(values), made.warnings)
+            return Filling(output, values, finished, True)
+        fillable = render.stand_in is not None or render.fillable(output, values)
+        return Filling(output, values, None, fillable)
 
     def _finish_text(
         self,

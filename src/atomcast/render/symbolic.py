@@ -76,6 +76,25 @@ _AWKWARD = re.compile("[" + _OPEN + _CLOSE + "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2
 def holds_marker(value: Any) -> bool:
     """Whether a value (a profile's attributes, a brand) holds a marker character anywhere,
     keys included: such input renders the ordinary way, where a marker is only text."""
+    if type(value) is dict:
+        # The hot case, once per profile: a flat mapping of short strings and numbers.
+        nested = []
+        for key, item in value.items():
+            if type(key) is not str:
+                nested.append(key)
+            elif _OPEN in key or _CLOSE in key:
+                return True
+            kind = type(item)
+            if kind is str:
+                if _OPEN in item or _CLOSE in item:
+                    return True
+            elif item is not None and kind not in _SCALARS:
+                nested.append(item)
+        return bool(nested) and _holds_marker(nested)
+    return _holds_marker(value)
+
+
+def _holds_marker(value: Any) -> bool:
     # Iterative, without generators or ABC checks: this runs once per profile on the hot
     # path, where almost every value is a short string, a number or a flag.
     pending = [value]
@@ -657,6 +676,8 @@ class SymbolicOutput:
     slots: tuple[tuple[int, int], ...]
     holes: tuple[int, ...]
     fillers: tuple[tuple[str, Any, Filler | None], ...]
+    #: Per top-level string field with holes: its literal length and the slots it prints.
+    lengths: Mapping[str, tuple[int, tuple[int, ...]]] = dataclasses.field(default_factory=dict)
 
     def values(self, texts: Mapping[int, str]) -> tuple[str, ...]:
         return tuple(
@@ -665,6 +686,14 @@ class SymbolicOutput:
                 for hole, depth in self.slots
             ]
         )
+
+    def with_value(self, values: tuple[str, ...], hole: int, text: str) -> tuple[str, ...]:
+        """``values`` with hole ``hole`` (the stand-in, say) filled with ``text``."""
+        filled = list(values)
+        for index, (slot_hole, depth) in enumerate(self.slots):
+            if slot_hole == hole:
+                filled[index] = text if not depth else _escaped(text, depth)
+        return tuple(filled)
 
     def fill(self, values: tuple[str, ...]) -> dict[str, Any]:
         return {
@@ -679,13 +708,19 @@ class SymbolicOutput:
 
     def length(self, name: str, values: tuple[str, ...]) -> int:
         """The length of a string field once filled, without building it."""
+        known = self.lengths.get(name)
+        if known is not None:
+            literal, printed = known
+            return literal + sum([len(values[index]) for index in printed])
         value = self.fields[name]
         if not isinstance(value, Leaf):
             return len(value)
         return sum(len(p) if isinstance(p, str) else len(values[p]) for p in value.pieces)
 
 
+@functools.lru_cache(maxsize=4096)
 def _escaped(text: str, depth: int) -> str:
+    # Few distinct values repeat across profiles (names, cities): escape each once.
     for _ in range(depth):
         text = str(escape(text))
     return text
@@ -790,7 +825,15 @@ def split_output(
     ordered = sorted(splitter.slots.items(), key=lambda item: item[1])
     holes = tuple(sorted({hole for (hole, _), _ in ordered if hole != UNSUBSCRIBE}))
     fillers = tuple((name, value, _filler(value)) for name, value in template.items())
-    return SymbolicOutput(template, tuple(key for key, _ in ordered), holes, fillers)
+    lengths = {
+        name: (
+            sum(len(p) for p in value.pieces if isinstance(p, str)),
+            tuple(p for p in value.pieces if isinstance(p, int)),
+        )
+        for name, value in template.items()
+        if isinstance(value, Leaf)
+    }
+    return SymbolicOutput(template, tuple(key for key, _ in ordered), holes, fillers, lengths)
 
 
 __all__ = [
