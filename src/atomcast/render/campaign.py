@@ -96,7 +96,7 @@ class Filling:
     """A symbolic render with one set of hole texts: the values, and for channels that
     finish text, the finished output."""
 
-    output: SymbolicOutput
+    made: SymbolicRender
     values: tuple[str, ...]
     finished: ChannelOutput | None
     fillable: bool
@@ -368,7 +368,7 @@ class CampaignRenderer:
         decided = tuple(decisions.values())
         # A hole (a first name, say) is usually in every channel: evaluate it once (the
         # printed text; how it fills is decided per use).
-        hole_texts: dict[int, str | None] = {}
+        hole_texts: dict[int, tuple[str, FillKind] | None] = {}
         # A value holding the markers' characters would be taken for a hole: such a profile
         # renders the ordinary way, where they are only text.
         fast = self.memoise and self._symbolic_ok and not holds_marker(profile.attributes)
@@ -404,7 +404,7 @@ class CampaignRenderer:
         decided: tuple[str | None, ...],
         base_context: Mapping[str, Any],
         views: SlotViews,
-        hole_texts: dict[int, str | None],
+        hole_texts: dict[int, tuple[str, FillKind] | None],
         fast: bool = True,
     ) -> ChannelOutput:
         """One channel's output; ``decided`` are the slot decisions' atom ids, in slot order
@@ -547,7 +547,7 @@ class CampaignRenderer:
         atoms: Mapping[str, Atom | None],
         ids: tuple[str | None, ...],
         context: Mapping[str, Any],
-        hole_texts: dict[int, str | None],
+        hole_texts: dict[int, tuple[str, FillKind] | None],
     ) -> ChannelOutput | None:
         """The output filled from the combination's symbolic render, or ``None`` when this
         profile must be rendered the ordinary way.
@@ -568,12 +568,13 @@ class CampaignRenderer:
         longest = self.limits.max_output_bytes // 1024
         for hole in plan.holes:
             if hole.id in hole_texts:
-                text = hole_texts[hole.id]
+                printed = hole_texts[hole.id]
             else:
-                text = hole_texts[hole.id] = hole.printed(context)
-            if text is None:
+                text = hole.printed(context)
+                printed = hole_texts[hole.id] = None if text is None else (text, fill_kind(text))
+            if printed is None:
                 return None
-            kind = fill_kind(text)
+            text, kind = printed
             # A long value renders the ordinary way, where each template's output is held to
             # limits.max_output_bytes; filling it here would skip that bound.
             if kind is FillKind.MARKER and len(text) <= longest:
@@ -598,26 +599,30 @@ class CampaignRenderer:
             *dependency_key(attributes, plan.keyed),
             *[name in attributes for name in plan.present],
         )
-        made = self.cache.symbolic.get(key)
-        if made is None:
-            made = self._render_with_markers(channel, plan, context, dict(baked))
-            self.cache.symbolic.put(key, made)
-        if made is _UNFILLABLE:
-            return None
-        assert isinstance(made, SymbolicRender)
-        output = made.output
         # Names repeat: what a render and these values make is worked out once for them.
         fill_key = (key, *texts.values())
         filling = self.cache.fills.get(fill_key)
-        if filling is None or filling.output is not output:
-            filling = self._filling(channel, render, made, texts)
+        if filling is None:
+            made = self.cache.symbolic.get(key)
+            if made is None:
+                made = self._render_with_markers(channel, plan, context, dict(baked))
+                self.cache.symbolic.put(key, made)
+            if isinstance(made, SymbolicRender):
+                filling = self._filling(channel, render, made, texts)
+            else:
+                filling = _UNFILLABLE
             self.cache.fills.put(fill_key, filling)
+        if filling is _UNFILLABLE:
+            return None
+        assert isinstance(filling, Filling)
         finished = filling.finished
         if finished is not None:
             # A copy: the memoised record is shared, its fields are never mutated.
             return ChannelOutput(
                 finished.status, finished.fields, list(finished.warnings), finished.reason
             )
+        made = filling.made
+        output = made.output
         values = filling.values
         if stand_in is not None:
             values = output.with_value(values, UNSUBSCRIBE, personal)
@@ -638,9 +643,9 @@ class CampaignRenderer:
         values = output.values({**texts, UNSUBSCRIBE: ""})
         if render.fills_text:
             finished = self._finish_text(channel, render, output.fill(values), made.warnings)
-            return Filling(output, values, finished, True)
+            return Filling(made, values, finished, True)
         fillable = render.stand_in is not None or render.fillable(output, values)
-        return Filling(output, values, None, fillable)
+        return Filling(made, values, None, fillable)
 
     def _finish_text(
         self,
