@@ -223,7 +223,7 @@ class RecordEncoder:
             return self._plain(output)
         encode_text = self._encode_text
         encoded = [encode_text(value)[1:-1].encode() for value in values]
-        fields = b"".join(p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields)
+        fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
         return output.encode(dumps, fields, self._warnings(output.warnings))
 
     def _warnings(self, warnings: list[RenderWarning]) -> bytes:

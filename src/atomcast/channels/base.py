@@ -322,6 +322,10 @@ def _sorted_names(names: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+#: Stands for "unknowable" in a memo, which holds no ``None``.
+_UNKNOWABLE: frozenset[str] = frozenset({"\x00unknowable"})
+
+
 class SlotViews:
     """Per-profile slot views: each atom is rendered once, whatever the channels.
 
@@ -346,10 +350,20 @@ class SlotViews:
         except RenderError as exc:
             return exc
 
+    def _dependencies(self, atom: Atom) -> frozenset[str] | None:
+        """:func:`atom_dependencies`, remembered in the memo (asked per profile and atom)."""
+        assert self._memo is not None
+        key = ("dependencies", atom.id, atom.fingerprint)
+        found = self._memo.get(key)
+        if found is None:
+            found = atom_dependencies(atom)
+            self._memo.put(key, _UNKNOWABLE if found is None else found)
+        return None if found is _UNKNOWABLE else found
+
     def view(self, atom: Atom) -> dict[str, Any]:
         cached = self._views.get(atom.id)
         if cached is None:
-            dependencies = atom_dependencies(atom) if self._memo is not None else None
+            dependencies = self._dependencies(atom) if self._memo is not None else None
             if self._memo is not None and dependencies is not None:
                 key = (
                     atom.id,

@@ -17,6 +17,8 @@ SYMBOLIC_MEMO_SIZE = 400
 TEXT_MEMO_SIZE = 2_500
 #: Symbolic renders with one set of hole values (names, cities...), filled or finished.
 FILL_MEMO_SIZE = 4_000
+#: Lookups before the fill memo is judged on its hit rate.
+FILL_TRIAL = 1_000
 #: Per-combination plans (symbolic plans, needed attributes): few, but content edits in a
 #: long-lived process must not grow them without end.
 PLAN_MEMO_SIZE = 1_000
@@ -79,8 +81,28 @@ class RenderCache:
         self.symbolic = Memo(SYMBOLIC_MEMO_SIZE)
         self.text = Memo(TEXT_MEMO_SIZE)
         self.fills = Memo(FILL_MEMO_SIZE)
+        #: Fill memo lookups and misses per channel: it is skipped where it rarely hits.
+        self._fill_tries: dict[str, int] = {}
+        self._fill_misses: dict[str, int] = {}
         self.plans = Memo(PLAN_MEMO_SIZE)
         self.needs = Memo(PLAN_MEMO_SIZE)
+
+    def fill_pays(self, channel: str) -> bool:
+        """Whether the fill memo is worth a lookup for ``channel``: always at first, then
+        while more than a quarter of lookups hit (checked again every few thousand)."""
+        tries = self._fill_tries.get(channel, 0) + 1
+        self._fill_tries[channel] = tries
+        if tries < FILL_TRIAL:
+            return True
+        misses = self._fill_misses.get(channel, 0)
+        if misses * 4 <= tries * 3:
+            return True
+        if tries > FILL_TRIAL * 4:  # try again: the mix of profiles may have changed
+            self._fill_tries[channel] = self._fill_misses[channel] = 0
+        return False
+
+    def fill_missed(self, channel: str) -> None:
+        self._fill_misses[channel] = self._fill_misses.get(channel, 0) + 1
 
     def memos(self) -> dict[str, Memo]:
         found = {
@@ -98,6 +120,8 @@ class RenderCache:
     def clear(self) -> None:
         for memo in self.memos().values():
             memo.clear()
+        self._fill_tries.clear()
+        self._fill_misses.clear()
 
 
 __all__ = ["Memo", "RenderCache"]

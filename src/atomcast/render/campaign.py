@@ -513,7 +513,8 @@ class CampaignRenderer:
         combination = (channel, ids)
         needed = self.cache.needs.get(combination)
         if needed is None:
-            needed = self._combination_needs(dependencies, atoms) or _NO_PLAN
+            found = self._combination_needs(dependencies, atoms)
+            needed = _NO_PLAN if found is None else found
             self.cache.needs.put(combination, needed)
         if needed is _NO_PLAN:
             return None
@@ -557,7 +558,8 @@ class CampaignRenderer:
         combination = (channel, ids)
         found = self.cache.plans.get(combination)
         if found is None:
-            found = self._symbolic_plan(channel, render, atoms) or _NO_PLAN
+            plan = self._symbolic_plan(channel, render, atoms)
+            found = _NO_PLAN if plan is None else plan
             self.cache.plans.put(combination, found)
         if found is _NO_PLAN:
             return None
@@ -566,7 +568,9 @@ class CampaignRenderer:
         texts: dict[int, str] = {}
         baked: list[tuple[int, str]] = []
         longest = self.limits.max_output_bytes // 1024
-        for hole in plan.holes:
+        # Texts by the hole's index in the plan: what its marker carries (short, so that a
+        # marker is not longer than a value and length warnings stay rare).
+        for index, hole in enumerate(plan.holes):
             if hole.id in hole_texts:
                 printed = hole_texts[hole.id]
             else:
@@ -578,9 +582,9 @@ class CampaignRenderer:
             # A long value renders the ordinary way, where each template's output is held to
             # limits.max_output_bytes; filling it here would skip that bound.
             if kind is FillKind.MARKER and len(text) <= longest:
-                texts[hole.id] = text
+                texts[index] = text
             elif kind is FillKind.BAKED:
-                baked.append((hole.id, text))
+                baked.append((index, text))
             else:
                 return None
         attributes = context["profile"]
@@ -599,9 +603,11 @@ class CampaignRenderer:
             *dependency_key(attributes, plan.keyed),
             *[name in attributes for name in plan.present],
         )
-        # Names repeat: what a render and these values make is worked out once for them.
+        # Where names repeat, what a render and these values make is worked out once for
+        # them; where they do not (a long tail of names and totals), the memo is skipped.
         fill_key = (key, *texts.values())
-        filling = self.cache.fills.get(fill_key)
+        remembers = self.cache.fill_pays(channel)
+        filling = self.cache.fills.get(fill_key) if remembers else None
         if filling is None:
             made = self.cache.symbolic.get(key)
             if made is None:
@@ -611,7 +617,9 @@ class CampaignRenderer:
                 filling = self._filling(channel, render, made, texts)
             else:
                 filling = _UNFILLABLE
-            self.cache.fills.put(fill_key, filling)
+            if remembers:
+                self.cache.fills.put(fill_key, filling)
+            self.cache.fill_missed(channel)
         if filling is _UNFILLABLE:
             return None
         assert isinstance(filling, Filling)
@@ -730,8 +738,8 @@ class CampaignRenderer:
         """The combination rendered by the channel's plain phases, with a marker in each
         hole (or the value itself for ``baked`` ones), split into literal text and holes."""
         context: dict[str, Any] = dict(base_context)
-        for hole in plan.holes:
-            context[hole_name(hole.id)] = baked.get(hole.id, marker(hole.id))
+        for index, hole in enumerate(plan.holes):
+            context[hole_name(hole.id)] = baked.get(index, marker(index))
         views = SlotViews(context, self.renderer.image_fields)
         render = plan.render
         stand_in = render.stand_in

@@ -690,9 +690,8 @@ class SymbolicOutput:
     def with_value(self, values: tuple[str, ...], hole: int, text: str) -> tuple[str, ...]:
         """``values`` with hole ``hole`` (the stand-in, say) filled with ``text``."""
         filled = list(values)
-        for index, (slot_hole, depth) in enumerate(self.slots):
-            if slot_hole == hole:
-                filled[index] = text if not depth else _escaped(text, depth)
+        for index, depth in _slots_of(self.slots, hole):
+            filled[index] = text if not depth else _escaped(text, depth)
         return tuple(filled)
 
     def fill(self, values: tuple[str, ...]) -> dict[str, Any]:
@@ -716,6 +715,12 @@ class SymbolicOutput:
         if not isinstance(value, Leaf):
             return len(value)
         return sum(len(p) if isinstance(p, str) else len(values[p]) for p in value.pieces)
+
+
+@functools.lru_cache(maxsize=1024)
+def _slots_of(slots: tuple[tuple[int, int], ...], hole: int) -> tuple[tuple[int, int], ...]:
+    """(index, escapes) of the slots that ``hole`` fills."""
+    return tuple((index, depth) for index, (found, depth) in enumerate(slots) if found == hole)
 
 
 @functools.lru_cache(maxsize=4096)
