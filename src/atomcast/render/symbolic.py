@@ -1,6 +1,6 @@
 """Symbolic rendering: render a combination once with *holes*, fill them per profile.
 
-The memo in :mod:`atomcast.render` reuses an output across profiles that agree on every
+The memo in :mod:`atomcast.render.campaign` reuses an output across profiles that agree on every
 attribute its templates read. A first name or a cart total has thousands of values, so a
 template that prints one misses the memo for most profiles and costs a full render (Jinja,
 Markdown views, the email's 20 KB of HTML, then its JSON encoding) per profile.
@@ -17,8 +17,13 @@ Statically, a hole is only made where it is sound to: the whole ``{{ }}`` is one
 ``profile``/``locale``/``brand``/``campaign`` whose value is printed, outside ``{% set %}``
 blocks, macros and ``{% filter %}``; slot fields that a layout uses other than by printing
 them or testing them (``| length``, a comparison) never carry holes; URL fields never do. Per
-profile, a value that is empty, has leading, trailing or repeated whitespace, or is Markup
-is not filled in: that profile renders the ordinary way.
+profile, an empty or whitespace-only value is rendered into the hole itself (the render is
+keyed on it: see :class:`FillKind`); one with other leading, trailing or repeated
+whitespace, or Markup, is not filled in: that profile renders the ordinary way.
+
+Everything here is a pure function of source text (cached with bounded ``lru_cache``): a
+hole's id is a digest of its expression, and in a symbolic render a marker carries the
+hole's index in its plan (short, as a value would be).
 """
 
 from __future__ import annotations
