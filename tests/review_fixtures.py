@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from atomcast.channels.base import CHANNEL_ORDER
+from atomcast.channels.registry import CHANNEL_ORDER
 from atomcast.errors import ProfileError
 from atomcast.project import Project, collect_problems
 from atomcast.render import Renderer

@@ -33,7 +33,7 @@ KNOWN_PRIVATE_IMPORTS: frozenset[str] = frozenset()
 #: Builtin exceptions still raised by the stages other branches are restructuring
 #: (package-level unit, exception): render/, channels/ and batch/ (issue 10).
 KNOWN_BUILTIN_RAISES: frozenset[tuple[str, str]] = frozenset(
-    {("batch", "ValueError"), ("channels", "ValueError"), ("render", "ValueError")}
+    {("batch", "ValueError"), ("channels", "ValueError")}
 )
 #: Builtin raises that are right where they are, and why (besides pydantic validators,
 #: whose ValueError pydantic turns into a ValidationError that loading reports with the

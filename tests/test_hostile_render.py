@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from atomcast.batch import BatchJob
 from atomcast.project import load_project
 from atomcast.render import CampaignRenderer, Renderer
-from atomcast.symbolic import TOKEN_CLOSE, TOKEN_OPEN, marker
+from atomcast.render.symbolic import TOKEN_CLOSE, TOKEN_OPEN, marker
 from tests.conftest import MINI, ROOT, add_demo_renditions, copy_project, examples, population
 
 AT = "2026-01-15T12:00:00Z"

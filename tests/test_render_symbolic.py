@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from atomcast.batch import BatchJob
 from atomcast.project import load_project
 from atomcast.render import CampaignRenderer, Renderer
-from atomcast.symbolic import marker, rewrite, tainted_fields
+from atomcast.render.symbolic import marker, rewrite, tainted_fields
 from tests.conftest import ROOT, add_demo_renditions, copy_project, examples
 
 AT = "2026-01-15"
@@ -195,7 +195,7 @@ def test_the_encoder_reuses_symbolic_text(mini_project: Path) -> None:
 
 
 def test_presence_tests_key_on_presence_only() -> None:
-    from atomcast.symbolic import keyed_dependencies
+    from atomcast.render.symbolic import keyed_dependencies
 
     found = keyed_dependencies(
         "{% if profile.first_name is defined %}{{ __atomcast_hole_0 }}{% endif %}"
@@ -230,7 +230,6 @@ def test_presence_tests_key_on_presence_only() -> None:
     ],
 )
 def test_hole_values_are_what_jinja_prints(source: str, profile: dict[str, Any]) -> None:
-    from atomcast.symbolic import expression
     from atomcast.templating import compile_template
 
     rewritten = rewrite("{{ " + source + " }}")
@@ -241,7 +240,7 @@ def test_hole_values_are_what_jinja_prints(source: str, profile: dict[str, Any])
         printed = None
     assert len(rewritten.holes) == 1
     for hole in rewritten.holes:
-        value = expression(hole).evaluate(context)
+        value = rewritten.expressions[hole].evaluate(context)
         # None asks for the ordinary render: allowed for any value, required for an error.
         assert value is None or value == printed
         if printed is None:

@@ -336,7 +336,7 @@ def push_url_problems(project: Project) -> list[Problem]:
     APNs, FCM and web push take only absolute https URLs; a relative one is dropped from
     every notification (with an ``unsafe_url`` warning per render) instead of failing once.
     """
-    from atomcast.render import DEFAULT_ASSETS_URL
+    from atomcast.render.campaign import DEFAULT_ASSETS_URL
 
     problems: list[Problem] = []
     for (channel, _name), layout in sorted(project.layouts.items()):

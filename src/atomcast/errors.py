@@ -150,6 +150,10 @@ class UnknownCampaignError(AtomcastError):
     """The campaign asked for is not declared in ``atomcast.yaml``."""
 
 
+class UnknownChannelError(AtomcastError):
+    """A channel asked for is not one atomcast renders (email, push, sms, web)."""
+
+
 class RenderError(AtomcastError):
     """A template or layout failed for one profile and channel.
 

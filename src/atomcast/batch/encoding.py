@@ -25,9 +25,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from atomcast.channels.base import ChannelOutput, RenderWarning
+from atomcast.channels.base import ChannelOutput, FillableOutput, RenderWarning
 from atomcast.render import RenderResult
-from atomcast.symbolic import TOKEN_CLOSE, TOKEN_OPEN, SymbolicOutput
+from atomcast.render.symbolic import TOKEN_CLOSE, TOKEN_OPEN
 
 #: Alphanumeric (JSON leaves it alone) and border-free (no prefix equals a suffix), so that
 #: replacing it back can never match across the text around it.
@@ -37,8 +37,8 @@ SHARED_LIMIT = 1024
 EMAIL_LIMIT = 512
 SYMBOLIC_LIMIT = 1024
 HEAD_LIMIT = 4096
-#: Keys ``ChannelOutput.to_json`` writes itself; fields that use them take the plain path.
-_RESERVED = frozenset({"status", "reason", "warnings", "atoms"})
+#: Keys ``ChannelOutput`` writes itself; fields that use them take the plain path.
+_RESERVED = ChannelOutput.RESERVED
 
 
 _TOKEN = re.compile(TOKEN_OPEN + r"(\d+)" + TOKEN_CLOSE)
@@ -117,7 +117,7 @@ class RecordEncoder:
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._fieldless: dict[tuple[Any, ...], bytes] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
-        self._symbolic: dict[int, tuple[SymbolicOutput, tuple[bytes | int, ...] | None]] = {}
+        self._symbolic: dict[int, tuple[FillableOutput, tuple[bytes | int, ...] | None]] = {}
         #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
         #: per-call overhead).
         self._encode_text: Callable[[str], str] = json.encoder.encode_basestring
@@ -205,7 +205,7 @@ class RecordEncoder:
         return encoded
 
     def _symbolic_channel(
-        self, output: ChannelOutput, symbolic: SymbolicOutput, values: tuple[str, ...]
+        self, output: ChannelOutput, symbolic: FillableOutput, values: tuple[str, ...]
     ) -> bytes:
         """A filled output: its fields are encoded once per symbolic output, with a token
         where each value goes, and per profile only the values are encoded."""
@@ -223,15 +223,8 @@ class RecordEncoder:
             return self._plain(output)
         encode_text = self._encode_text
         encoded = [encode_text(value)[1:-1].encode() for value in values]
-        pieces = [b'{"status":', dumps(output.status).encode()]
-        if output.reason is not None:
-            pieces += [b',"reason":', dumps(output.reason).encode()]
-        pieces += [p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields]
-        pieces += [b',"warnings":', self._warnings(output.warnings)]
-        if output.atoms:
-            pieces += [b',"atoms":', dumps(output.atoms).encode()]
-        pieces.append(b"}")
-        return b"".join(pieces)
+        fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
+        return output.encode(dumps, fields, self._warnings(output.warnings))
 
     def _warnings(self, warnings: list[RenderWarning]) -> bytes:
         """A warnings list, encoded (a few distinct lists repeat across profiles)."""
@@ -246,7 +239,7 @@ class RecordEncoder:
             self._warning_lists[key] = encoded
         return encoded
 
-    def _field_pieces(self, symbolic: SymbolicOutput) -> tuple[bytes | int, ...] | None:
+    def _field_pieces(self, symbolic: FillableOutput) -> tuple[bytes | int, ...] | None:
         """``,"name":value`` for every field, as bytes and value indexes; JSON escapes
         character by character, so encoding the fields around a token and putting each
         value's own encoding in its place is the encoding of the filled fields."""

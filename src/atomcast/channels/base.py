@@ -7,18 +7,21 @@ because the same atom usually fills the slot in every channel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from jinja2 import TemplateError, UndefinedError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from atomcast.errors import RenderError
 from atomcast.markdown import render_markdown
-from atomcast.models import Channel
-from atomcast.project import Atom
-from atomcast.symbolic import SymbolicOutput
+from atomcast.models import Channel as ChannelName
+from atomcast.models import ChannelConfig
+from atomcast.project import Atom, Layout
 from atomcast.templating import (
     compile_template,
     freeze,
@@ -75,15 +78,37 @@ class RenderWarning:
         return {"code": self.code, "message": self.message}
 
 
+class FillableOutput(Protocol):
+    """A channel output with holes (see :mod:`atomcast.render.symbolic`), filled per profile
+    from a tuple of value texts."""
+
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
+
+    @property
+    def slots(self) -> tuple[tuple[int, int], ...]: ...
+
+    def fill(self, values: tuple[str, ...]) -> dict[str, Any]: ...
+
+    def field(self, name: str, values: tuple[str, ...]) -> Any: ...
+
+    def length(self, name: str, values: tuple[str, ...]) -> int: ...
+
+
 class ChannelOutput:
-    """One channel's entry in the rendered JSON.
+    """One channel's entry in the rendered JSON (SPEC section 5): an envelope (status,
+    reason, warnings, atoms) around the channel's own fields, which its typed record
+    (:class:`ChannelFields`) lays out.
 
     :param filled: the symbolic output and values the fields are filled from, when they are
-        (see :mod:`atomcast.symbolic`). The fields are then built on first use: a batch
+        (see :mod:`atomcast.render.symbolic`). The fields are then built on first use: a batch
         encodes straight from the symbolic output and never needs them.
     """
 
     __slots__ = ("_fields", "atoms", "filled", "reason", "status", "warnings")
+
+    #: Keys the envelope writes itself: a channel's fields never use them.
+    RESERVED: ClassVar[frozenset[str]] = frozenset({"status", "reason", "warnings", "atoms"})
 
     def __init__(
         self,
@@ -92,7 +117,7 @@ class ChannelOutput:
         warnings: list[RenderWarning] | None = None,
         reason: str | None = None,
         atoms: dict[str, str | None] | None = None,
-        filled: tuple[SymbolicOutput, tuple[str, ...]] | None = None,
+        filled: tuple[FillableOutput, tuple[str, ...]] | None = None,
     ) -> None:
         self.status = status
         self._fields = fields if fields is not None or filled is not None else {}
@@ -131,6 +156,8 @@ class ChannelOutput:
             f"warnings={self.warnings!r}, reason={self.reason!r}, atoms={self.atoms!r})"
         )
 
+    # The two encodings below write the same keys in the same order: keep them together.
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"status": self.status}
         if self.reason is not None:
@@ -140,6 +167,26 @@ class ChannelOutput:
         if self.atoms:
             data["atoms"] = self.atoms
         return data
+
+    def encode(self, dumps: Callable[[Any], str], fields: bytes, warnings: bytes) -> bytes:
+        """``dumps(self.to_json())`` in UTF-8, from the fields already encoded (each
+        ``,"name":value``, in order) and the encoded warnings list."""
+        pieces = [b'{"status":', dumps(self.status).encode()]
+        if self.reason is not None:
+            pieces += [b',"reason":', dumps(self.reason).encode()]
+        pieces += [fields, b',"warnings":', warnings]
+        if self.atoms:
+            pieces += [b',"atoms":', dumps(self.atoms).encode()]
+        pieces.append(b"}")
+        return b"".join(pieces)
+
+
+class ChannelFields(Protocol):
+    """A channel's typed record: its fields of SPEC section 5, in the order of ``KEYS``."""
+
+    KEYS: ClassVar[tuple[str, ...]]
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
 def describe_template_error(exc: Exception, where: str) -> str:
@@ -173,18 +220,18 @@ class CompiledBody:
     dropped_links: tuple[str, ...]
 
 
-_BODY_CACHE: dict[str, CompiledBody] = {}
-
-
 def compiled_body(atom: Atom) -> CompiledBody | None:
     if atom.body is None:
         return None
-    cached = _BODY_CACHE.get(atom.body.source)
-    if cached is None:
-        result = render_markdown(atom.body.source)
-        cached = CompiledBody(result.html, result.text, result.dropped_links)
-        _BODY_CACHE[atom.body.source] = cached
-    return cached
+    return _compiled_markdown(atom.body.source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled_markdown(source: str) -> CompiledBody:
+    # A pure function of the Markdown text: bounded, so edits in a long-lived preview
+    # do not pile up old bodies.
+    result = render_markdown(source)
+    return CompiledBody(result.html, result.text, result.dropped_links)
 
 
 ImageFields = Callable[[Atom], Mapping[str, Any]]
@@ -239,73 +286,44 @@ def build_slot_view(
     return view
 
 
-_ATOM_DEPENDENCIES: dict[tuple[str, str], frozenset[str] | None] = {}
-
-
 def atom_dependencies(atom: Atom) -> frozenset[str] | None:
     """Profile attributes any of the atom's templates reads; ``None`` when unknowable."""
-    key = (atom.id, atom.fingerprint)
-    if key in _ATOM_DEPENDENCIES:
-        return _ATOM_DEPENDENCIES[key]
     sources = [v for v in atom.fields.values() if isinstance(v, str)]
     if atom.body is not None:
         sources.append(atom.body.source)
+    return _sources_dependencies(tuple(sources))
+
+
+@functools.lru_cache(maxsize=8192)
+def _sources_dependencies(sources: tuple[str, ...]) -> frozenset[str] | None:
     found: set[str] = set()
-    result: frozenset[str] | None = None
     for source in sources:
         dependencies = profile_dependencies(source)
         if dependencies is None:
-            break
+            return None
         found |= dependencies
-    else:
-        result = frozenset(found)
-    _ATOM_DEPENDENCIES[key] = result
-    return result
+    return frozenset(found)
 
 
-class Memo:
-    """A bounded memo of renders keyed on the profile attributes they depend on.
+class KeyedMemo(Protocol):
+    """What :class:`SlotViews` memoises views in (``atomcast.render.cache.Memo``)."""
 
-    Millions of profiles share a few thousand first names: a campaign job renders each
-    (atom or layout, attribute values) pair once. Two generations keep memory flat without
-    the bookkeeping of an LRU: when the current one is full it becomes the previous one, and a
-    hit there moves back to the current one, so frequent keys (common names) survive the
-    turnover that the long tail causes. At most ``2 * limit`` entries are held.
-    """
+    def get(self, key: Hashable) -> Any: ...
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.entries: dict[Any, Any] = {}
-        self.previous: dict[Any, Any] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Any) -> Any:
-        value = self.entries.get(key)
-        if value is None:
-            value = self.previous.get(key)
-            if value is None:
-                self.misses += 1
-                return None
-            self.put(key, value)
-        self.hits += 1
-        return value
-
-    def put(self, key: Any, value: Any) -> None:
-        if len(self.entries) >= self.limit:
-            self.previous = self.entries
-            self.entries = {}
-        self.entries[key] = value
-
-
-_SORTED: dict[frozenset[str], tuple[str, ...]] = {}
+    def put(self, key: Hashable, value: Any) -> None: ...
 
 
 def dependency_key(attributes: Mapping[str, Any], dependencies: frozenset[str]) -> tuple[Any, ...]:
-    names = _SORTED.get(dependencies)
-    if names is None:
-        names = _SORTED[dependencies] = tuple(sorted(dependencies))
-    return tuple([freeze(attributes.get(name)) for name in names])
+    return tuple([freeze(attributes.get(name)) for name in _sorted_names(dependencies)])
+
+
+@functools.lru_cache(maxsize=4096)
+def _sorted_names(names: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(names))
+
+
+#: Stands for "unknowable" in a memo, which holds no ``None``.
+_UNKNOWABLE: frozenset[str] = frozenset({"\x00unknowable"})
 
 
 class SlotViews:
@@ -319,7 +337,7 @@ class SlotViews:
         self,
         context: Mapping[str, Any],
         image_fields: ImageFields,
-        memo: Memo | None = None,
+        memo: KeyedMemo | None = None,
     ) -> None:
         self._context = context
         self._image_fields = image_fields
@@ -332,10 +350,20 @@ class SlotViews:
         except RenderError as exc:
             return exc
 
+    def _dependencies(self, atom: Atom) -> frozenset[str] | None:
+        """:func:`atom_dependencies`, remembered in the memo (asked per profile and atom)."""
+        assert self._memo is not None
+        key = ("dependencies", atom.id, atom.fingerprint)
+        found = self._memo.get(key)
+        if found is None:
+            found = atom_dependencies(atom)
+            self._memo.put(key, _UNKNOWABLE if found is None else found)
+        return None if found is _UNKNOWABLE else found
+
     def view(self, atom: Atom) -> dict[str, Any]:
         cached = self._views.get(atom.id)
         if cached is None:
-            dependencies = atom_dependencies(atom) if self._memo is not None else None
+            dependencies = self._dependencies(atom) if self._memo is not None else None
             if self._memo is not None and dependencies is not None:
                 key = (
                     atom.id,
@@ -359,4 +387,178 @@ class SlotViews:
         }
 
 
-CHANNEL_ORDER: tuple[Channel, ...] = ("email", "push", "sms", "web")
+# -- the Channel protocol -------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class CompiledLayouts:
+    """What channels compile once per layout (MJML, guarded sources), by key: bounded (least
+    recently used first out), clearable and safe to share between threads. One per
+    :class:`~atomcast.render.Renderer`; the preview hands it to the next project's renderer so
+    that a save recompiles only what changed."""
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        """The entry for ``key``, built by ``build`` on a miss (its errors propagate and
+        nothing is stored)."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                found: T = self._entries[key]
+                return found
+        made = build()
+        with self._lock:
+            self._entries[key] = made
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+        return made
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSetup:
+    """What a channel renders one campaign with: the same for every profile."""
+
+    campaign: str
+    layout: Layout
+    config: ChannelConfig
+    brand: Mapping[str, Any]
+    transactional: bool
+    slot_order: tuple[str, ...]
+    compiled: CompiledLayouts
+
+
+@dataclass(frozen=True, slots=True)
+class StandIn:
+    """A per-profile value that a memoised output carries as a stand-in (email's
+    unsubscribe URL): rendered with ``sentinel`` as context ``name``, then swapped for the
+    profile's value, escaped ``depths[field]`` times in each named field.
+
+    :param source: the value's template; :param where: what its errors name.
+    :param host: what a printed attribute would have to hold to spell the sentinel (such a
+        profile is rendered plainly).
+    """
+
+    name: str
+    sentinel: str
+    host: str
+    depths: Mapping[str, int]
+    source: str
+    where: str
+    finish: Callable[[str], str]
+
+    def value(self, context: Mapping[str, Any]) -> str:
+        """The profile's value, rendered plainly.
+
+        :raises RenderError: when the template fails for this profile.
+        """
+        return self.finish(render_string(self.source, context, self.where))
+
+    def personalise(self, fields: Mapping[str, Any], value: str) -> dict[str, Any]:
+        """A copy of ``fields`` rendered with the sentinel, holding ``value`` instead."""
+        personal = dict(fields)
+        for name, depth in self.depths.items():
+            if name in personal:
+                text = value
+                for _ in range(depth):
+                    text = str(escape(text))
+                personal[name] = _swap(personal[name], self.sentinel, text)
+        return personal
+
+    def leaks(self, fields: Mapping[str, Any]) -> bool:
+        """Whether a stand-in's host is still in the personalised fields (a value spelled
+        it): the output is then rendered plainly."""
+        return any(
+            isinstance(fields.get(name), str) and self.host in fields[name] for name in self.depths
+        )
+
+    def spelled_by(self, attributes: Mapping[str, Any], names: Iterable[str]) -> bool:
+        """Whether one of the printed attributes ``names`` could spell the stand-in."""
+        return any(self.host in str(attributes.get(name, "")) for name in names)
+
+
+def _swap(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, Mapping):
+        return {key: _swap(item, old, new) for key, item in value.items()}
+    return value
+
+
+class ChannelRender(Protocol):
+    """One channel prepared for one campaign: the plain renderer of that channel, in phases.
+
+    ``finish(render_text(context), context)`` is the channel's output for the profile in
+    ``context`` (with ``slots``, ``channel`` and the stand-in's value set). The fast paths in
+    :mod:`atomcast.render` only ever call these phases; they never repeat a channel's rules.
+    """
+
+    #: Whether :meth:`finish` depends on the template text alone (push, SMS: fitting and
+    #: encoding run per profile on the filled text) or on the whole context (email, web:
+    #: the symbolic path fills the finished output).
+    fills_text: bool
+    #: Warning codes that depend on the printed values' lengths (a symbolic render that has
+    #: one is never filled; :meth:`fillable` checks them per profile).
+    value_warnings: frozenset[str]
+    stand_in: StandIn | None
+
+    def key_sources(self) -> list[str]:
+        """Every template the output reads the profile through (what keys its memo)."""
+        ...
+
+    def template_sources(self) -> dict[str, str]:
+        """The templates :meth:`render_text` renders, by name (what holes are made in).
+
+        :raises RenderError: when the layout cannot be compiled.
+        """
+        ...
+
+    def with_sources(self, sources: Mapping[str, str]) -> ChannelRender:
+        """The same channel rendering other (rewritten) template sources.
+
+        :raises RenderError: when a source cannot be compiled.
+        """
+        ...
+
+    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+        """Phase 1: the templates rendered for one profile.
+
+        :raises RenderError: naming the file and field when a template fails.
+        """
+        ...
+
+    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+        """Phase 2: the channel's own finishing (MJML fill, payload fitting, GSM encoding)."""
+        ...
+
+    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
+        """Whether filling ``output`` with ``values`` gives what the plain render would
+        (no value-dependent warning is due)."""
+        ...
+
+
+class Channel(Protocol):
+    """A channel atomcast renders: registered in :mod:`atomcast.channels.registry`."""
+
+    @property
+    def name(self) -> ChannelName:
+        """The name campaigns and records use."""
+        ...
+
+    @property
+    def fields(self) -> type[ChannelFields]:
+        """The channel's typed record."""
+        ...
+
+    def prepare(self, setup: ChannelSetup) -> ChannelRender: ...

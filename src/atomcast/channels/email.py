@@ -8,21 +8,31 @@ autoescaped sandboxed Jinja template. Per profile only that template is rendered
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from jinja2 import Template, TemplateSyntaxError
 from mjml import mjml2html
 
-from atomcast.channels.base import ChannelOutput, RenderWarning, render_string
+from atomcast.channels.base import (
+    ChannelOutput,
+    ChannelSetup,
+    CompiledLayouts,
+    FillableOutput,
+    RenderWarning,
+    StandIn,
+    describe_template_error,
+    render_string,
+)
 from atomcast.errors import RenderError
 from atomcast.jinjatokens import protect
-from atomcast.project import Layout
-from atomcast.templating import clean_url, compile_template
+from atomcast.models import Channel as ChannelName
+from atomcast.project import Layout, TemplateSource
+from atomcast.templating import clean_url, compile_template, encode_url_values
 
 #: Gmail clips messages near 102 KB; warn with a margin.
 CLIP_BYTES = 100 * 1024
@@ -87,40 +97,38 @@ def _static_warnings(html: str, layout: Layout) -> list[RenderWarning]:
     return warnings
 
 
-class EmailCompiler:
-    """Compiles email layouts once and keeps them; safe to share between threads."""
+def compile_email(layout: Layout) -> CompiledEmail:
+    """The layout through MJML, its Jinja put back and compiled.
 
-    def __init__(self) -> None:
-        self._compiled: dict[tuple[str, str], CompiledEmail] = {}
-        self._lock = threading.Lock()
+    :raises RenderError: naming the layout file when MJML or Jinja rejects it.
+    """
+    body = layout.parts["body"]
+    protected = protect(_with_preview(body.source))
+    try:
+        html = mjml2html(protected.text, disable_comments=True)
+    except (ValueError, RuntimeError) as exc:
+        raise RenderError(f"{layout.path}:{body.line}: MJML error: {exc}") from None
+    # MJML decodes entities, so a literal brace must not reopen a Jinja construct.
+    restored = protected.restore(html, url_filter="safe_url", literal_brace="&#123;")
+    try:
+        template = compile_template(restored, "html")
+    except TemplateSyntaxError as exc:
+        raise RenderError(f"{layout.path}: template error after MJML: {exc.message}") from None
+    return CompiledEmail(
+        layout, template, restored, tuple(_static_warnings(html, layout)), len(body.source)
+    )
+
+
+class EmailCompiler(CompiledLayouts):
+    """Compiles email layouts once (by path and content hash) and keeps them; bounded and
+    safe to share between threads."""
 
     def compile(self, layout: Layout) -> CompiledEmail:
         """The compiled layout.
 
         :raises RenderError: naming the layout file when MJML or Jinja rejects it.
         """
-        key = (layout.path, layout.fingerprint)
-        cached = self._compiled.get(key)
-        if cached is not None:
-            return cached
-        body = layout.parts["body"]
-        protected = protect(_with_preview(body.source))
-        try:
-            html = mjml2html(protected.text, disable_comments=True)
-        except (ValueError, RuntimeError) as exc:
-            raise RenderError(f"{layout.path}:{body.line}: MJML error: {exc}") from None
-        # MJML decodes entities, so a literal brace must not reopen a Jinja construct.
-        restored = protected.restore(html, url_filter="safe_url", literal_brace="&#123;")
-        try:
-            template = compile_template(restored, "html")
-        except TemplateSyntaxError as exc:
-            raise RenderError(f"{layout.path}: template error after MJML: {exc.message}") from None
-        compiled = CompiledEmail(
-            layout, template, restored, tuple(_static_warnings(html, layout)), len(body.source)
-        )
-        with self._lock:
-            self._compiled[key] = compiled
-        return compiled
+        return self.get(("email", layout.path, layout.fingerprint), lambda: compile_email(layout))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,88 +188,192 @@ def text_alternative(
     return "\n\n".join(blocks) + "\n"
 
 
-def render_email(
-    compiled: CompiledEmail,
-    context: Mapping[str, Any],
-    slot_order: Sequence[str],
-) -> ChannelOutput:
-    """Fill the compiled layout for one profile.
+@dataclass(frozen=True, slots=True)
+class EmailFields:
+    """An email's fields in SPEC section 5."""
 
-    :raises RenderError: when a template fails for this profile.
-    """
-    layout = compiled.layout
-    warnings = list(compiled.static_warnings)
-    subject_part = layout.parts.get("subject")
-    preheader_part = layout.parts.get("preheader")
-    subject = (
-        render_string(subject_part.source, context, f"{layout.path}: subject").strip()
-        if subject_part
-        else ""
-    )
-    # A header line: no line breaks, NULs, other controls or bidi overrides from a value.
-    subject = _HEADER_UNSAFE.sub("", " ".join(subject.split()))
-    preheader = (
-        render_string(preheader_part.source, context, f"{layout.path}: preheader").strip()
-        if preheader_part
-        else ""
-    )
-    if not preheader:
-        warnings.append(
-            RenderWarning("preheader_missing", "no preheader: inboxes show the first body text")
-        )
-    if len(subject) > SUBJECT_MAX:
-        warnings.append(
-            RenderWarning(
-                "subject_too_long",
-                f"subject has {len(subject)} characters; over {SUBJECT_MAX} it is cut in "
-                "many inboxes",
-            )
-        )
-    full_context = {**context, "preheader": preheader}
-    try:
-        html = compiled.template.render(full_context)
-    except Exception as exc:  # any template failure is this profile's error
-        from atomcast.channels.base import describe_template_error
+    KEYS: ClassVar[tuple[str, ...]] = ("subject", "preheader", "html", "text", "headers")
 
-        raise RenderError(describe_template_error(exc, layout.path)) from None
-    size = len(html.encode("utf-8"))
-    if size > CLIP_BYTES:
-        warnings.append(
-            RenderWarning(
-                "html_too_large",
-                f"HTML is {size // 1024} KB; Gmail clips messages near 102 KB",
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    headers: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "preheader": self.preheader,
+            "html": self.html,
+            "text": self.text,
+            "headers": dict(self.headers),
+        }
+
+
+#: Stands in for the unsubscribe URL in memoised and symbolic email; alphanumeric after the
+#: scheme so that HTML escaping leaves it intact and the real, escaped URL can replace it.
+UNSUBSCRIBE_SENTINEL = "https://atomcast.invalid/unsubscribe-7f3a9c2e51d84b06"
+#: Warnings whose wording depends on the printed values' lengths.
+VALUE_WARNINGS = frozenset({"subject_too_long", "html_too_large"})
+
+
+def unsubscribe_stand_in(brand: Mapping[str, Any]) -> StandIn:
+    """The profile's unsubscribe URL (``brand.unsubscribe_url`` rendered, the profile's
+    values in it percent-encoded, and anything a header line cannot hold encoded too)."""
+    return StandIn(
+        name="unsubscribe_url",
+        sentinel=UNSUBSCRIBE_SENTINEL,
+        host="atomcast.invalid",
+        # Escaped once in the HTML, as printed in the text part and the header.
+        depths={"html": 1, "text": 0, "headers": 0},
+        # Profile values in the URL are percent-encoded: an id cannot add a second target.
+        source=encode_url_values(brand.get("unsubscribe_url") or ""),
+        where="brand.unsubscribe_url",
+        finish=clean_url,
+    )
+
+
+class EmailRender:
+    """Email for one campaign: subject, preheader and the MJML-compiled HTML (phase 1), then
+    header clean-up, size and link warnings, the text part and headers (phase 2)."""
+
+    fills_text = False
+    value_warnings = VALUE_WARNINGS
+
+    def __init__(self, setup: ChannelSetup, compiled: CompiledEmail | None = None) -> None:
+        self.setup = setup
+        self.layout = setup.layout if compiled is None else compiled.layout
+        self.stand_in: StandIn | None = unsubscribe_stand_in(setup.brand)
+        self._compiled = compiled
+
+    def compiled(self) -> CompiledEmail:
+        if self._compiled is None:
+            layout = self.layout
+            self._compiled = self.setup.compiled.get(
+                ("email", layout.path, layout.fingerprint), lambda: compile_email(layout)
             )
+        return self._compiled
+
+    def key_sources(self) -> list[str]:
+        return [part.source for part in self.layout.parts.values()]
+
+    def template_sources(self) -> dict[str, str]:
+        compiled = self.compiled()
+        parts = self.layout.parts
+        found = {name: parts[name].source for name in ("subject", "preheader") if name in parts}
+        found["body"] = compiled.source
+        return found
+
+    def with_sources(self, sources: Mapping[str, str]) -> EmailRender:
+        compiled = self.compiled()
+        parts: dict[str, TemplateSource] = dict(self.layout.parts)
+        for name in ("subject", "preheader"):
+            if name in sources and name in parts:
+                parts[name] = dataclasses.replace(parts[name], source=sources[name])
+        layout = dataclasses.replace(self.layout, parts=parts)
+        body = sources.get("body", compiled.source)
+        try:
+            template = compile_template(body, "html")
+        except TemplateSyntaxError as exc:
+            raise RenderError(f"{layout.path}: {exc.message}") from None
+        return EmailRender(
+            self.setup,
+            dataclasses.replace(compiled, layout=layout, template=template, source=body),
         )
-    slots = context["slots"]
-    for view in slots.values():
-        if not view:
-            continue
-        for key in ("url", "link"):
-            value = view.get(key)
-            if isinstance(value, str) and value.lower().startswith("http://"):
-                warnings.append(
-                    RenderWarning("insecure_link", f"atom '{view['id']}': {key} is not https")
-                )
-        if view.get("kind") == "image" and not view.get("alt"):
+
+    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+        compiled = self.compiled()
+        layout = compiled.layout
+        subject_part = layout.parts.get("subject")
+        preheader_part = layout.parts.get("preheader")
+        subject = (
+            render_string(subject_part.source, context, f"{layout.path}: subject")
+            if subject_part
+            else ""
+        )
+        preheader = (
+            render_string(preheader_part.source, context, f"{layout.path}: preheader").strip()
+            if preheader_part
+            else ""
+        )
+        try:
+            html = compiled.template.render({**context, "preheader": preheader})
+        except Exception as exc:  # any template failure is this profile's error
+            raise RenderError(describe_template_error(exc, layout.path)) from None
+        return {"subject": subject, "preheader": preheader, "html": html}
+
+    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+        compiled = self.compiled()
+        warnings = list(compiled.static_warnings)
+        # A header line: no line breaks, NULs, other controls or bidi overrides from a value.
+        subject = _HEADER_UNSAFE.sub("", " ".join(text["subject"].strip().split()))
+        preheader = text["preheader"]
+        html = text["html"]
+        if not preheader:
             warnings.append(
-                RenderWarning("image_missing_alt", f"image atom '{view['id']}' has no alt text")
+                RenderWarning("preheader_missing", "no preheader: inboxes show the first body text")
             )
-    unsubscribe = clean_url(str(context.get("unsubscribe_url") or ""))
-    headers = {
-        "List-Unsubscribe": f"<{unsubscribe}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-    text = text_alternative(
-        slots, slot_order, context["brand"], unsubscribe, str(context.get("locale") or "en")
-    )
-    return ChannelOutput(
-        "rendered",
-        {
-            "subject": subject,
-            "preheader": preheader,
-            "html": html,
-            "text": text,
-            "headers": headers,
-        },
-        warnings,
-    )
+        if len(subject) > SUBJECT_MAX:
+            warnings.append(
+                RenderWarning(
+                    "subject_too_long",
+                    f"subject has {len(subject)} characters; over {SUBJECT_MAX} it is cut in "
+                    "many inboxes",
+                )
+            )
+        size = len(html.encode("utf-8"))
+        if size > CLIP_BYTES:
+            warnings.append(
+                RenderWarning(
+                    "html_too_large",
+                    f"HTML is {size // 1024} KB; Gmail clips messages near 102 KB",
+                )
+            )
+        slots = context["slots"]
+        for view in slots.values():
+            if not view:
+                continue
+            for key in ("url", "link"):
+                value = view.get(key)
+                if isinstance(value, str) and value.lower().startswith("http://"):
+                    warnings.append(
+                        RenderWarning("insecure_link", f"atom '{view['id']}': {key} is not https")
+                    )
+            if view.get("kind") == "image" and not view.get("alt"):
+                warnings.append(
+                    RenderWarning("image_missing_alt", f"image atom '{view['id']}' has no alt text")
+                )
+        unsubscribe = clean_url(str(context.get("unsubscribe_url") or ""))
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        plain = text_alternative(
+            slots,
+            self.setup.slot_order,
+            context["brand"],
+            unsubscribe,
+            str(context.get("locale") or "en"),
+        )
+        fields = EmailFields(subject, preheader, html, plain, headers)
+        return ChannelOutput("rendered", fields.to_json(), warnings)
+
+    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
+        # The two value-dependent warnings above, checked on the filled output's sizes.
+        if output.length("subject", values) > SUBJECT_MAX:
+            return False
+        return not (
+            output.length("html", values) * 4 > CLIP_BYTES
+            and len(output.field("html", values).encode("utf-8", "replace")) > CLIP_BYTES
+        )
+
+
+class EmailChannel:
+    name: ChannelName = "email"
+    fields = EmailFields
+
+    def prepare(self, setup: ChannelSetup) -> EmailRender:
+        return EmailRender(setup)
+
+
+EMAIL = EmailChannel()

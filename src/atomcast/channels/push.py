@@ -4,10 +4,19 @@ built from data by :mod:`atomcast.channels.push_payload`."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from atomcast.channels.base import ChannelOutput, RenderWarning, render_string
+from atomcast.channels.base import (
+    ChannelOutput,
+    ChannelSetup,
+    FillableOutput,
+    RenderWarning,
+    StandIn,
+    render_string,
+)
 from atomcast.channels.push_payload import PushLimits, build_push
+from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
 from atomcast.project import Layout
 
@@ -20,16 +29,6 @@ def push_limits(config: ChannelConfig) -> PushLimits:
     )
 
 
-def render_push(
-    layout: Layout, context: Mapping[str, Any], limits: PushLimits, campaign: str
-) -> ChannelOutput:
-    """Render one profile's push notification.
-
-    :raises RenderError: when a template fails for this profile.
-    """
-    return push_output(render_push_parts(layout, context), limits, campaign)
-
-
 def render_push_parts(layout: Layout, context: Mapping[str, Any]) -> dict[str, str]:
     """The layout's templates rendered for one profile, before any clean-up.
 
@@ -39,6 +38,30 @@ def render_push_parts(layout: Layout, context: Mapping[str, Any]) -> dict[str, s
         name: render_string(part.source, context, f"{layout.path}: {name}")
         for name, part in layout.parts.items()
     }
+
+
+@dataclass(frozen=True, slots=True)
+class PushFields:
+    """A push notification's fields in SPEC section 5."""
+
+    KEYS: ClassVar[tuple[str, ...]] = ("title", "body", "apns", "fcm", "webpush", "previews")
+
+    title: str
+    body: str
+    apns: Mapping[str, Any]
+    fcm: Mapping[str, Any]
+    webpush: Mapping[str, Any]
+    previews: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "body": self.body,
+            "apns": self.apns,
+            "fcm": self.fcm,
+            "webpush": self.webpush,
+            "previews": self.previews,
+        }
 
 
 def push_output(rendered: Mapping[str, str], limits: PushLimits, campaign: str) -> ChannelOutput:
@@ -57,15 +80,64 @@ def push_output(rendered: Mapping[str, str], limits: PushLimits, campaign: str) 
     warnings = [RenderWarning(w.code, w.message) for w in payloads.warnings]
     if not payloads.title.strip():
         warnings.append(RenderWarning("empty_title", "the push title is empty"))
-    return ChannelOutput(
-        "rendered",
-        {
-            "title": payloads.title,
-            "body": payloads.body,
-            "apns": payloads.apns,
-            "fcm": payloads.fcm,
-            "webpush": payloads.webpush,
-            "previews": payloads.previews,
-        },
-        warnings,
+    fields = PushFields(
+        payloads.title,
+        payloads.body,
+        payloads.apns,
+        payloads.fcm,
+        payloads.webpush,
+        payloads.previews,
     )
+    return ChannelOutput("rendered", fields.to_json(), warnings)
+
+
+class PushRender:
+    """Push for one campaign: the layout's strings (phase 1), then whitespace tidied and the
+    APNs, FCM and web push payloads fitted to their limits (phase 2, on the text alone)."""
+
+    fills_text = True
+    value_warnings: frozenset[str] = frozenset()
+    stand_in: StandIn | None = None
+
+    def __init__(self, setup: ChannelSetup, sources: Mapping[str, str] | None = None) -> None:
+        self.setup = setup
+        self.layout = setup.layout
+        self.limits = push_limits(setup.config)
+        self.sources = (
+            dict(sources)
+            if sources is not None
+            else {name: part.source for name, part in self.layout.parts.items()}
+        )
+
+    def key_sources(self) -> list[str]:
+        return [part.source for part in self.layout.parts.values()]
+
+    def template_sources(self) -> dict[str, str]:
+        return dict(self.sources)
+
+    def with_sources(self, sources: Mapping[str, str]) -> PushRender:
+        return PushRender(self.setup, {**self.sources, **sources})
+
+    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+        path = self.layout.path
+        return {
+            name: render_string(source, context, f"{path}: {name}")
+            for name, source in self.sources.items()
+        }
+
+    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+        return push_output(text, self.limits, self.setup.campaign)
+
+    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
+        return True
+
+
+class PushChannel:
+    name: ChannelName = "push"
+    fields = PushFields
+
+    def prepare(self, setup: ChannelSetup) -> PushRender:
+        return PushRender(setup)
+
+
+PUSH = PushChannel()

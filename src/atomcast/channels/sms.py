@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
-from atomcast.channels.base import ChannelOutput, RenderWarning, render_string
+from atomcast.channels.base import (
+    ChannelOutput,
+    ChannelSetup,
+    FillableOutput,
+    RenderWarning,
+    StandIn,
+    render_string,
+)
 from atomcast.channels.sms_encoding import encode_sms
+from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
-from atomcast.project import Layout
 
 
-def render_sms(
-    layout: Layout,
-    context: Mapping[str, Any],
-    config: ChannelConfig,
-    footer: str | None,
-) -> ChannelOutput:
-    """Render one profile's SMS; over ``max_segments`` it is an error, not a silent cut.
+@dataclass(frozen=True, slots=True)
+class SmsFields:
+    """An SMS's fields in SPEC section 5."""
 
-    :raises RenderError: when a template fails for this profile.
-    """
-    return sms_output(render_sms_parts(layout, context)["body"], config, footer)
+    KEYS: ClassVar[tuple[str, ...]] = ("text", "encoding", "segments", "characters", "units")
 
+    text: str
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+    characters: int
+    units: int
 
-def render_sms_parts(layout: Layout, context: Mapping[str, Any]) -> dict[str, str]:
-    """The layout's templates rendered for one profile, before any clean-up.
-
-    :raises RenderError: when a template fails for this profile.
-    """
-    return {"body": render_string(layout.parts["body"].source, context, layout.path)}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "characters": self.characters,
+            "units": self.units,
+        }
 
 
 def sms_output(body: str, config: ChannelConfig, footer: str | None) -> ChannelOutput:
@@ -56,13 +65,9 @@ def sms_output(body: str, config: ChannelConfig, footer: str | None) -> ChannelO
                 f"characters outside GSM-7 ({shown}) make this UCS-2: 70 characters per segment",
             )
         )
-    fields: dict[str, Any] = {
-        "text": encoded.text,
-        "encoding": encoded.encoding,
-        "segments": encoded.segments,
-        "characters": encoded.characters,
-        "units": encoded.units,
-    }
+    fields = SmsFields(
+        encoded.text, encoded.encoding, encoded.segments, encoded.characters, encoded.units
+    ).to_json()
     if config.max_segments is not None and encoded.segments > config.max_segments:
         return ChannelOutput(
             "error",
@@ -74,3 +79,63 @@ def sms_output(body: str, config: ChannelConfig, footer: str | None) -> ChannelO
             ),
         )
     return ChannelOutput("rendered", fields, warnings)
+
+
+#: The brand's opt-out footer, rendered as a part of the message's text.
+FOOTER = "footer"
+
+
+class SmsRender:
+    """SMS for one campaign: the body and, for marketing, the brand's opt-out footer (phase
+    1), then lines tidied, GSM-7 or UCS-2 chosen and segments counted (phase 2, on the text
+    alone)."""
+
+    fills_text = True
+    value_warnings: frozenset[str] = frozenset()
+    stand_in: StandIn | None = None
+
+    def __init__(self, setup: ChannelSetup, sources: Mapping[str, str] | None = None) -> None:
+        self.setup = setup
+        self.layout = setup.layout
+        if sources is None:
+            # The footer first: when both fail, its error is the one reported.
+            footer = setup.brand.get("sms_footer")
+            sources = {FOOTER: str(footer)} if not setup.transactional and footer else {}
+            sources["body"] = self.layout.parts["body"].source
+        self.sources = dict(sources)
+
+    def key_sources(self) -> list[str]:
+        sources = [part.source for part in self.layout.parts.values()]
+        if not self.setup.transactional:
+            sources.append(self.setup.brand.get("sms_footer") or "")
+        return sources
+
+    def template_sources(self) -> dict[str, str]:
+        return dict(self.sources)
+
+    def with_sources(self, sources: Mapping[str, str]) -> SmsRender:
+        return SmsRender(self.setup, {**self.sources, **sources})
+
+    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+        where = {"body": self.layout.path, FOOTER: "brand.sms_footer"}
+        return {
+            name: render_string(source, context, where[name])
+            for name, source in self.sources.items()
+        }
+
+    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+        return sms_output(text["body"], self.setup.config, text.get(FOOTER))
+
+    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
+        return True
+
+
+class SmsChannel:
+    name: ChannelName = "sms"
+    fields = SmsFields
+
+    def prepare(self, setup: ChannelSetup) -> SmsRender:
+        return SmsRender(setup)
+
+
+SMS = SmsChannel()

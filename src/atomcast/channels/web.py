@@ -4,12 +4,20 @@ front ends."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from atomcast.channels.base import ChannelOutput, render_string
+from atomcast.channels.base import (
+    ChannelOutput,
+    ChannelSetup,
+    FillableOutput,
+    StandIn,
+    render_string,
+)
 from atomcast.jinjatokens import protect
-from atomcast.project import Layout
+from atomcast.models import Channel as ChannelName
 
 #: View entries that are for atomcast itself, not for front ends.
 _INTERNAL = frozenset({"image_warnings"})
@@ -37,29 +45,68 @@ def slot_data(slots: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
     }
 
 
-_GUARDED: dict[str, str] = {}
-
-
+@functools.lru_cache(maxsize=1024)
 def guarded_source(source: str) -> str:
     """The layout with every templated href/src passed through ``safe_url``, as in email,
     so that a profile value can never become a ``javascript:`` link in a web page."""
-    guarded = _GUARDED.get(source)
-    if guarded is None:
-        protected = protect(source)
-        guarded = protected.restore(protected.text, url_filter="safe_url")
-        _GUARDED[source] = guarded
-    return guarded
+    protected = protect(source)
+    return protected.restore(protected.text, url_filter="safe_url")
 
 
-def render_web(
-    layout: Layout, context: Mapping[str, Any], guarded: str | None = None
-) -> ChannelOutput:
-    """Render one profile's web fragment.
+@dataclass(frozen=True, slots=True)
+class WebFields:
+    """A web fragment's fields in SPEC section 5."""
 
-    :param guarded: the layout body already through :func:`guarded_source` (and possibly
-        rewritten since); by default the layout's own.
-    :raises RenderError: when a template fails for this profile.
-    """
-    source = guarded if guarded is not None else guarded_source(layout.parts["body"].source)
-    html = render_string(source, context, layout.path, html=True)
-    return ChannelOutput("rendered", {"html": html.strip(), "data": slot_data(context["slots"])})
+    KEYS: ClassVar[tuple[str, ...]] = ("html", "data")
+
+    html: str
+    data: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"html": self.html, "data": self.data}
+
+
+class WebRender:
+    """Web for one campaign: the guarded layout rendered (phase 1), trimmed and given the
+    slots' fields as JSON (phase 2)."""
+
+    fills_text = False
+    value_warnings: frozenset[str] = frozenset()
+    stand_in: StandIn | None = None
+
+    def __init__(self, setup: ChannelSetup, source: str | None = None) -> None:
+        self.setup = setup
+        self.layout = setup.layout
+        self.source = (
+            source if source is not None else guarded_source(self.layout.parts["body"].source)
+        )
+
+    def key_sources(self) -> list[str]:
+        return [part.source for part in self.layout.parts.values()]
+
+    def template_sources(self) -> dict[str, str]:
+        return {"body": self.source}
+
+    def with_sources(self, sources: Mapping[str, str]) -> WebRender:
+        return WebRender(self.setup, sources.get("body", self.source))
+
+    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+        return {"html": render_string(self.source, context, self.layout.path, html=True)}
+
+    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+        fields = WebFields(text["html"].strip(), slot_data(context["slots"]))
+        return ChannelOutput("rendered", fields.to_json())
+
+    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
+        return True
+
+
+class WebChannel:
+    name: ChannelName = "web"
+    fields = WebFields
+
+    def prepare(self, setup: ChannelSetup) -> WebRender:
+        return WebRender(setup)
+
+
+WEB = WebChannel()

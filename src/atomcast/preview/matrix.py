@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from atomcast.channels.base import CHANNEL_ORDER, ChannelOutput
+from atomcast.channels.base import ChannelOutput
+from atomcast.channels.registry import CHANNEL_ORDER
 from atomcast.errors import LimitError
 from atomcast.explain import explain
 from atomcast.models import Channel

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from atomcast.channels.base import CHANNEL_ORDER
+from atomcast.channels.registry import CHANNEL_ORDER
 from atomcast.errors import ProfileError
 from atomcast.project import Atom, Project
 from atomcast.render import Renderer

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from atomcast.channels.base import CHANNEL_ORDER, atom_dependencies, dependency_key
+from atomcast.channels.base import atom_dependencies, dependency_key
+from atomcast.channels.registry import CHANNEL_ORDER
 from atomcast.check import check_project
 from atomcast.errors import Problem, ProfileError
 from atomcast.models import Channel

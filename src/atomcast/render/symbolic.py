@@ -1,6 +1,6 @@
 """Symbolic rendering: render a combination once with *holes*, fill them per profile.
 
-The memo in :mod:`atomcast.render` reuses an output across profiles that agree on every
+The memo in :mod:`atomcast.render.campaign` reuses an output across profiles that agree on every
 attribute its templates read. A first name or a cart total has thousands of values, so a
 template that prints one misses the memo for most profiles and costs a full render (Jinja,
 Markdown views, the email's 20 KB of HTML, then its JSON encoding) per profile.
@@ -17,15 +17,22 @@ Statically, a hole is only made where it is sound to: the whole ``{{ }}`` is one
 ``profile``/``locale``/``brand``/``campaign`` whose value is printed, outside ``{% set %}``
 blocks, macros and ``{% filter %}``; slot fields that a layout uses other than by printing
 them or testing them (``| length``, a comparison) never carry holes; URL fields never do. Per
-profile, a value that is empty, has leading, trailing or repeated whitespace, or is Markup
-is not filled in: that profile renders the ordinary way.
+profile, an empty or whitespace-only value is rendered into the hole itself (the render is
+keyed on it: see :class:`FillKind`); one with other leading, trailing or repeated
+whitespace, or Markup, is not filled in: that profile renders the ordinary way.
+
+Everything here is a pure function of source text (cached with bounded ``lru_cache``): a
+hole's id is a digest of its expression, and in a symbolic render a marker carries the
+hole's index in its plan (short, as a value would be).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
+import hashlib
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -36,7 +43,7 @@ from jinja2.utils import _PassArg
 from markupsafe import escape
 
 from atomcast.jinjatokens import constructs
-from atomcast.project import Atom, Layout, TemplateSource
+from atomcast.project import Atom
 from atomcast.templating import (
     constant_chain,
     context_names,
@@ -74,6 +81,25 @@ _AWKWARD = re.compile("[" + _OPEN + _CLOSE + "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2
 def holds_marker(value: Any) -> bool:
     """Whether a value (a profile's attributes, a brand) holds a marker character anywhere,
     keys included: such input renders the ordinary way, where a marker is only text."""
+    if type(value) is dict:
+        # The hot case, once per profile: a flat mapping of short strings and numbers.
+        nested = []
+        for key, item in value.items():
+            if type(key) is not str:
+                nested.append(key)
+            elif _OPEN in key or _CLOSE in key:
+                return True
+            kind = type(item)
+            if kind is str:
+                if _OPEN in item or _CLOSE in item:
+                    return True
+            elif item is not None and kind not in _SCALARS:
+                nested.append(item)
+        return bool(nested) and _holds_marker(nested)
+    return _holds_marker(value)
+
+
+def _holds_marker(value: Any) -> bool:
     # Iterative, without generators or ABC checks: this runs once per profile on the hot
     # path, where almost every value is a short string, a number or a flag.
     pending = [value]
@@ -132,9 +158,9 @@ class HoleExpression:
     has_default: bool
     evaluate_jinja: Callable[[Mapping[str, Any]], Any]
 
-    def evaluate(self, context: Mapping[str, Any]) -> str | None:
-        """The text this expression prints for the profile in ``context``; ``None`` when the
-        profile must be rendered the ordinary way (an error, Markup, an awkward value)."""
+    def printed(self, context: Mapping[str, Any]) -> str | None:
+        """The text this expression prints for the profile in ``context``, whatever it is;
+        ``None`` when the profile must be rendered the ordinary way (an error, Markup)."""
         if self.attribute is not None:
             attributes = context["profile"]
             if self.attribute in attributes:
@@ -148,21 +174,50 @@ class HoleExpression:
                 value = self.evaluate_jinja(context)
             except Exception:  # the ordinary render reports it with file and field
                 return None
-        if value is None or isinstance(value, Undefined) or hasattr(value, "__html__"):
-            return None  # None prints nothing: an empty value, rendered the ordinary way
-        text = str(value)
-        if not text or " ".join(text.split()) != text or _AWKWARD.search(text):
+        if isinstance(value, Undefined) or hasattr(value, "__html__"):
             return None
-        return text
+        return "" if value is None else str(value)  # None prints nothing (the finalize)
+
+    def evaluate(self, context: Mapping[str, Any]) -> str | None:
+        """The text this expression prints, when a marker can stand for it (see
+        :func:`fill_kind`); ``None`` otherwise."""
+        text = self.printed(context)
+        return text if text is not None and fill_kind(text) is FillKind.MARKER else None
 
 
-_EXPRESSIONS: dict[str, HoleExpression | None] = {}
-_BY_ID: list[HoleExpression] = []
-_REGISTRY_LOCK = threading.Lock()
+class FillKind(enum.Enum):
+    """How a hole takes a profile's value."""
+
+    #: A marker stands for it in the symbolic render; the value is put in its place.
+    MARKER = "marker"
+    #: The value itself is rendered in the hole (the symbolic render is keyed on it): for
+    #: empty and whitespace-only text, which trimming, collapsing and truthiness tests treat
+    #: differently from any marker, but which have few distinct values.
+    BAKED = "baked"
+    #: The profile renders the ordinary way.
+    PLAIN = "plain"
 
 
-def expression(hole: int) -> HoleExpression:
-    return _BY_ID[hole]
+#: The longest value rendered into a symbolic render as it is (a memo key part).
+BAKED_MAX = 64
+
+
+def fill_kind(text: str) -> FillKind:
+    """Whether a printed value can take a marker: non-empty, without leading, trailing or
+    repeated whitespace (channels trim and collapse it), controls or bidi overrides (email
+    headers drop them) or marker characters."""
+    if text and " ".join(text.split()) == text and not _AWKWARD.search(text):
+        return FillKind.MARKER
+    if len(text) <= BAKED_MAX and not text.strip() and _OPEN not in text and _CLOSE not in text:
+        return FillKind.BAKED
+    return FillKind.PLAIN
+
+
+def hole_id(body: str) -> int:
+    """A hole's id: a digest of its expression, so that rewriting is a pure function of the
+    source text (cached without a process-wide registry) and ids are never reused."""
+    digest = hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 def _simple_form(node: nodes.Expr) -> tuple[str, str | None, bool] | None:
@@ -253,18 +308,9 @@ def _native(node: nodes.Node, env: Environment) -> Evaluator | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)
 def _hole_for(body: str) -> HoleExpression | None:
     """The hole for the expression ``body`` (the text between ``{{`` and ``}}``)."""
-    if body in _EXPRESSIONS:
-        return _EXPRESSIONS[body]
-    # A hole's id is its index in _BY_ID: two threads (the preview's) must not share one.
-    with _REGISTRY_LOCK:
-        if body not in _EXPRESSIONS:
-            _EXPRESSIONS[body] = _new_hole(body)
-    return _EXPRESSIONS[body]
-
-
-def _new_hole(body: str) -> HoleExpression | None:
     found: HoleExpression | None = None
     env = environment("text")
     try:
@@ -294,7 +340,7 @@ def _new_hole(body: str) -> HoleExpression | None:
             evaluate_jinja: Evaluator = _native(node, env) or by_jinja
 
             found = HoleExpression(
-                id=len(_BY_ID),
+                id=hole_id(body),
                 source=body,
                 reads=reads,
                 attribute=simple[0] if simple else None,
@@ -302,7 +348,6 @@ def _new_hole(body: str) -> HoleExpression | None:
                 has_default=simple[2] if simple else False,
                 evaluate_jinja=evaluate_jinja,
             )
-            _BY_ID.append(found)
     return found
 
 
@@ -315,18 +360,16 @@ class Rewritten:
 
     source: str
     holes: frozenset[int]
+    #: The expression of each hole, by id.
+    expressions: Mapping[int, HoleExpression] = dataclasses.field(default_factory=dict)
 
 
-_REWRITTEN: dict[str, Rewritten] = {}
-
-
+@functools.lru_cache(maxsize=8192)
 def rewrite(source: str) -> Rewritten:
-    """``source`` with every hole-able ``{{ expression }}`` printing a hole instead."""
-    cached = _REWRITTEN.get(source)
-    if cached is not None:
-        return cached
+    """``source`` with every hole-able ``{{ expression }}`` printing a hole instead (a pure
+    function of the text: cached, bounded)."""
     pieces: list[str] = []
-    holes: set[int] = set()
+    holes: dict[int, HoleExpression] = {}
     position = 0
     for start, end, kind in constructs(source):
         if kind != "expression":
@@ -341,15 +384,15 @@ def rewrite(source: str) -> Rewritten:
             continue
         pieces.append(source[position:start])
         pieces.append(f"{{{{{left} {hole_name(hole.id)} {right}}}}}")
-        holes.add(hole.id)
+        if holes.setdefault(hole.id, hole).source != hole.source:
+            return Rewritten(source, frozenset())  # two expressions, one digest: never fill
         position = end
     pieces.append(source[position:])
     result = Rewritten(source, frozenset())
     if holes:
         candidate = "".join(pieces)
         if _holes_only_printed(candidate):
-            result = Rewritten(candidate, frozenset(holes))
-    _REWRITTEN[source] = result
+            result = Rewritten(candidate, frozenset(holes), holes)
     return result
 
 
@@ -407,7 +450,7 @@ def text_template(source: str) -> TextTemplate | None:
         if found is None:
             return None
         pieces.append(text[position:start])
-        pieces.append(expression(int(found.group(1))))
+        pieces.append(rewritten.expressions[int(found.group(1))])
         position = end
     pieces.append(text[position:])
     literal = "".join(p for p in pieces if isinstance(p, str))
@@ -419,19 +462,11 @@ def text_template(source: str) -> TextTemplate | None:
 _HOLE_REFERENCE = re.compile(re.escape(HOLE_PREFIX) + r"\d+")
 
 
-_KEYED: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
-
-
+@functools.lru_cache(maxsize=8192)
 def keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """What a rewritten template still reads outside its holes, which keys its symbolic
     render: the attributes whose values it reads, and those it only tests for presence
     (``{% if profile.first_name is defined %}``); ``None`` when unknowable."""
-    if source not in _KEYED:
-        _KEYED[source] = _keyed_dependencies(source)
-    return _KEYED[source]
-
-
-def _keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     text = _HOLE_REFERENCE.sub("''", source)
     read = profile_dependencies(text)
     if read is None:
@@ -457,46 +492,29 @@ def _keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | 
     return frozenset(valued), frozenset(read - valued)
 
 
-#: By the atom object itself (kept alive with its result, so its id is not reused): two
-#: projects may hold the same atom with different image paths.
-_ATOMS: dict[int, tuple[Atom, tuple[Atom, frozenset[int]]]] = {}
+def symbolic_atom(atom: Atom) -> tuple[Atom, Mapping[int, HoleExpression]]:
+    """The atom with its templates rewritten (URL fields left alone), and its holes' expressions
+    by id (planned once per combination: the rewrites themselves are cached)."""
+    return _symbolic_atom(atom)
 
 
-def symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
-    """The atom with its templates rewritten (URL fields left alone), and its holes."""
-    cached = _ATOMS.get(id(atom))
-    if cached is None or cached[0] is not atom:
-        if len(_ATOMS) >= 10_000:  # a long-lived process reloading projects (the preview)
-            _ATOMS.clear()
-        cached = _ATOMS[id(atom)] = (atom, _symbolic_atom(atom))
-    return cached[1]
-
-
-def _symbolic_atom(atom: Atom) -> tuple[Atom, frozenset[int]]:
-    holes: set[int] = set()
+def _symbolic_atom(atom: Atom) -> tuple[Atom, Mapping[int, HoleExpression]]:
+    holes: dict[int, HoleExpression] = {}
     fields: dict[str, Any] = {}
     for name, value in atom.fields.items():
         if isinstance(value, str) and name not in URL_FIELDS:
             rewritten = rewrite(value)
-            holes |= rewritten.holes
+            holes.update(rewritten.expressions)
             value = rewritten.source
         fields[name] = value
     body = atom.body
     if body is not None:
         rewritten = rewrite(body.source)
-        holes |= rewritten.holes
+        holes.update(rewritten.expressions)
         body = dataclasses.replace(body, source=rewritten.source)
     if not holes:
-        return atom, frozenset()
-    return dataclasses.replace(atom, fields=fields, body=body), frozenset(holes)
-
-
-def symbolic_layout(layout: Layout, replaced: Mapping[str, str]) -> Layout:
-    """``layout`` with the sources of some parts replaced."""
-    parts: dict[str, TemplateSource] = dict(layout.parts)
-    for name, source in replaced.items():
-        parts[name] = dataclasses.replace(parts[name], source=source)
-    return dataclasses.replace(layout, parts=parts)
+        return atom, {}
+    return dataclasses.replace(atom, fields=fields, body=body), holes
 
 
 # -- how layouts use slot fields ------------------------------------------------------------
@@ -540,20 +558,15 @@ def _root(node: nodes.Node) -> nodes.Node:
     return node
 
 
-_TAINTED: dict[tuple[str, ...], frozenset[tuple[str, ...]] | None] = {}
-
-
 def tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
     """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
     the layout ``sources`` use other than by printing or testing them; ``None`` when it
     cannot tell (a slot reached through a variable)."""
-    key = tuple(sources)
-    if key not in _TAINTED:
-        _TAINTED[key] = _tainted_fields(key)
-    return _TAINTED[key]
+    return _tainted_fields(tuple(sources))
 
 
-def _tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
+@functools.lru_cache(maxsize=1024)
+def _tainted_fields(sources: tuple[str, ...]) -> frozenset[tuple[str, ...]] | None:
     """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
     the layout ``sources`` use other than by printing or testing them; ``None`` when it
     cannot tell (a slot reached through a variable)."""
@@ -668,6 +681,8 @@ class SymbolicOutput:
     slots: tuple[tuple[int, int], ...]
     holes: tuple[int, ...]
     fillers: tuple[tuple[str, Any, Filler | None], ...]
+    #: Per top-level string field with holes: its literal length and the slots it prints.
+    lengths: Mapping[str, tuple[int, tuple[int, ...]]] = dataclasses.field(default_factory=dict)
 
     def values(self, texts: Mapping[int, str]) -> tuple[str, ...]:
         return tuple(
@@ -676,6 +691,13 @@ class SymbolicOutput:
                 for hole, depth in self.slots
             ]
         )
+
+    def with_value(self, values: tuple[str, ...], hole: int, text: str) -> tuple[str, ...]:
+        """``values`` with hole ``hole`` (the stand-in, say) filled with ``text``."""
+        filled = list(values)
+        for index, depth in _slots_of(self.slots, hole):
+            filled[index] = text if not depth else _escaped(text, depth)
+        return tuple(filled)
 
     def fill(self, values: tuple[str, ...]) -> dict[str, Any]:
         return {
@@ -690,13 +712,25 @@ class SymbolicOutput:
 
     def length(self, name: str, values: tuple[str, ...]) -> int:
         """The length of a string field once filled, without building it."""
+        known = self.lengths.get(name)
+        if known is not None:
+            literal, printed = known
+            return literal + sum([len(values[index]) for index in printed])
         value = self.fields[name]
         if not isinstance(value, Leaf):
             return len(value)
         return sum(len(p) if isinstance(p, str) else len(values[p]) for p in value.pieces)
 
 
+@functools.lru_cache(maxsize=1024)
+def _slots_of(slots: tuple[tuple[int, int], ...], hole: int) -> tuple[tuple[int, int], ...]:
+    """(index, escapes) of the slots that ``hole`` fills."""
+    return tuple((index, depth) for index, (found, depth) in enumerate(slots) if found == hole)
+
+
+@functools.lru_cache(maxsize=4096)
 def _escaped(text: str, depth: int) -> str:
+    # Few distinct values repeat across profiles (names, cities): escape each once.
     for _ in range(depth):
         text = str(escape(text))
     return text
@@ -801,7 +835,15 @@ def split_output(
     ordered = sorted(splitter.slots.items(), key=lambda item: item[1])
     holes = tuple(sorted({hole for (hole, _), _ in ordered if hole != UNSUBSCRIBE}))
     fillers = tuple((name, value, _filler(value)) for name, value in template.items())
-    return SymbolicOutput(template, tuple(key for key, _ in ordered), holes, fillers)
+    lengths = {
+        name: (
+            sum(len(p) for p in value.pieces if isinstance(p, str)),
+            tuple(p for p in value.pieces if isinstance(p, int)),
+        )
+        for name, value in template.items()
+        if isinstance(value, Leaf)
+    }
+    return SymbolicOutput(template, tuple(key for key, _ in ordered), holes, fillers, lengths)
 
 
 __all__ = [
@@ -810,21 +852,22 @@ __all__ = [
     "TOKEN_OPEN",
     "UNSUBSCRIBE",
     "URL_FIELDS",
+    "FillKind",
     "HoleExpression",
     "Leaf",
     "Rewritten",
     "SymbolicOutput",
     "TextTemplate",
     "carries_hole",
-    "expression",
+    "fill_kind",
     "holds_marker",
+    "hole_id",
     "hole_name",
     "keyed_dependencies",
     "marker",
     "rewrite",
     "split_output",
     "symbolic_atom",
-    "symbolic_layout",
     "tainted_fields",
     "text_template",
     "views_clean",
