@@ -148,6 +148,10 @@ class ListenError(AtomcastError):
     """A server cannot listen where it was asked to (port in use, not allowed, no such host)."""
 
 
+class ServeError(AtomcastError):
+    """``atomcast serve`` cannot start as asked (no API keys for a public bind, a bad key)."""
+
+
 class RequestError(AtomcastError):
     """A request to the preview server that is refused: ``status`` is the HTTP 4xx code."""
 
