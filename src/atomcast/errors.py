@@ -173,6 +173,11 @@ class ReviewError(AtomcastError):
     repository, a campaign neither side has (bad arguments, exit status 2 on the CLI)."""
 
 
+class StoreError(AtomcastError):
+    """The decision store cannot be opened, read or written: a bad ``--store`` URL, a
+    database that refuses the connection, a schema written by another atomcast."""
+
+
 class ResultsError(AtomcastError):
     """``atomcast results`` cannot run: no decision log, an unreadable events file, an
     unknown metric. (Bad event *records* are never errors: they are counted as rejected.)"""
