@@ -153,11 +153,14 @@ class ServeError(AtomcastError):
 
 
 class RequestError(AtomcastError):
-    """A request to the preview server that is refused: ``status`` is the HTTP 4xx code."""
+    """A request to the preview or decision server that is refused: ``status`` is the HTTP
+    4xx code."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: The request field at fault (``profile.email``), when one is.
+        self.field = field
 
 
 class InitError(AtomcastError):

@@ -55,7 +55,9 @@ class ServeMetrics:
     """The server's metrics, in a registry of their own (several apps can share a process,
     as tests do, without clashing in prometheus-client's global registry)."""
 
-    registry: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=True))
+    registry: CollectorRegistry = field(
+        default_factory=lambda: CollectorRegistry(auto_describe=True)
+    )
     requests: Counter = field(init=False)
     latency: Histogram = field(init=False)
     errors: Counter = field(init=False)
@@ -125,7 +127,7 @@ class ServeMetrics:
         if folder is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=folder)
+        multiprocess.MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
 
     @staticmethod
@@ -133,4 +135,4 @@ class ServeMetrics:
         """Drop a finished worker's live gauges (multiprocess mode only)."""
         folder = multiprocess_dir()
         if folder is not None:
-            multiprocess.mark_process_dead(pid, folder)
+            multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
