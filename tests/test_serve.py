@@ -82,7 +82,7 @@ def test_a_channel_subset_equals_render_with_channel(demo: Any, channels: list[s
 
 
 def test_instants_of_one_day_share_a_renderer_and_still_match_render(demo: Any) -> None:
-    client, state = demo
+    client, _ = demo
     name = "outdoors-sam"
     for at in ("2026-08-31T00:00:00Z", "2026-08-31T23:59:59Z", "2026-09-01T00:00:00Z"):
         body = render_body("summer-sale", persona(ROOT, name), at=at)
