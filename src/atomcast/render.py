@@ -41,7 +41,7 @@ from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
 from atomcast.models import CHANNELS, Channel
 from atomcast.project import Atom, Layout, Project, brand_asset
 from atomcast.schema import Profile, validate_profile
-from atomcast.selection import Selection, Selector, parse_instant
+from atomcast.selection import Pinned, Selection, Selector, parse_instant
 from atomcast.symbolic import (
     UNSUBSCRIBE,
     HoleExpression,
@@ -137,9 +137,11 @@ class RenderResult:
     experiments: Mapping[str, str]
     decisions: Mapping[str, str | None]
     channels: dict[str, ChannelOutput] = field(default_factory=dict)
+    #: Rendered from a stored decision: whether it was kept whole (``None``: not asked).
+    sticky: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "profile_id": self.profile_id,
             "campaign": self.campaign,
             "segments": list(self.segments),
@@ -147,6 +149,9 @@ class RenderResult:
             "decisions": dict(self.decisions),
             "channels": {name: out.to_json() for name, out in self.channels.items()},
         }
+        if self.sticky is not None:
+            record["sticky"] = self.sticky
+        return record
 
 
 class Renderer:
@@ -301,19 +306,24 @@ class CampaignRenderer:
             found |= dependencies
         return frozenset(found)
 
-    def render_raw(self, raw: Mapping[str, Any]) -> RenderResult:
+    def render_raw(self, raw: Mapping[str, Any], *, pinned: Pinned | None = None) -> RenderResult:
         """Validate a raw profile mapping, then render it.
 
         :raises ProfileError: when the profile does not fit the schema.
         """
-        return self.render(validate_profile(self.project.schema, raw))
+        return self.render(validate_profile(self.project.schema, raw), pinned=pinned)
 
-    def select(self, profile: Profile) -> Selection:
-        return self.renderer.selector.select(profile, self.name, self.at, self.channels)
+    def select(self, profile: Profile, *, pinned: Pinned | None = None) -> Selection:
+        return self.renderer.selector.select(
+            profile, self.name, self.at, self.channels, pinned=pinned
+        )
 
-    def render(self, profile: Profile) -> RenderResult:
+    def render(self, profile: Profile, *, pinned: Pinned | None = None) -> RenderResult:
         """Render every requested channel for ``profile``; a channel's failure stays in that
         channel (``status: error``).
+
+        :param pinned: a stored decision (``atomcast.store.StoredDecision``) to keep: its
+            arms and atoms where they still exist (``sticky`` says whether all did).
 
         :raises LimitError: when choosing the atoms (segments, rules) alone ran past
             ``limits.record_timeout`` or a ``$regex`` past ``limits.regex_timeout``.
@@ -322,7 +332,7 @@ class CampaignRenderer:
         try:
             guard = WATCHDOG.enter(self.limits.record_timeout)
             try:
-                return self._render(profile, guard)
+                return self._render(profile, guard, pinned)
             finally:
                 WATCHDOG.leave(guard)
         except Expired:
@@ -332,8 +342,10 @@ class CampaignRenderer:
         finally:
             LIMITS.reset(token)
 
-    def _render(self, profile: Profile, guard: Deadline | None) -> RenderResult:
-        selection = self.select(profile)
+    def _render(
+        self, profile: Profile, guard: Deadline | None, pinned: Pinned | None = None
+    ) -> RenderResult:
+        selection = self.select(profile, pinned=pinned)
         brand = self.renderer.brand
         context: dict[str, Any] = {
             "profile": profile.attributes,
@@ -349,6 +361,7 @@ class CampaignRenderer:
             segments=selection.segments,
             experiments=selection.experiments,
             decisions=decisions,
+            sticky=selection.sticky,
         )
         decided = tuple(decisions.values())
         # A hole (a first name, say) is usually in every channel: evaluate it once.

@@ -13,7 +13,7 @@ import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from atomcast.errors import UnknownCampaignError
 from atomcast.models import CampaignConfig, Channel, SlotConfig
@@ -134,6 +134,8 @@ class Selection:
     experiments: Mapping[str, str]
     slots: Mapping[str, SlotDecision]
     channels: Mapping[Channel, ChannelPlan] = field(default_factory=dict)
+    #: With a pinned decision: whether every stored arm and atom was kept; else ``None``.
+    sticky: bool | None = None
 
     @property
     def decisions(self) -> dict[str, str | None]:
@@ -143,6 +145,16 @@ class Selection:
 
     def atoms_for(self, channel: Channel) -> dict[str, Atom | None]:
         return {name: d.by_channel.get(channel) for name, d in self.slots.items()}
+
+
+class Pinned(Protocol):
+    """A decision made earlier for the profile (the decision store's record) to keep."""
+
+    @property
+    def experiments(self) -> Mapping[str, str]: ...
+
+    @property
+    def decisions(self) -> Mapping[str, str | None]: ...
 
 
 def slot_tags(config: CampaignConfig, slot: str) -> frozenset[str] | None:
@@ -290,11 +302,22 @@ class Selector:
         return atom.when is None or atom.when.fn(profile.attributes, segments)
 
     def select(
-        self, profile: Profile, campaign: str, at: dt.datetime, channels: Sequence[Channel] = ()
+        self,
+        profile: Profile,
+        campaign: str,
+        at: dt.datetime,
+        channels: Sequence[Channel] = (),
+        *,
+        pinned: Pinned | None = None,
     ) -> Selection:
+        """The profile's decision; with ``pinned``, its stored arms and atoms where they
+        still exist (a slot whose atom is gone is decided afresh: ``sticky`` is false)."""
         plan = self.plan(campaign, at)
         segments = self.segments_of(profile)
         arms = {exp.name: exp.assign(profile.id, campaign) for exp in plan.experiments}
+        sticky: bool | None = None
+        if pinned is not None:
+            arms, sticky = _pinned_arms(plan, arms, pinned.experiments)
         attributes = profile.attributes
         locale = attributes.get("locale")
         chain = self._chains.get(locale)
@@ -314,6 +337,18 @@ class Selector:
                 self._selections.clear()
             self._selections[key] = cached
         decided, content_plans = cached
+        decisions: dict[str, SlotDecision] = {}
+        for slot in plan.slots:
+            slot_decided = decided[slot.name]
+            decision = slot_decided.decision
+            if decision is None:
+                ranked = rank_groups(slot_decided.groups, profile.id, plan.name, slot.name)
+                decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
+            decisions[slot.name] = decision
+        if pinned is not None:
+            kept = self._pin(plan, decisions, pinned.decisions, wanted)
+            sticky = sticky and kept
+            content_plans = {channel: _content_plan(plan, channel, decisions) for channel in wanted}
         if plan.config.transactional:
             channel_plans = content_plans
         else:
@@ -323,14 +358,6 @@ class Selector:
                 channel: ready if consent.get(channel) is True else _no_consent(channel)
                 for channel, ready in content_plans.items()
             }
-        decisions: dict[str, SlotDecision] = {}
-        for slot in plan.slots:
-            slot_decided = decided[slot.name]
-            decision = slot_decided.decision
-            if decision is None:
-                ranked = rank_groups(slot_decided.groups, profile.id, plan.name, slot.name)
-                decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
-            decisions[slot.name] = decision
         return Selection(
             profile=profile,
             campaign=plan,
@@ -339,7 +366,38 @@ class Selector:
             experiments=arms,
             slots=decisions,
             channels=channel_plans,
+            sticky=sticky,
         )
+
+    def _pin(
+        self,
+        plan: CampaignPlan,
+        decisions: dict[str, SlotDecision],
+        stored: Mapping[str, str | None],
+        wanted: tuple[Channel, ...],
+    ) -> bool:
+        """Put each slot's stored atom first in ``decisions`` (in place); the channel rules
+        still apply (a channel it does not serve takes the next candidate that does).
+
+        :returns: whether every stored atom still exists.
+        """
+        kept = True
+        for slot in plan.slots:
+            atom_id = stored.get(slot.name)
+            if atom_id is None:
+                continue  # nothing filled the slot then, or a slot added since: decide now
+            atom = self.project.atoms.get(atom_id)
+            if atom is None:
+                kept = False
+                continue
+            fresh = decisions[slot.name]
+            chosen = fresh.chosen
+            if chosen is not None and chosen.id == atom.id:
+                continue
+            ranked = (atom, *(other for other in fresh.ranked if other.id != atom.id))
+            locale = fresh.locale if fresh.locale is not None else atom.locale
+            decisions[slot.name] = _by_channel(slot, locale, ranked, wanted)
+        return kept
 
     def _conditional_atoms(self, plan: CampaignPlan, chain: tuple[str, ...]) -> tuple[Atom, ...]:
         """The plan's atoms in ``chain``'s locales with a ``when`` condition, once each."""
@@ -403,6 +461,24 @@ class Selector:
             return _Decided(locale, groups, None)
         ranked = tuple(group[0] for group in groups)
         return _Decided(locale, groups, _by_channel(slot, locale, ranked, channels))
+
+
+def _pinned_arms(
+    plan: CampaignPlan, arms: Mapping[str, str], stored: Mapping[str, str]
+) -> tuple[dict[str, str], bool]:
+    """The stored arm of each experiment that still has it; an experiment added since is
+    assigned now. :returns: the arms, and whether every stored arm was kept."""
+    kept = True
+    result = dict(arms)
+    for experiment in plan.experiments:
+        arm = stored.get(experiment.name)
+        if arm is None:
+            continue
+        if arm in dict(experiment.arms) or (arm == HOLDOUT and experiment.holdout > 0):
+            result[experiment.name] = arm
+        else:
+            kept = False
+    return result, kept
 
 
 def _content_plan(

@@ -108,6 +108,14 @@ def _channels(values: tuple[str, ...]) -> tuple[str, ...]:
     show_default=True,
     help="Bar on a terminal, a log line every few seconds otherwise.",
 )
+@click.option(
+    "--store",
+    "store",
+    default=None,
+    metavar="URL",
+    help="Also store each profile's decision: sqlite:///PATH or postgresql://... (resume "
+    "with the same URL).",
+)
 def batch_command(
     directory: Path,
     campaign: str,
@@ -122,6 +130,7 @@ def batch_command(
     output_format: str,
     chunk_size: int | None,
     progress_mode: str,
+    store: str | None,
 ) -> None:
     """Render every profile of a file into OUT (rendered, rejects, manifest).
 
@@ -130,12 +139,14 @@ def batch_command(
     """
     from atomcast.batch.engine import BatchJob, interrupted_run
     from atomcast.batch.guard import refuse_if_locked
+    from atomcast.batch.storing import check_store_url
 
     # A job started in the background by a shell (`atomcast batch ... &`) inherits SIGINT
     # ignored, and Python then leaves it so: Ctrl-C or `kill -INT` would not stop it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     wanted = _channels(channels)
     try:
+        check_store_url(store)  # a typo in the URL is refused before anything is rendered
         refuse_if_locked(out)  # before the project loads: a busy OUT is refused at once
         if resume and at is None:
             previous = interrupted_run(out)
@@ -152,6 +163,7 @@ def batch_command(
             chunk_size=chunk_size,
             resume=resume,
             progress=progress,
+            store=store,
         )
     except ProjectError as exc:
         for problem in exc.problems:

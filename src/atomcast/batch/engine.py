@@ -93,6 +93,7 @@ from atomcast.batch.readers import (
     open_profiles,
 )
 from atomcast.batch.stats import MAX_REASONS, ChunkStats, merge_all, ranked_counts
+from atomcast.batch.storing import StoringJournal
 from atomcast.errors import AtomcastError, BatchError, LimitError, ProfileError, RenderError
 from atomcast.project import Layout, Project, load_project
 from atomcast.render import CampaignRenderer, Renderer, RenderResult
@@ -369,6 +370,7 @@ class BatchJob:
         chunk_size: int | None = None,
         resume: bool = False,
         progress: BatchProgress | None = None,
+        store: str | None = None,
     ) -> BatchReport:
         """Render a whole profile file into ``out`` (see :func:`render_batch`)."""
         options = BatchOptions(
@@ -378,6 +380,7 @@ class BatchJob:
             output_format=output_format,
             chunk_size=chunk_size,
             resume=resume,
+            store=store,
         )
         return run_batch(self, Path(profiles), Path(out), options, progress or NullProgress())
 
@@ -567,6 +570,8 @@ class BatchOptions:
     output_format: OutputFormat = "jsonl"
     chunk_size: int | None = None
     resume: bool = False
+    #: Decision store URL: each committed chunk's decisions are stored (see batch.storing).
+    store: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -865,7 +870,7 @@ def _run_locked(
 ) -> BatchReport:
     """:func:`run_batch` once ``out`` is locked for this process."""
     started_at, t0 = started
-    journal = Journal(out)
+    journal = StoringJournal(out, options.store)
     previous: JournalHeader | None = journal.read_header() if journal.exists() else None
     if previous is not None and not options.resume:
         raise BatchError(
@@ -1072,6 +1077,7 @@ def render_batch(
     chunk_size: int | None = None,
     resume: bool = False,
     progress: BatchProgress | None = None,
+    store: str | None = None,
 ) -> BatchReport:
     """Render every profile of a .jsonl, .csv or .parquet file, like ``atomcast batch``.
 
@@ -1083,6 +1089,8 @@ def render_batch(
     :param engine: ``local`` (processes on this machine) or ``dask`` (a ``distributed``
         cluster at ``scheduler``, or a LocalCluster of ``workers`` processes).
     :param resume: continue an interrupted run in ``out`` (same input, content and options).
+    :param store: a decision store URL (``sqlite:///PATH``, ``postgresql://...``): every
+        rendered profile's decision is stored there, chunk by chunk.
     :raises BatchError: see :func:`run_batch`.
 
     Example::
@@ -1106,6 +1114,7 @@ def render_batch(
         chunk_size=chunk_size,
         resume=resume,
         progress=progress,
+        store=store,
     )
 
 
