@@ -118,7 +118,8 @@ class ServerProcess:
         raise AssertionError(f"server did not start: {self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def events(self, name: str) -> list[dict[str, Any]]:
