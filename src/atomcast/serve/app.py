@@ -226,9 +226,11 @@ class ServeState:
             return None
         try:
             return self.store.get(campaign, profile_id)
-        except (StoreError, OSError) as exc:
+        except Exception as exc:  # a driver's own error too: the answer must not depend on it
             self.metrics.errors.labels("store").inc()
-            self.log.event("store_error", error=exc.__class__.__name__, detail=str(exc)[:300])
+            # The message may quote the profile's id: it is a profile value, not logged.
+            detail = str(exc).replace(profile_id, "<profile id>") if profile_id else str(exc)
+            self.log.event("store_error", error=exc.__class__.__name__, detail=detail[:300])
             return None
 
     def render(self, request: RenderRequest, content: Content) -> RenderAnswer:
