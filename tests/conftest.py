@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,34 @@ def mini_project(tmp_path: Path) -> Path:
 def demo_project(tmp_path: Path) -> Path:
     """A copy of the demo project at the repository root, safe to edit."""
     return copy_project(ROOT, tmp_path / "demo")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for the session (tests/pg.py): its URL.
+
+    Without the server binaries the tests that need it skip, naming the package, except in
+    CI (``CI`` set), where they fail: CI must run them.
+    """
+    from tests.pg import PostgresMissing, PostgresServer
+
+    try:
+        server = PostgresServer()
+    except PostgresMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc), pytrace=False)
+        pytest.skip(str(exc))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """The session's server with no decision store in it yet."""
+    import psycopg
+
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS atomcast_decisions, atomcast_store_meta")
+    return postgres_server
