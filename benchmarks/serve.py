@@ -259,7 +259,7 @@ def main() -> None:
             stores.append(url)
         header = (
             f"{'scenario':<14}{'store':<8}{'rate':>6}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-            f"{'p99 ms':>9}{'max ms':>9}{'failed':>8}{'target':>10}"
+            f"{'p99 ms':>9}{'max ms':>9}{'failed':>8}  {'target':<12}{'load':>6}"
         )
         print(header)
         for store in stores:
@@ -271,13 +271,14 @@ def main() -> None:
                     requests = requests_for(profiles, scenario.channels, port)
                     asyncio.run(drive(port, requests, scenario.rate, args.warmup))
                     result = asyncio.run(drive(port, requests, scenario.rate, args.seconds))
+                    load = os.getloadavg()[0]
                     met = "ok" if result["p99"] < scenario.target_p99_ms else "MISSED"
                     target = f"<{scenario.target_p99_ms:g} {met}"
                     print(
                         f"{scenario.name:<14}{'sqlite' if store else '-':<8}"
                         f"{scenario.rate:>6.0f}{result['throughput']:>9.1f}{result['p50']:>9.2f}"
                         f"{result['p95']:>9.2f}{result['p99']:>9.2f}{result['max']:>9.1f}"
-                        f"{result['failed']:>8}{target:>10}",
+                        f"{result['failed']:>8}  {target:<12}{load:>6.1f}",
                         flush=True,
                     )
             finally:

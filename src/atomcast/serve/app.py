@@ -46,7 +46,7 @@ from atomcast.serve.auth import ApiKeys, bearer_token
 from atomcast.serve.content import Content, ContentHolder
 from atomcast.serve.logs import AccessRecord, JsonLog
 from atomcast.serve.metrics import CONTENT_TYPE_LATEST, ServeMetrics
-from atomcast.serve.reload import Reloader
+from atomcast.serve.reload import Reloader, settle_heap
 from atomcast.store import DecisionStore, StoredDecision, open_store
 
 __all__ = [
@@ -68,6 +68,8 @@ OPEN_PATHS = frozenset({ROUTE_HEALTH})
 MAX_BODY_BYTES = 256 * 1024
 REQUEST_FIELDS = ("campaign", "profile", "channels", "at")
 CONTENT_HEADER = b"atomcast-content"
+#: Host header values whose verdict is remembered (then forgotten all at once).
+HOSTS_REMEMBERED = 64
 _METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"})
 #: Where renders run: on the event loop itself, or on one thread of their own per process
 #: (the loop stays free to read requests and answer health and metrics meanwhile).
@@ -87,6 +89,9 @@ class ServeSettings:
     watch: bool = False
     render_in: RenderIn = DEFAULT_RENDER_IN
     access_log: bool = True
+    #: Freeze the loaded content out of the garbage collector's walks (a server process's
+    #: own choice: it changes the whole process's collector).
+    settle_heap: bool = False
 
     ENV = "ATOMCAST_SERVE_SETTINGS"
 
@@ -212,12 +217,34 @@ class ServeState:
     reloader: Reloader = field(init=False)
     executor: ThreadPoolExecutor | None = None
     host_policy: HostPolicy = field(init=False)
+    hosts_seen: dict[bytes, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.reloader = Reloader(self.holder, self.metrics, self.log)
+        self.reloader = Reloader(
+            self.holder, self.metrics, self.log, settle=self.settings.settle_heap
+        )
         self.host_policy = HostPolicy.for_bind(self.settings.host)
 
     # -- per request ----------------------------------------------------------------
+
+    def host_refusal(self, header: bytes) -> str | None:
+        """Why a ``Host`` header is refused, else ``None`` (remembered per value: clients
+        send the same few)."""
+        if header in self.hosts_seen:
+            return self.hosts_seen[header]
+        host = header.decode("latin-1")
+        refused: str | None = None
+        if self.keys.required:
+            # Behind a load balancer any name may arrive; the key guards the door.
+            if split_host(host) is None:
+                refused = "malformed Host header"
+        elif not self.host_policy.allows_host(host):
+            # Keyless means loopback: refuse names a rebinding web page would send.
+            refused = "Host header is not this server's"
+        if len(self.hosts_seen) >= HOSTS_REMEMBERED:
+            self.hosts_seen.clear()
+        self.hosts_seen[header] = refused
+        return refused
 
     def lookup(self, campaign: str, profile_id: str) -> StoredDecision | None:
         """The stored decision, or ``None`` (also when the store fails: a fresh decision is
@@ -266,6 +293,8 @@ class ServeState:
             self.store = await asyncio.to_thread(open_store, self.settings.store_url)
         self.metrics.serving(self.holder.fingerprint)
         self.reloader.start(loop, watch=self.settings.watch)
+        if self.settings.settle_heap:
+            settle_heap()
         self.log.event("started", content=self.holder.fingerprint, root=str(self.holder.root))
 
     async def stop(self) -> None:
@@ -399,14 +428,9 @@ class ServeMiddleware:
         hosts = [value for key, value in scope.get("headers", ()) if key == b"host"]
         if len(hosts) != 1:
             return RequestError(400, "exactly one Host header is needed")
-        host = hosts[0].decode("latin-1")
-        if state.keys.required:
-            # Behind a load balancer any name may arrive; the key guards the door.
-            if split_host(host) is None:
-                return RequestError(400, "malformed Host header")
-        elif not state.host_policy.allows_host(host):
-            # Keyless means loopback: refuse names a rebinding web page would send.
-            return RequestError(400, "Host header is not this server's")
+        refused = state.host_refusal(hosts[0])
+        if refused is not None:
+            return RequestError(400, refused)
         path: str = scope["path"]
         if state.keys.required and path.startswith("/v1/") and path not in OPEN_PATHS:
             headers = [value for key, value in scope.get("headers", ()) if key == b"authorization"]

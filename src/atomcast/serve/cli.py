@@ -146,6 +146,7 @@ def _serve(
         watch=watch,
         render_in="thread" if render_in == "thread" else "loop" if render_in else DEFAULT_RENDER_IN,
         access_log=access_log,
+        settle_heap=True,
     )
     sock = listen_socket(host, port)
     try:
