@@ -163,3 +163,17 @@ def test_a_broken_project_is_reported_before_serving(demo_project: Path) -> None
         assert done.returncode == 1
         assert "headline-summer-a.md" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_watch_reloads_on_a_saved_file(demo_project: Path, tmp_path: Path) -> None:
+    atom = demo_project / ATOM
+    body = render_body("summer-sale", WEB, at=DEMO_AT, channels=["web"])
+    with ServerProcess(demo_project, tmp_path / "serve.log", "--watch") as server:
+        first = httpx.get(server.url + "/v1/health").json()["content"]
+        atom.write_text(atom.read_text().replace("Long days", "Watched days"), encoding="utf-8")
+        wait_for(
+            lambda: any(e["trigger"] == "watch" and e["changed"] for e in server.events("reload")),
+            what="the watcher's reload",
+        )
+        assert httpx.get(server.url + "/v1/health").json()["content"] != first
+        assert "Watched days" in _render(server, body).json()["channels"]["web"]["html"]
