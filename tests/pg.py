@@ -57,7 +57,9 @@ def free_port() -> int:
 class PostgresServer:
     """One throwaway cluster; :meth:`start` then :meth:`stop`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """:param durable: keep PostgreSQL's fsync on (for benchmarks); tests turn it off."""
+        self.durable = durable
         self.initdb = find_binary("initdb")
         self.pg_ctl = find_binary("pg_ctl")
         self.folder = Path(tempfile.mkdtemp(prefix="atomcast-pg-"))
@@ -92,7 +94,7 @@ class PostgresServer:
             "--auth=trust",
             "--encoding=UTF8",
             "--no-locale",
-            "--no-sync",
+            *(() if self.durable else ("--no-sync",)),
         )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
@@ -100,9 +102,10 @@ class PostgresServer:
             self.port = free_port()
             options = (
                 f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=50 -c shared_buffers=32MB"
             )
+            if not self.durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             done = self._run(
                 str(self.pg_ctl),
                 "-D",

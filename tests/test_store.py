@@ -167,6 +167,10 @@ def test_unicode_round_trips_in_keys_and_values(store_url: str) -> None:
         ({"profile_id": "x" * 1025}, "longer than 1024"),
         ({"decisions": {"offer": "a\x00b"}}, "NUL"),
         ({"segments": ("\ud800",)}, "surrogate"),
+        ({"segments": (1,)}, "not of its type"),
+        ({"experiments": {"headline-test": None}}, "not of its type"),
+        ({"decisions": {"offer": 5}}, "not of its type"),
+        ({"at": "2026-07-15"}, "not of its type"),
     ],
 )
 def test_a_record_that_cannot_be_stored_is_refused_and_nothing_is_written(

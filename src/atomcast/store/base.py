@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,48 +96,108 @@ def storable_key(campaign: str, profile_id: str) -> bool:
     )
 
 
-def check_record(record: StoredDecision) -> str | None:
-    """Why ``record`` cannot be stored, or ``None`` when it can."""
-    for name, value in (("campaign", record.campaign), ("profile_id", record.profile_id)):
-        if not isinstance(value, str) or not value:
-            return f"{name} must be a non-empty string"
-        if len(value) > MAX_KEY:
-            return f"{name} is longer than {MAX_KEY} characters"
-        if not _storable(value):
-            return f"{name} holds a NUL or an unpaired surrogate"
-    texts = [record.content, *record.segments]
-    for mapping in (record.experiments, record.decisions):
-        for key, item in mapping.items():
-            texts.append(key)
-            if item is not None:
-                texts.append(item)
-    if not all(isinstance(text, str) and _storable(text) for text in texts):
-        return "a segment, experiment, slot or atom holds a NUL or an unpaired surrogate"
+#: A record as both backends write it: campaign, profile id, UTC instant, content, then the
+#: segments, experiments and decisions as JSON text.
+Row = tuple[str, str, dt.datetime, str, str, str, str]
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_UNSET: Any = object()
+
+
+def _key_problem(name: str, value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"{name} must be a non-empty string"
+    if len(value) > MAX_KEY:
+        return f"{name} is longer than {MAX_KEY} characters"
+    if not _storable(value):
+        return f"{name} holds a NUL or an unpaired surrogate"
     return None
 
 
-def checked(records: Sequence[StoredDecision]) -> list[StoredDecision]:
-    """``records`` with one record per key (the later wins), each checked.
+def _text_ok(value: Any) -> bool:
+    return isinstance(value, str) and _storable(value)
 
-    :raises StoreError: naming the first record that cannot be stored.
+
+def _content_text(value: Any) -> str | None:
+    return value if _text_ok(value) else None
+
+
+def _segments_json(value: Any) -> str | None:
+    items = list(value)
+    return _ENCODE(items) if all(_text_ok(item) for item in items) else None
+
+
+def _mapping_json(value: Any, nullable: bool) -> str | None:
+    items = dict(value)
+    for key, item in items.items():
+        if not _text_ok(key):
+            return None
+        if not (_text_ok(item) or (nullable and item is None)):
+            return None
+    return _ENCODE(items)
+
+
+def _experiments_json(value: Any) -> str | None:
+    return _mapping_json(value, nullable=False)
+
+
+def _decisions_json(value: Any) -> str | None:
+    return _mapping_json(value, nullable=True)
+
+
+_ENCODERS: tuple[Callable[[Any], Any], ...] = (
+    utc,
+    _content_text,
+    _segments_json,
+    _experiments_json,
+    _decisions_json,
+)
+
+
+def encode_rows(records: Sequence[StoredDecision]) -> list[Row]:
+    """``records`` as rows, one per key (of two records with the same key, the later wins).
+
+    A chunk's records share their segment, arm and decision objects: each distinct object
+    is checked and encoded once per call (``records`` keeps them alive, so their ids hold).
+
+    :raises StoreError: naming the first record that cannot be stored, before any is.
     """
-    latest: dict[tuple[str, str], StoredDecision] = {}
+    memos: tuple[dict[int, Any], ...] = tuple({} for _ in _ENCODERS)
+    latest: dict[tuple[str, str], Row] = {}
     for record in records:
-        problem = check_record(record)
+        campaign, profile_id = record.campaign, record.profile_id
+        problem = _key_problem("campaign", campaign) or _key_problem("profile_id", profile_id)
+        columns: list[Any] = [campaign, profile_id]
+        if problem is None:
+            values = (
+                record.at,
+                record.content,
+                record.segments,
+                record.experiments,
+                record.decisions,
+            )
+            for value, encode, memo in zip(values, _ENCODERS, memos, strict=True):
+                encoded = memo.get(id(value), _UNSET)
+                if encoded is _UNSET:
+                    try:
+                        encoded = encode(value)
+                    except (TypeError, ValueError, AttributeError):
+                        encoded = None
+                    memo[id(value)] = encoded
+                if encoded is None:
+                    problem = (
+                        "its instant, content, a segment, experiment, slot or atom is not of "
+                        "its type, or holds a NUL or an unpaired surrogate"
+                    )
+                    break
+                columns.append(encoded)
         if problem is not None:
             raise StoreError(
-                f"cannot store the decision of profile {printable(repr(record.profile_id))} "
-                f"in campaign {printable(repr(record.campaign))}: {problem}"
+                f"cannot store the decision of profile {printable(repr(profile_id))} "
+                f"in campaign {printable(repr(campaign))}: {problem}"
             )
-        key = (record.campaign, record.profile_id)
-        latest.pop(key, None)
-        latest[key] = record
+        latest.pop((campaign, profile_id), None)
+        latest[(campaign, profile_id)] = tuple(columns)
     return list(latest.values())
-
-
-def dump_json(value: Any) -> str:
-    """Compact JSON of a column; keys keep their order (slots in campaign order)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def record_from_row(
@@ -263,11 +323,10 @@ __all__ = [
     "SQLITE_SCHEME",
     "DecisionStore",
     "PostgresLocation",
+    "Row",
     "SqliteLocation",
     "StoredDecision",
-    "check_record",
-    "checked",
-    "dump_json",
+    "encode_rows",
     "load_json",
     "parse_url",
     "record_from_row",

@@ -21,13 +21,11 @@ from atomcast.store.base import (
     META_TABLE,
     SCHEMA_VERSION,
     StoredDecision,
-    checked,
-    dump_json,
+    encode_rows,
     load_json,
     record_from_row,
     redacted,
     storable_key,
-    utc,
 )
 
 #: Seconds to wait for the server when connecting.
@@ -156,18 +154,7 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     def put_many(self, records: Sequence[StoredDecision]) -> None:
-        rows = [
-            (
-                record.campaign,
-                record.profile_id,
-                utc(record.at),
-                record.content,
-                dump_json(list(record.segments)),
-                dump_json(dict(record.experiments)),
-                dump_json(dict(record.decisions)),
-            )
-            for record in checked(records)
-        ]
+        rows = encode_rows(records)
         if not rows:
             return
 

@@ -20,8 +20,7 @@ from atomcast.store.base import (
     META_TABLE,
     SCHEMA_VERSION,
     StoredDecision,
-    checked,
-    dump_json,
+    encode_rows,
     load_json,
     record_from_row,
     storable_key,
@@ -65,7 +64,8 @@ WHERE campaign = ? AND profile_id = ?
 
 def at_text(at: dt.datetime) -> str:
     """The instant as ISO 8601 UTC text with microseconds: it sorts as it compares."""
-    return utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+    return utc(at).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class SqliteStore:
@@ -148,18 +148,13 @@ class SqliteStore:
         return self._connection
 
     def put_many(self, records: Sequence[StoredDecision]) -> None:
-        rows = [
-            (
-                record.campaign,
-                record.profile_id,
-                at_text(record.at),
-                record.content,
-                dump_json(list(record.segments)),
-                dump_json(dict(record.experiments)),
-                dump_json(dict(record.decisions)),
-            )
-            for record in checked(records)
-        ]
+        texts: dict[dt.datetime, str] = {}
+        rows = []
+        for campaign, profile_id, at, *rest in encode_rows(records):
+            text = texts.get(at)
+            if text is None:
+                text = texts[at] = at_text(at)
+            rows.append((campaign, profile_id, text, *rest))
         if not rows:
             return
         with self._lock:
