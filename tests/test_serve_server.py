@@ -177,3 +177,23 @@ def test_watch_reloads_on_a_saved_file(demo_project: Path, tmp_path: Path) -> No
         )
         assert httpx.get(server.url + "/v1/health").json()["content"] != first
         assert "Watched days" in _render(server, body).json()["channels"]["web"]["html"]
+
+
+def test_a_client_that_leaves_mid_body_is_no_internal_error(
+    demo_project: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    with ServerProcess(demo_project, tmp_path / "serve.log") as server:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                sock.sendall(
+                    b"POST /v1/render HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n"
+                    b'{"campaign": "summer-sale", "profile": {"id": '
+                )
+        body = render_body("summer-sale", WEB, at=DEMO_AT)
+        assert _render(server, body).status_code == 200
+        assert not server.events("internal_error")
+        text = httpx.get(server.url + "/metrics").text
+        assert 'atomcast_errors_total{kind="internal"}' not in text

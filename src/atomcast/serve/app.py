@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -358,11 +358,15 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
         raise RequestError(413, too_large)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, too_large)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, too_large)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody is left to answer; not a fault of the server's either.
+        raise RequestError(400, "the client went away before sending the body") from None
     return b"".join(chunks)
 
 
