@@ -490,3 +490,21 @@ def test_the_postgresql_columns_are_queryable_json(postgres_url: str) -> None:
     assert row is not None
     assert row[:3] == ("offer-20", "a", 2)
     assert row[3] == AT
+
+
+def test_processes_creating_the_store_at_once(store_url: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, store_url, f"w{n}", "10"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    for writer in writers:
+        _, err = writer.communicate(timeout=180)
+        assert writer.returncode == 0, err
+    assert count_rows(store_url) == 10

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from atomcast.batch.decisionlog import DecisionColumns, decisions_part
-from atomcast.batch.parts import RESUME_HINT, Journal, OutputFormat, part_paths, write_atomic
+from atomcast.batch.parts import (
+    RESUME_HINT,
+    Journal,
+    OutputFormat,
+    io_failure,
+    part_paths,
+    write_atomic,
+)
 from atomcast.batch.stats import ChunkStats
 from atomcast.errors import BatchError, StoreError
 from atomcast.store import DecisionStore, StoredDecision, open_store, parse_url, redacted
@@ -183,7 +190,12 @@ class StoringJournal(Journal):
             raise BatchError(
                 f"chunk {index}: cannot store its decisions: {exc}; {RESUME_HINT}"
             ) from None
-        write_atomic(marker_path(self.parts, index), (self.identity or "").encode())
+        # Not synced: a marker lost to a power cut only makes a resume store the chunk
+        # again, and a torn one does not match the store's name.
+        try:
+            marker_path(self.parts, index).write_text(self.identity or "", "utf-8")
+        except OSError as exc:
+            raise io_failure(exc, self.parts) from None
         self._stored.add(index)
 
 
