@@ -385,3 +385,15 @@ def test_reload_swaps_good_content_and_keeps_it_when_the_next_is_broken(
     assert broken.problems
     assert any("headline-summer-a.md" in problem for problem in broken.problems)
     assert holder.current is good
+
+
+def test_the_background_log_writer_keeps_every_line_in_order() -> None:
+    from atomcast.serve.logs import AccessRecord, JsonLog
+
+    stream = io.StringIO()
+    log = JsonLog(stream=stream, background=True)
+    for status in range(200, 700):
+        log.request(AccessRecord("POST", "/v1/render", status, 1.0, "fp"))
+    log.close()
+    statuses = [json.loads(line)["status"] for line in stream.getvalue().splitlines()]
+    assert statuses == list(range(200, 700))

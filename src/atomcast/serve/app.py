@@ -307,6 +307,7 @@ class ServeState:
                 self.store.close()
             self.store = None
         self.metrics.process_exited(os.getpid())
+        self.log.close()
 
 
 # -- responses ------------------------------------------------------------------------
@@ -535,6 +536,6 @@ def app_from_environment() -> ASGIApp:
         settings,
         ContentHolder(settings.root),
         keys=ApiKeys.from_environment(),
-        log=JsonLog(access=settings.access_log),
+        log=JsonLog(access=settings.access_log, background=True),
     )
     return create_app(state)

@@ -188,7 +188,9 @@ def _run_one(settings: ServeSettings, keys: ApiKeys, sock: socket.socket, port: 
     from atomcast.serve.logs import JsonLog
 
     holder = ContentHolder(settings.root)
-    state = ServeState(settings, holder, keys=keys, log=JsonLog(access=settings.access_log))
+    state = ServeState(
+        settings, holder, keys=keys, log=JsonLog(access=settings.access_log, background=True)
+    )
     _banner(settings.root, settings.host, port, f"content {holder.fingerprint}")
     uvicorn.Server(_uvicorn_config(create_app(state), 1)).run(sockets=[sock])
 

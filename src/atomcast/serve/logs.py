@@ -8,9 +8,11 @@ are lines of their own with an ``event`` key.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import queue
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +20,8 @@ from typing import TextIO
 
 __all__ = ["AccessRecord", "JsonLog"]
 
+#: Log lines that may wait for the writer thread before new ones are dropped.
+QUEUE_LINES = 10_000
 #: A campaign name longer than this is cut in the log (it came from the request).
 MAX_LOGGED_TEXT = 120
 
@@ -41,24 +45,81 @@ class AccessRecord:
     field: str | None = None
 
 
+class _Writer:
+    """Writes lines on a thread of its own: a log file or pipe that stalls (a slow reader,
+    the kernel throttling dirty pages) must not stall the event loop answering requests.
+    Lines beyond :data:`QUEUE_LINES` waiting are dropped and counted, never waited for."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.dropped = 0
+        self._queue: queue.Queue[str | None] = queue.Queue(QUEUE_LINES)
+        self._thread = threading.Thread(target=self._run, name="atomcast-log", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            line = self._queue.get()
+            if line is None:
+                return
+            _emit(self.stream, line, flush=self._queue.empty())
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=2)
+        self._thread.join(timeout=5)
+        if self.dropped:
+            _emit(self.stream, json.dumps({"event": "log_dropped", "lines": self.dropped}) + "\n")
+
+
+def _emit(stream: TextIO, line: str, *, flush: bool = True) -> None:
+    try:
+        stream.write(line)
+        if flush:
+            stream.flush()
+    except (OSError, ValueError):
+        pass  # a closed or full log stream must not fail a request
+
+
 @dataclass(slots=True)
 class JsonLog:
-    """Writes JSON lines to ``stream`` (default stderr); ``access=False`` mutes access lines."""
+    """Writes JSON lines to ``stream`` (default stderr); ``access=False`` mutes access lines.
+
+    :param background: write from a thread of its own (servers); otherwise in the caller.
+    """
 
     stream: TextIO | None = None
     access: bool = True
+    background: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _writer: _Writer | None = None
 
     def _write(self, data: dict[str, object]) -> None:
         data = {"ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), **data}
         line = json.dumps(data, ensure_ascii=True, separators=(",", ":")) + "\n"
         stream = self.stream if self.stream is not None else sys.stderr
+        if self.background:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = _Writer(stream)
+                writer = self._writer
+            writer.put(line)
+            return
         with self._lock:
-            try:
-                stream.write(line)
-                stream.flush()
-            except (OSError, ValueError):
-                pass  # a closed or full log stream must not fail the request
+            _emit(stream, line)
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread (if any)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
 
     def request(self, record: AccessRecord) -> None:
         if not self.access:
