@@ -42,6 +42,9 @@ from tests.batch_fixtures import (
 
 Row = tuple[Any, ...]
 
+# Slow: every test runs whole batches (the kill test and Dask more so).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -303,7 +306,6 @@ def test_a_store_that_fails_mid_run_stops_the_run_resumably(
     assert dump(url) == dump(sqlite_url(reference))
 
 
-@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_stores_each_profile_once(
     project: Path, tmp_path: Path
 ) -> None:
@@ -348,7 +350,6 @@ def test_sigkill_mid_run_then_resume_stores_each_profile_once(
     assert_store_matches_batch(url, out)
 
 
-@pytest.mark.slow
 def test_the_dask_engine_stores_from_the_parent(
     project: Path, small_input: tuple[Path, Path], postgres_url: str, tmp_path: Path
 ) -> None:

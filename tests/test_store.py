@@ -189,6 +189,7 @@ def test_a_record_that_cannot_be_stored_is_refused_and_nothing_is_written(
         store.close()
 
 
+@pytest.mark.slow
 def test_a_large_batch_is_one_transaction(store_url: str) -> None:
     store = open_store(store_url)
     try:
@@ -226,6 +227,7 @@ print("done")
 """
 
 
+@pytest.mark.slow
 def test_two_processes_writing_the_same_keys_at_once(store_url: str) -> None:
     count = 4_000
     open_store(store_url).close()  # the tables exist before the race on rows starts
@@ -492,6 +494,7 @@ def test_the_postgresql_columns_are_queryable_json(postgres_url: str) -> None:
     assert row[3] == AT
 
 
+@pytest.mark.slow
 def test_processes_creating_the_store_at_once(store_url: str) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     writers = [
