@@ -260,6 +260,17 @@ def _cases(b: Path) -> list[Case]:
             "error: unknown campaign 'nope'",
         ),
     ]
+    cases += [
+        Case("serve-bad-port", ("serve", p, "--port", "http"), 2, "not a valid integer"),
+        Case("serve-bad-workers", ("serve", p, "--workers", "0"), 2, "0 is not in the range"),
+        Case(
+            "serve-public-without-keys",
+            ("serve", p, "--port", "0", "--host", "0.0.0.0"),
+            1,
+            "error: refusing to listen on 0.0.0.0 without API keys",
+        ),
+        Case("serve-bad-store", ("serve", p, "--port", "0", "--store", "ftp://x"), 1, "error:"),
+    ]
     demo = str(ROOT)
     plan = ("results", demo, "-c", "summer-sale", "--plan", "--metric")
     # diff and coverage follow SPEC 6: a bad argument, --at included, is exit status 2.
@@ -351,6 +362,7 @@ def _cases(b: Path) -> list[Case]:
             ),
             Case(f"preview-export-{name}", ("preview", root, "--export", str(b / "exp")), 1, says),
             Case(f"coverage-{name}", ("coverage", root, "-c", "sale"), 1, says),
+            Case(f"serve-{name}", ("serve", root, "--port", "0"), 1, says),
         ]
     return cases
 
@@ -367,6 +379,7 @@ COVERED = {
     "diff",
     "coverage",
     "results",
+    "serve",
 }
 
 

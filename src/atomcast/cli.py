@@ -349,3 +349,8 @@ from atomcast.results.cli import results_command  # noqa: E402  (registered last
 
 # DuckDB, numpy and scipy are imported only when results run.
 main.add_command(results_command)
+
+from atomcast.serve.cli import serve_command  # noqa: E402  (registered last, like preview)
+
+# The decision service imports uvicorn, prometheus-client and the store only when it runs.
+main.add_command(serve_command)

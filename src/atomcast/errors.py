@@ -183,12 +183,19 @@ class ListenError(AtomcastError):
     """A server cannot listen where it was asked to (port in use, not allowed, no such host)."""
 
 
-class RequestError(AtomcastError):
-    """A request to the preview server that is refused: ``status`` is the HTTP 4xx code."""
+class ServeError(AtomcastError):
+    """``atomcast serve`` cannot start as asked (no API keys for a public bind, a bad key)."""
 
-    def __init__(self, status: int, message: str) -> None:
+
+class RequestError(AtomcastError):
+    """A request to the preview or decision server that is refused: ``status`` is the HTTP
+    4xx code."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        #: The request field at fault (``profile.email``), when one is.
+        self.field = field
 
 
 class InitError(AtomcastError):
