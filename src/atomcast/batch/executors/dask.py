@@ -43,6 +43,10 @@ def _distributed() -> Any:
         ) from None
 
 
+#: Where a private cluster's scheduler serves HTTP (health, metrics): loopback, a free port.
+LOOPBACK_ANY_PORT = "127.0.0.1:0"
+
+
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     distributed = _distributed()
     Client, LocalCluster = distributed.Client, distributed.LocalCluster
@@ -55,7 +59,10 @@ def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        # The scheduler serves HTTP even without a dashboard, on 8787 unless told: a port
+        # the system picks never collides with another cluster on the machine.
+        dashboard_address=LOOPBACK_ANY_PORT,
+        scheduler_kwargs={"dashboard": False},
         host="127.0.0.1",
         silence_logs=logging.ERROR,
     )
