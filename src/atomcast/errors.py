@@ -138,6 +138,17 @@ class DatetimeRangeError(DatetimeError):
     """A well-formed date or datetime whose UTC instant Python cannot hold."""
 
 
+class CellError(AtomcastError, ValueError):
+    """A CSV cell is not of its column's schema type (a ``ValueError`` as well: the reader
+    turns any unconvertible cell into a reject naming the column)."""
+
+
+class StateFileError(AtomcastError, ValueError):
+    """A file a batch run wrote for itself (a chunk's statistics, a decision log part) does
+    not read back as written: damaged, or another version of atomcast wrote it. A
+    ``ValueError`` as well: readers treat it as any unreadable record."""
+
+
 class YamlSyntaxError(AtomcastError):
     """Malformed YAML, with the 1-based line of the problem."""
 
