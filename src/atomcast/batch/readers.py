@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
 
+from atomcast.batch.files import RESUME_HINT
 from atomcast.errors import BatchError, CellError
 from atomcast.schema import AttributeType, ProfileSchema
 
@@ -496,8 +497,7 @@ class ProfileSource:
             yield from chunks
         except OSError as exc:
             raise BatchError(
-                f"{self.path}: cannot read the profiles: {exc.strerror or exc}; finished "
-                "chunks are kept: rerun with --resume to finish the run"
+                f"{self.path}: cannot read the profiles: {exc.strerror or exc}; ", *RESUME_HINT
             ) from None
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:

@@ -28,7 +28,7 @@ from atomcast.batch.progress import BatchProgress
 from atomcast.batch.readers import Chunk, ProfileSource
 from atomcast.batch.stats import ChunkStats
 from atomcast.batch.worker import JobSpec, render_chunk_bytes
-from atomcast.errors import BatchError
+from atomcast.errors import Argument, BatchError
 from atomcast.project import Project
 
 
@@ -39,7 +39,8 @@ def _distributed() -> Any:
         return importlib.import_module("distributed")
     except ImportError:
         raise BatchError(
-            "--engine dask needs the 'dask' extra: pip install 'atomcast[dask]'"
+            Argument("engine='dask'", "--engine dask"),
+            " needs the 'dask' extra: pip install 'atomcast[dask]'",
         ) from None
 
 
