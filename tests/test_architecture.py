@@ -30,11 +30,8 @@ PACKAGE = SRC / "atomcast"
 #: fails the test, so the lists only shrink).
 KNOWN_MODULE_CYCLES: frozenset[frozenset[str]] = frozenset()
 KNOWN_PRIVATE_IMPORTS: frozenset[str] = frozenset()
-#: Builtin exceptions still raised by the stages other branches are restructuring
-#: (package-level unit, exception): render/, channels/ and batch/ (issue 10).
-KNOWN_BUILTIN_RAISES: frozenset[tuple[str, str]] = frozenset(
-    {("batch", "ValueError"), ("channels", "ValueError")}
-)
+#: Builtin exceptions still raised by a package (package-level unit, exception): none today.
+KNOWN_BUILTIN_RAISES: frozenset[tuple[str, str]] = frozenset()
 #: Builtin raises that are right where they are, and why (besides pydantic validators,
 #: whose ValueError pydantic turns into a ValidationError that loading reports with the
 #: file and line: that is pydantic's protocol).

@@ -3,10 +3,12 @@ same bytes as the local engine (the manifest differs only in engine, workers, du
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from atomcast.batch import BatchJob, render_batch
+from atomcast.batch.executors.dask import LOOPBACK_ANY_PORT
 from atomcast.batch.worker import clear_jobs
 from tests.batch_fixtures import (
     AT,
@@ -57,16 +60,49 @@ def local_reference(
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    """A LocalCluster of two worker processes, loopback only, no dashboard."""
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-        silence_logs=logging.ERROR,
-    ) as local:
+    """A LocalCluster of two worker processes, loopback only, no dashboard, on free ports
+    (started while Dask's default dashboard port is taken: another cluster may hold it)."""
+    with (
+        dashboard_port_taken(),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=LOOPBACK_ANY_PORT,
+            scheduler_kwargs={"dashboard": False},
+            host="127.0.0.1",
+            silence_logs=logging.ERROR,
+        ) as local,
+    ):
         yield local
+
+
+@contextlib.contextmanager
+def dashboard_port_taken() -> Iterator[None]:
+    """Hold 127.0.0.1:8787 (Dask's default) if it is free; taken already is as good."""
+    with socket.socket() as held:
+        with contextlib.suppress(OSError):
+            held.bind(("127.0.0.1", 8787))
+            held.listen()
+        yield
+
+
+def test_a_private_cluster_starts_when_the_default_dashboard_port_is_taken(
+    dask_project: Path, dask_input: Path, local_reference: Path, tmp_path: Path
+) -> None:
+    # In this process: Dask's "port already in use" warning would fail the test.
+    with dashboard_port_taken():
+        report = render_batch(
+            dask_project,
+            CAMPAIGN,
+            dask_input,
+            tmp_path / "out",
+            at=AT,
+            engine="dask",
+            workers=1,
+            chunk_size=200,
+        )
+    assert report.rendered_path.read_bytes() == (local_reference / "rendered.jsonl").read_bytes()
 
 
 def test_private_local_cluster_matches_the_local_engine_byte_for_byte(

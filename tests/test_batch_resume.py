@@ -221,13 +221,17 @@ def test_an_interrupted_run_is_only_resumed_with_the_same_inputs(tmp_path: Path)
     )
     assert again.already_complete
 
-    with pytest.raises(BatchError, match="holds an interrupted run: rerun with --resume"):
+    with pytest.raises(
+        BatchError, match="holds an interrupted run: rerun with resume=True"
+    ) as caught:
         render_batch(project, CAMPAIGN, source, out, at=AT, workers=1)
-    with pytest.raises(BatchError, match="--at differs"):
+    assert "rerun with --resume to finish it" in caught.value.worded(flags=True)
+    with pytest.raises(BatchError, match="at differs") as caught:
         render_batch(project, CAMPAIGN, source, out, at="2026-07-16", workers=1, resume=True)
-    with pytest.raises(BatchError, match="--chunk-size differs"):
+    assert "--at differs" in caught.value.worded(flags=True)
+    with pytest.raises(BatchError, match="chunk_size differs"):
         render_batch(project, CAMPAIGN, source, out, workers=1, resume=True, chunk_size=7)
-    with pytest.raises(BatchError, match="--format differs"):
+    with pytest.raises(BatchError, match="output_format differs"):
         render_batch(
             project, CAMPAIGN, source, out, workers=1, resume=True, output_format="jsonl.gz"
         )

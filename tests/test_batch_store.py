@@ -273,8 +273,9 @@ def test_resume_of_a_storing_run_without_store_is_refused(
     url = sqlite_url(tmp_path / "a.db")
     _interrupted_run(project, source, out, url, recorded=2, committed=3)
     assert json.loads((out / ".parts" / STORE_FILE).read_bytes()) == {"store": url}
-    with pytest.raises(BatchError, match="same --store"):
+    with pytest.raises(BatchError, match="rerun with resume=True and the same store") as caught:
         render_batch(project, CAMPAIGN, source, out, workers=1, resume=True)
+    assert "rerun with --resume and the same --store" in caught.value.worded(flags=True)
     # The refusal leaves the run resumable.
     render_batch(project, CAMPAIGN, source, out, workers=1, resume=True, store=url)
     assert_store_matches_batch(url, out)
@@ -304,7 +305,7 @@ def test_a_store_that_fails_mid_run_stops_the_run_resumably(
             "CREATE TRIGGER refuse BEFORE INSERT ON atomcast_decisions "
             "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
         )
-    with pytest.raises(BatchError, match=r"disk says no.*--resume"):
+    with pytest.raises(BatchError, match=r"disk says no.*rerun with resume=True"):
         render_batch(project, CAMPAIGN, source, out, at=AT, workers=1, chunk_size=20, store=url)
     with sqlite3.connect(path) as connection:
         connection.execute("DROP TRIGGER refuse")

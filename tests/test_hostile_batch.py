@@ -536,7 +536,9 @@ def test_an_input_the_run_would_write_or_remove_is_refused_untouched(
     before = _snapshot(tmp_path)
     with pytest.raises(BatchError, match="the profiles file") as caught:
         job.run(profiles, out, workers=1, resume=resume)
-    assert "choose another --out" in str(caught.value), name
+    # The library names its argument; the command line words it as the option.
+    assert "choose another output folder" in str(caught.value), name
+    assert "choose another --out" in caught.value.worded(flags=True), name
     assert _snapshot(tmp_path) == before
 
 

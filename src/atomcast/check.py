@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from atomcast.errors import LimitError, Problem, RenderError
-from atomcast.limits import Expired, deadline, using
+from atomcast.limits import WATCHDOG, Expired, using
 from atomcast.project import Atom, Project, collect_problems
 from atomcast.selection import slot_tags
 
@@ -194,10 +194,17 @@ def persona_coverage(project: Project) -> list[Problem]:
     bounds = project.config.limits
     for persona in project.personas.values():
         # A persona is a profile: its segments are bounded as a record's are.
+        guard = None
         try:
-            with using(bounds), deadline(bounds.record_timeout):
-                covered |= selector.segments_of(persona.profile)
+            with using(bounds):
+                guard = WATCHDOG.enter(bounds.record_timeout)
+                try:
+                    covered |= selector.segments_of(persona.profile)
+                finally:
+                    WATCHDOG.leave(guard)
         except (Expired, LimitError) as exc:
+            # It may have been raised on the way into ``leave``: finish leaving.
+            WATCHDOG.leave(guard)
             reason = (
                 str(exc)
                 if isinstance(exc, LimitError)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from atomcast.errors import ParameterError
+from atomcast.errors import BatchError, ParameterError
 
 __all__ = ["campaign_option", "error_text", "project_dir"]
 
@@ -33,4 +33,6 @@ def error_text(exc: BaseException) -> str:
     command its option (``--at 'soon' is not an ISO 8601 date or datetime``)."""
     if isinstance(exc, ParameterError):
         return f"--{exc.parameter.replace('_', '-')} {exc.reason}"
+    if isinstance(exc, BatchError):
+        return exc.worded(flags=True)
     return str(exc)

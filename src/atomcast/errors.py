@@ -138,6 +138,17 @@ class DatetimeRangeError(DatetimeError):
     """A well-formed date or datetime whose UTC instant Python cannot hold."""
 
 
+class CellError(AtomcastError, ValueError):
+    """A CSV cell is not of its column's schema type (a ``ValueError`` as well: the reader
+    turns any unconvertible cell into a reject naming the column)."""
+
+
+class StateFileError(AtomcastError, ValueError):
+    """A file a batch run wrote for itself (a chunk's statistics, a decision log part) does
+    not read back as written: damaged, or another version of atomcast wrote it. A
+    ``ValueError`` as well: readers treat it as any unreadable record."""
+
+
 class YamlSyntaxError(AtomcastError):
     """Malformed YAML, with the 1-based line of the problem."""
 
@@ -171,8 +182,38 @@ class ImageError(AtomcastError):
     """An image source could not be read or converted."""
 
 
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """An argument a message tells the caller to change: the library words it as the
+    argument (``resume=True``), a command line as its option (``--resume``)."""
+
+    words: str
+    flag: str
+
+    def __str__(self) -> str:
+        return self.words
+
+
+#: What a message is made of: text, and the arguments it names.
+MessagePart = str | Argument
+
+
 class BatchError(AtomcastError):
-    """A batch run cannot start or continue (bad input file, unreadable output folder)."""
+    """A batch run cannot start or continue (bad input file, unreadable output folder).
+
+    Built from parts: ``str()`` words the arguments it names as the library's
+    (``resume=True``); :meth:`worded` as a command line's options (``--resume``).
+    """
+
+    def __init__(self, *parts: MessagePart) -> None:
+        self.parts = parts
+        super().__init__("".join(map(str, parts)))
+
+    def worded(self, *, flags: bool) -> str:
+        """The message, naming arguments as options (``flags``) or as the library's."""
+        return "".join(
+            part.flag if flags and isinstance(part, Argument) else str(part) for part in self.parts
+        )
 
 
 class ExportError(AtomcastError):

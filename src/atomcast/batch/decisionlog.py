@@ -34,7 +34,7 @@ from atomcast.batch.files import sync_folder, write_atomic
 from atomcast.batch.formats import RenderedSink
 from atomcast.batch.journal import part_paths
 from atomcast.batch.sinks import CommittedChunk, FinishedRun
-from atomcast.errors import BatchError
+from atomcast.errors import BatchError, StateFileError
 
 if TYPE_CHECKING:
     from atomcast.render import RenderResult
@@ -123,7 +123,7 @@ def _offsets(groups: Sequence[Sequence[Any]]) -> Any:
 def _text(value: Any) -> str:
     """``value`` if it is a string: a part read back from disk is checked, not trusted."""
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
+        raise StateFileError(f"expected a string, got {value!r}")
     return value
 
 
@@ -186,7 +186,7 @@ class _Interned:
             column.values[key] = len(column.values)
         column.indexes = [int(i) for i in indexes]
         if column.indexes and not 0 <= min(column.indexes) <= max(column.indexes) < len(values):
-            raise ValueError("index out of range")
+            raise StateFileError("index out of range")
         return column
 
 
@@ -253,21 +253,21 @@ class DecisionColumns:
     def from_bytes(cls, data: bytes) -> DecisionColumns:
         """A part written by :meth:`to_bytes`.
 
-        :raises ValueError: when the bytes are not such a part.
+        :raises StateFileError: when the bytes are not such a part.
         """
         try:
             parsed = json.loads(data)
             if parsed.get("version") != PART_VERSION:
-                raise ValueError("another version of atomcast wrote it")
+                raise StateFileError("another version of atomcast wrote it")
             columns = cls()
             columns.profile_ids = [_text(pid) for pid in parsed["profile_ids"]]
             for name in _INTERNED:
                 interned = _Interned.from_json(parsed[name], as_map=name in _MAPS)
                 if len(interned.indexes) != len(columns.profile_ids):
-                    raise ValueError(f"column {name} has the wrong length")
+                    raise StateFileError(f"column {name} has the wrong length")
                 setattr(columns, name, interned)
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"malformed ({exc.__class__.__name__}: {exc})") from None
+            raise StateFileError(f"malformed ({exc.__class__.__name__}: {exc})") from None
         return columns
 
 

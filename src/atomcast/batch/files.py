@@ -13,9 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, cast
 
-from atomcast.errors import BatchError
+from atomcast.errors import Argument, BatchError, MessagePart
 
-RESUME_HINT = "finished chunks are kept: rerun with --resume to finish the run"
+#: Arguments that batch messages tell the caller to change.
+RESUME = Argument("resume=True", "--resume")
+OUT = Argument("another output folder", "another --out")
+#: How a message ends when the run can be finished by resuming it.
+RESUME_HINT: tuple[MessagePart, ...] = (
+    "finished chunks are kept: rerun with ",
+    RESUME,
+    " to finish the run",
+)
 
 
 def io_failure(exc: OSError, fallback: Path | str) -> BatchError:
@@ -25,7 +33,7 @@ def io_failure(exc: OSError, fallback: Path | str) -> BatchError:
     code = errno.errorcode.get(exc.errno or 0)
     cause = exc.strerror or str(exc)
     shown = f"{cause} ({code})" if code else cause
-    return BatchError(f"{where}: {shown}; {RESUME_HINT}")
+    return BatchError(f"{where}: {shown}; ", *RESUME_HINT)
 
 
 def named(exc: OSError, path: Path | str) -> OSError:
@@ -152,6 +160,8 @@ def sync_folder(folder: Path) -> None:
 
 
 __all__ = [
+    "OUT",
+    "RESUME",
     "RESUME_HINT",
     "WRITEBACK_WINDOW",
     "WritebackFile",

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from atomcast.batch.files import OUT, RESUME
 from atomcast.batch.formats import MANIFEST, REJECTS, RENDERED
 from atomcast.batch.journal import PARTS_DIR
 from atomcast.errors import BatchError
@@ -113,7 +114,8 @@ def _busy(out: Path, holder: int | None) -> BatchError:
     who = f"pid {holder}" if holder is not None else "another process"
     return BatchError(
         f"{out} is in use by another batch run ({who}); wait for it to finish, or stop it "
-        "and finish its work with --resume"
+        "and finish its work with ",
+        RESUME,
     )
 
 
@@ -144,13 +146,15 @@ def refuse_input_in_output(profiles: Path, out: Path) -> None:
         if name in MANAGED_FILES or temporary:
             raise BatchError(
                 f"{profiles}: the profiles file is {source}, which a run into {out} writes "
-                "or removes; copy it elsewhere or choose another --out"
+                "or removes; copy it elsewhere or choose ",
+                OUT,
             )
     for parts in {folder / PARTS_DIR, _real(folder / PARTS_DIR)}:
         if source == parts or parts in source.parents:
             raise BatchError(
                 f"{profiles}: the profiles file is inside {parts}, which a run into {out} "
-                "removes; copy it elsewhere or choose another --out"
+                "removes; copy it elsewhere or choose ",
+                OUT,
             )
 
 

@@ -50,7 +50,7 @@ from typing import Any, Literal
 from atomcast.batch import decisionlog
 from atomcast.batch.executors.base import refuse_changed_input
 from atomcast.batch.executors.local import LocalWorkers
-from atomcast.batch.files import io_failure, write_atomic
+from atomcast.batch.files import OUT, RESUME, io_failure, write_atomic
 from atomcast.batch.formats import MANIFEST, REJECTS, OutputFormat, remove_outputs
 from atomcast.batch.guard import OutputLock, refuse_input_in_output
 from atomcast.batch.journal import Journal, JournalHeader, input_fingerprint, resume_mismatch
@@ -61,7 +61,7 @@ from atomcast.batch.sinks import ChunkSink, FinishedRun
 from atomcast.batch.stats import ChunkStats, merge_all
 from atomcast.batch.storing import StoreSink, refuse_resume_without_store
 from atomcast.batch.worker import JobRenderer, iso_z
-from atomcast.errors import BatchError
+from atomcast.errors import Argument, BatchError
 from atomcast.project import Project
 
 Engine = Literal["local", "dask"]
@@ -199,7 +199,7 @@ def run_batch(
     t0 = time.perf_counter()
     workers = options.workers or os.cpu_count() or 1
     if workers < 1:
-        raise BatchError(f"--workers must be at least 1, got {workers}")
+        raise BatchError(Argument("workers", "--workers"), f" must be at least 1, got {workers}")
     if options.engine not in ENGINES:
         raise BatchError(f"unknown engine {options.engine!r} (engines: {', '.join(ENGINES)})")
     refuse_input_in_output(profiles, out)
@@ -229,8 +229,9 @@ def _run_locked(
     previous: JournalHeader | None = journal.read_header() if journal.exists() else None
     if previous is not None and not options.resume:
         raise BatchError(
-            f"{out} holds an interrupted run: rerun with --resume to finish it, or remove "
-            f"{journal.parts} to start over"
+            f"{out} holds an interrupted run: rerun with ",
+            RESUME,
+            f" to finish it, or remove {journal.parts} to start over",
         )
     chunk_size = options.chunk_size or (previous.chunk_size if previous else DEFAULT_CHUNK_SIZE)
     source = open_profiles(profiles, job.schema, chunk_size=chunk_size)
@@ -240,8 +241,11 @@ def _run_locked(
         why = resume_mismatch(previous, header)
         if why is not None:
             raise BatchError(
-                f"cannot resume the run in {out}: {why}. Remove {journal.parts} (or use "
-                "another --out) to start over"
+                f"cannot resume the run in {out}: ",
+                *why,
+                f". Remove {journal.parts} (or use ",
+                OUT,
+                ") to start over",
             )
         resumed = True
     else:
@@ -350,7 +354,7 @@ def finalize(
     for index in range(chunks):
         stats = journal.done(index)
         if stats is None:
-            raise BatchError(f"chunk {index} has no finished parts; rerun with --resume")
+            raise BatchError(f"chunk {index} has no finished parts; rerun with ", RESUME)
         all_stats.append(stats)
     journal.finish(chunks, job.channels)
     total = merge_all(all_stats)

@@ -21,12 +21,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from atomcast.batch.files import named, open_writeback, sync_file, sync_folder, write_atomic
+from atomcast.batch.files import (
+    RESUME,
+    named,
+    open_writeback,
+    sync_file,
+    sync_folder,
+    write_atomic,
+)
 from atomcast.batch.formats import REJECTS, RENDERED, OutputFormat, concatenate_parquet
 from atomcast.batch.placement import OffsetBoard, copy_range
 from atomcast.batch.sinks import ChunkSink, CommittedChunk
 from atomcast.batch.stats import ChunkStats
-from atomcast.errors import BatchError
+from atomcast.errors import Argument, BatchError, MessagePart
 
 PARTS_DIR = ".parts"
 
@@ -173,29 +180,31 @@ class JournalHeader:
         return cls(**values)
 
 
-_CHECKS: tuple[tuple[str, str], ...] = (
+_CHECKS: tuple[tuple[str, MessagePart], ...] = (
     ("version", "the journal format"),
     ("input_fingerprint", "the profiles file (its content changed or it is another file)"),
     ("input_size", "the profiles file size"),
     ("content_fingerprint", "the content (atoms, layouts or atomcast.yaml changed)"),
     ("campaign", "the campaign"),
-    ("at", "--at"),
-    ("channels", "--channels"),
-    ("output_format", "--format"),
-    ("chunk_size", "--chunk-size"),
+    ("at", Argument("at", "--at")),
+    ("channels", Argument("channels", "--channels")),
+    ("output_format", Argument("output_format", "--format")),
+    ("chunk_size", Argument("chunk_size", "--chunk-size")),
 )
 
 
-def resume_mismatch(old: JournalHeader, new: JournalHeader) -> str | None:
-    """Why ``new`` cannot continue the run of ``old``, or ``None`` when it can."""
+def resume_mismatch(
+    old: JournalHeader, new: JournalHeader, run: str = "the interrupted run"
+) -> tuple[MessagePart, ...] | None:
+    """Why ``new`` cannot continue ``run``, the run of ``old``; ``None`` when it can."""
     for name, what in _CHECKS:
         before, now = getattr(old, name), getattr(new, name)
         if before != now:
             shown_before = before if not isinstance(before, tuple) else ",".join(before) or "all"
             shown_now = now if not isinstance(now, tuple) else ",".join(now) or "all"
             if name.endswith("fingerprint"):
-                return f"{what} differs from the interrupted run"
-            return f"{what} differs from the interrupted run ({shown_before} then, {shown_now} now)"
+                return (what, f" differs from {run}")
+            return (what, f" differs from {run} ({shown_before} then, {shown_now} now)")
     return None
 
 
@@ -468,7 +477,8 @@ class Journal:
         self.assemble()
         if self.assembly.chunks != chunks:
             raise BatchError(
-                f"only {self.assembly.chunks} of {chunks} chunks are finished; rerun with --resume"
+                f"only {self.assembly.chunks} of {chunks} chunks are finished; rerun with ",
+                RESUME,
             )
         for fd, path, length in (
             (self._rendered, self.rendered_partial, self.assembly.rendered),

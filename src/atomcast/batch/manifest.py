@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from atomcast import __version__
+from atomcast.batch.files import RESUME
 from atomcast.batch.formats import MANIFEST, REJECTS, RENDERED
 from atomcast.batch.journal import JournalHeader, resume_mismatch
 from atomcast.batch.readers import ProfileSource
@@ -92,12 +93,14 @@ def finished_manifest(out: Path, header: JournalHeader) -> dict[str, Any] | None
         previous = JournalHeader.from_json(journal)
     except TypeError:
         return None
-    why = resume_mismatch(previous, header)
+    why = resume_mismatch(previous, header, run="it")
     if why is not None:
         raise BatchError(
-            f"cannot resume: {out} holds a finished run, and "
-            f"{why.replace('the interrupted run', 'it')}. Run without "
-            "--resume to replace it"
+            f"cannot resume: {out} holds a finished run, and ",
+            *why,
+            ". Run without ",
+            RESUME,
+            " to replace it",
         )
     return manifest
 

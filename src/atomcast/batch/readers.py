@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
 
-from atomcast.errors import BatchError
+from atomcast.batch.files import RESUME_HINT
+from atomcast.errors import BatchError, CellError
 from atomcast.schema import AttributeType, ProfileSchema
 
 InputFormat = Literal["jsonl", "csv", "parquet"]
@@ -296,14 +297,15 @@ def _number(text: str) -> int | float:
     except ValueError:
         value = float(text)
     if not math.isfinite(value):
-        raise ValueError("not a finite number")
+        raise CellError("not a finite number")
     return value
 
 
 def convert_cell(kind: AttributeType | None, text: str) -> Any:
     """A CSV cell as the schema's type.
 
-    :raises ValueError: when the text is not of that type.
+    :raises ValueError: when the text is not of that type (:class:`CellError`, or the
+        ``json.JSONDecodeError`` of a malformed JSON cell).
     """
     if kind is None or kind in ("string", "datetime"):
         # Datetimes are checked and made canonical by the profile schema itself.
@@ -315,7 +317,7 @@ def convert_cell(kind: AttributeType | None, text: str) -> Any:
         value = _number(stripped)
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueError("not an integer")
+                raise CellError("not an integer")
             return int(value)
         return value
     if kind == "boolean":
@@ -324,18 +326,18 @@ def convert_cell(kind: AttributeType | None, text: str) -> Any:
             return True
         if lowered in _FALSE:
             return False
-        raise ValueError("not a boolean (true/false, 1/0, yes/no)")
+        raise CellError("not a boolean (true/false, 1/0, yes/no)")
     if kind == "list":
         if stripped.startswith("["):
             value = _json_cell(stripped)
             if not isinstance(value, list):
-                raise ValueError("not a JSON array")
+                raise CellError("not a JSON array")
             return value
         return [part.strip() for part in stripped.split("|") if part.strip()]
     # object: a JSON object in one cell (dotted columns fill it key by key instead)
     value = _json_cell(stripped)
     if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
+        raise CellError("not a JSON object")
     return value
 
 
@@ -343,9 +345,9 @@ def _json_cell(text: str) -> Any:
     try:
         value = json.loads(text)
     except RecursionError:
-        raise ValueError(_TOO_DEEP) from None
+        raise CellError(_TOO_DEEP) from None
     if text.count("[") + text.count("{") > MAX_NESTING and too_deep(value):
-        raise ValueError(_TOO_DEEP)
+        raise CellError(_TOO_DEEP)
     return value
 
 
@@ -495,8 +497,7 @@ class ProfileSource:
             yield from chunks
         except OSError as exc:
             raise BatchError(
-                f"{self.path}: cannot read the profiles: {exc.strerror or exc}; finished "
-                "chunks are kept: rerun with --resume to finish the run"
+                f"{self.path}: cannot read the profiles: {exc.strerror or exc}; ", *RESUME_HINT
             ) from None
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from atomcast.errors import StateFileError
+
 if TYPE_CHECKING:
     from atomcast.render import RenderResult
 
@@ -185,7 +187,7 @@ def _placed(value: Any) -> tuple[int, int, int, int] | None:
         return None
     first, second, third, fourth = (int(item) for item in value)
     if not 0 <= first <= second or not 0 <= third <= fourth:
-        raise ValueError(f"bad placement {value!r}")
+        raise StateFileError(f"bad placement {value!r}")
     return first, second, third, fourth
 
 

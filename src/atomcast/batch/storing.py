@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from atomcast.batch.decisionlog import DecisionColumns, decisions_part
-from atomcast.batch.files import RESUME_HINT, io_failure, write_atomic
+from atomcast.batch.files import RESUME, RESUME_HINT, io_failure, write_atomic
 from atomcast.batch.journal import part_paths
 from atomcast.batch.sinks import CommittedChunk, FinishedRun
-from atomcast.errors import BatchError, StoreError
+from atomcast.errors import Argument, BatchError, StoreError
 from atomcast.store import DecisionStore, StoredDecision, open_store, parse_url, redacted
 
 #: In ``OUT/.parts``: which store the run writes to (its URL without password).
@@ -141,7 +141,7 @@ class StoreSink:
             store.put_many(chunk_records(columns, self.at, self.content))
         except StoreError as exc:
             raise BatchError(
-                f"chunk {index}: cannot store its decisions: {exc}; {RESUME_HINT}"
+                f"chunk {index}: cannot store its decisions: {exc}; ", *RESUME_HINT
             ) from None
         # Not synced: a marker lost to a power cut only makes a resume store the chunk
         # again, and a torn one does not match the store's name.
@@ -161,7 +161,10 @@ def refuse_resume_without_store(parts_dir: Path, out: Path, url: str | None) -> 
     if url is None and store_file.exists():
         raise BatchError(
             f"the interrupted run in {out} stored its decisions "
-            f"({_recorded_store(store_file)}): rerun --resume with the same --store"
+            f"({_recorded_store(store_file)}): rerun with ",
+            RESUME,
+            " and the same ",
+            Argument("store", "--store"),
         )
 
 

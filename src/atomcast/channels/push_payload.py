@@ -95,6 +95,8 @@ from urllib.parse import urlsplit
 
 import regex  # type: ignore[import-untyped]
 
+from atomcast.errors import ParameterError
+
 __all__ = [
     "DEFAULT_LIMITS",
     "ELLIPSIS",
@@ -181,7 +183,9 @@ class PushLimits:
             name = limit.name
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"PushLimits.{name} must be a positive integer, got {value!r}")
+                raise ParameterError(
+                    f"PushLimits.{name}", f"must be a positive integer, got {value!r}"
+                )
 
     def byte_limit(self, payload: PayloadName) -> int:
         """Return the byte limit of ``payload`` (``"apns"``, ``"fcm"`` or ``"webpush"``)."""

@@ -316,6 +316,8 @@ class CampaignRenderer:
             finally:
                 WATCHDOG.leave(guard)
         except Expired:
+            # It may have been raised on the way into ``leave``: finish leaving.
+            WATCHDOG.leave(guard)
             if guard is None:
                 raise  # an outer deadline's: its owner reports it
             raise guard.error(f"choosing atoms for profile {profile.id!r}") from None

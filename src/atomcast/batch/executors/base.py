@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
-from atomcast.batch.files import RESUME_HINT, io_failure
+from atomcast.batch.files import OUT, RESUME, RESUME_HINT, io_failure
 from atomcast.batch.journal import Journal
 from atomcast.batch.progress import BatchProgress
 from atomcast.batch.readers import Chunk, ProfileSource
 from atomcast.batch.stats import ChunkStats
-from atomcast.errors import AtomcastError, BatchError
+from atomcast.errors import AtomcastError, BatchError, MessagePart
 
 #: Chunks in flight per worker: one rendering, one queued, so no worker ever waits.
 INFLIGHT_PER_WORKER = 2
@@ -92,17 +92,25 @@ def refuse_changed_input(journal: Journal, previous: ChunkStats, chunk: Chunk) -
     raise BatchError(
         f"cannot resume the run in {journal.out}: the profiles file changed since the "
         f"interrupted run ({where}, chunk {chunk.index}, differ). Remove {journal.parts} "
-        "(or use another --out) to start over"
+        "(or use ",
+        OUT,
+        ") to start over",
     )
 
 
 def chunk_failed(index: int, exc: BaseException) -> BatchError:
     if isinstance(exc, OSError):
         exc = io_failure(exc, f"chunk {index}")
-    detail = str(exc) if isinstance(exc, AtomcastError) else f"{exc.__class__.__name__}: {exc}"
-    if RESUME_HINT not in detail:
-        detail = f"{detail}; {RESUME_HINT}"
-    return BatchError(f"chunk {index} failed: {detail}")
+    detail: tuple[MessagePart, ...]
+    if isinstance(exc, BatchError):
+        detail = exc.parts
+    elif isinstance(exc, AtomcastError):
+        detail = (str(exc),)
+    else:
+        detail = (f"{exc.__class__.__name__}: {exc}",)
+    if RESUME not in detail:
+        detail = (*detail, "; ", *RESUME_HINT)
+    return BatchError(f"chunk {index} failed: ", *detail)
 
 
 __all__ = [

@@ -28,7 +28,7 @@ from atomcast.batch.progress import BatchProgress
 from atomcast.batch.readers import Chunk, ProfileSource
 from atomcast.batch.stats import ChunkStats
 from atomcast.batch.worker import JobSpec, render_chunk_bytes
-from atomcast.errors import BatchError
+from atomcast.errors import Argument, BatchError
 from atomcast.project import Project
 
 
@@ -39,8 +39,13 @@ def _distributed() -> Any:
         return importlib.import_module("distributed")
     except ImportError:
         raise BatchError(
-            "--engine dask needs the 'dask' extra: pip install 'atomcast[dask]'"
+            Argument("engine='dask'", "--engine dask"),
+            " needs the 'dask' extra: pip install 'atomcast[dask]'",
         ) from None
+
+
+#: Where a private cluster's scheduler serves HTTP (health, metrics): loopback, a free port.
+LOOPBACK_ANY_PORT = "127.0.0.1:0"
 
 
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
@@ -55,7 +60,10 @@ def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        # The scheduler serves HTTP even without a dashboard, on 8787 unless told: a port
+        # the system picks never collides with another cluster on the machine.
+        dashboard_address=LOOPBACK_ANY_PORT,
+        scheduler_kwargs={"dashboard": False},
         host="127.0.0.1",
         silence_logs=logging.ERROR,
     )
