@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from atomcast.errors import ParameterError, UnknownCampaignError
 from atomcast.models import CampaignConfig, Channel, SlotConfig
@@ -230,6 +230,8 @@ def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tu
 #: (segments, arms, locales, conditions, consent) combinations.
 DECISION_MEMO_SIZE = 10_000
 
+_T = TypeVar("_T")
+
 
 class Selector:
     """Selection for one project: plans are cached per campaign and day."""
@@ -242,6 +244,10 @@ class Selector:
         self._selections: dict[
             tuple[Any, ...], tuple[dict[str, _Decided], dict[Channel, ChannelPlan]]
         ] = {}
+        # Most keys differ only in segments or condition results that change nothing: they
+        # share one copy of each slot's decision, channel plans and key parts, so that the
+        # memo's memory is its keys, not thousands of copies of a few decisions.
+        self._shared: dict[Hashable, Any] = {}
 
     def plan(self, campaign: str, at: dt.datetime) -> CampaignPlan:
         """The profile-independent part of selection for ``campaign`` on ``at``'s UTC day."""
@@ -342,10 +348,11 @@ class Selector:
         key = (plan.name, plan.day, wanted, segments, tuple(arms.items()), chain, holds)
         cached = self._selections.get(key)
         if cached is None:
-            cached = self._select_anew(plan, profile, segments, arms, chain, wanted)
             if len(self._selections) >= DECISION_MEMO_SIZE:
                 self._selections.clear()
-            self._selections[key] = cached
+                self._shared.clear()
+            cached = self._select_anew(plan, profile, segments, arms, chain, wanted)
+            self._selections[tuple(self._share(part) for part in key)] = cached
         decided, content_plans = cached
         decisions: dict[str, SlotDecision] = {}
         for slot in plan.slots:
@@ -437,6 +444,10 @@ class Selector:
         for slot in plan.slots:
             arm = arms.get(slot.experiment.name) if slot.experiment else None
             slot_decided = self._decide_anew(slot, profile, segments, arm, chain, wanted)
+            groups = tuple(tuple(id(atom) for atom in group) for group in slot_decided.groups)
+            slot_decided = self._share(
+                slot_decided, ("decided", slot.name, slot_decided.locale, groups, wanted)
+            )
             decided[slot.name] = slot_decided
             decision = slot_decided.decision
             if decision is None:
@@ -444,7 +455,15 @@ class Selector:
                 decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
             decisions[slot.name] = decision
         content_plans = {channel: _content_plan(plan, channel, decisions) for channel in wanted}
-        return decided, content_plans
+        content_plans = self._share(content_plans, ("plans", *content_plans.items()))
+        slots = tuple(id(slot_decided) for slot_decided in decided.values())
+        return self._share((decided, content_plans), ("selection", slots, id(content_plans)))
+
+    def _share(self, value: _T, key: Hashable | None = None) -> _T:
+        """The copy of ``value`` already held under ``key`` (``value`` itself by default),
+        else ``value``, kept from now on."""
+        shared: _T = self._shared.setdefault(("part", value) if key is None else key, value)
+        return shared
 
     def _decide_anew(
         self,

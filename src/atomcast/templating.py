@@ -11,14 +11,16 @@ that uses an attribute outside the profile schema or prints a ``sensitive`` one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Literal, cast
+from typing import Any, Generic, Literal, TypeVar, cast
 from urllib.parse import quote
 
 from jinja2 import Environment, StrictUndefined, Template, TemplateSyntaxError, meta, nodes
@@ -101,14 +103,11 @@ def clean_url(url: str) -> str:
     return quote(url, safe=_URL_SAFE, errors="replace")
 
 
-_URL_TEMPLATES: dict[str, str] = {}
-
-
 def encode_url_values(source: str) -> str:
     """A URL template whose every ``{{ expression }}`` that reads the profile (or
     ``locale``) prints through :func:`url_component`; the author's own text and brand values
     are left as written."""
-    cached = _URL_TEMPLATES.get(source)
+    cached = TEMPLATE_CACHE.url_templates.get(source)
     if cached is not None:
         return cached
     pieces: list[str] = []
@@ -130,7 +129,7 @@ def encode_url_values(source: str) -> str:
             position = end
     pieces.append(source[position:])
     result = "".join(pieces)
-    _URL_TEMPLATES[source] = result
+    TEMPLATE_CACHE.url_templates.put(source, result)
     return result
 
 
@@ -442,8 +441,81 @@ _ENVIRONMENTS: dict[Mode, ImmutableSandboxedEnvironment] = {
     "html": _make_environment("html"),
     "text": _make_environment("text"),
 }
-_CACHE: dict[tuple[Mode, str], Template] = {}
-_CACHE_LOCK = threading.Lock()
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedCache(Generic[K, V]):
+    """A least-recently-used map of at most ``limit`` entries, safe to share between the
+    threads of a server (a hit only reorders; inserts and evictions hold the lock)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            # Evicted by another thread meanwhile: the value is still valid.
+            with contextlib.suppress(KeyError):
+                self._entries.move_to_end(key)
+        return value
+
+    def __contains__(self, key: K) -> bool:
+        return key in self._entries
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.limit:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+#: Bounds of the template caches: far more templates than a project has, so that a batch
+#: never recompiles, while a preview or server that runs for days through content edits
+#: keeps at most this many (every edit of a template is a new source text).
+COMPILED_TEMPLATES = 2_048
+TEMPLATE_DEPENDENCIES = 4_096
+URL_TEMPLATES = 1_024
+
+
+class TemplateCache:
+    """Every cache of this module, keyed on template source text: compiled templates,
+    profile dependencies and URL templates. One per process (the sandboxed environments are
+    shared too); bounded, and emptied together by :meth:`clear`."""
+
+    def __init__(self) -> None:
+        self.compiled: BoundedCache[tuple[Mode, str], Template] = BoundedCache(COMPILED_TEMPLATES)
+        self.dependencies: BoundedCache[str, tuple[frozenset[str] | None]] = BoundedCache(
+            TEMPLATE_DEPENDENCIES
+        )
+        self.url_templates: BoundedCache[str, str] = BoundedCache(URL_TEMPLATES)
+
+    def sizes(self) -> dict[str, int]:
+        """Entries held per cache (for tests and diagnostics)."""
+        return {
+            "compiled": len(self.compiled),
+            "dependencies": len(self.dependencies),
+            "url_templates": len(self.url_templates),
+        }
+
+    def clear(self) -> None:
+        self.compiled.clear()
+        self.dependencies.clear()
+        self.url_templates.clear()
+
+
+TEMPLATE_CACHE = TemplateCache()
 
 
 def environment(mode: Mode) -> ImmutableSandboxedEnvironment:
@@ -457,11 +529,10 @@ def compile_template(source: str, mode: Mode) -> Template:
     :raises jinja2.TemplateSyntaxError: with ``lineno`` relative to ``source``.
     """
     key = (mode, source)
-    template = _CACHE.get(key)
+    template = TEMPLATE_CACHE.compiled.get(key)
     if template is None:
         template = _ENVIRONMENTS[mode].from_string(source)
-        with _CACHE_LOCK:
-            _CACHE[key] = template
+        TEMPLATE_CACHE.compiled.put(key, template)
     return template
 
 
@@ -591,7 +662,6 @@ _CONTEXT_NAMES = frozenset(
 )
 #: Jinja globals whose output is not a function of their arguments.
 _IMPURE_GLOBALS = frozenset({"lipsum"})
-_DEPENDENCIES: dict[str, frozenset[str] | None] = {}
 
 
 def profile_dependencies(source: str) -> frozenset[str] | None:
@@ -602,8 +672,10 @@ def profile_dependencies(source: str) -> frozenset[str] | None:
     statically (``profile`` used as a whole, a dynamic key, an impure global) and the template
     must be rendered every time. ``locale`` counts as the ``locale`` attribute.
     """
-    if source in _DEPENDENCIES:
-        return _DEPENDENCIES[source]
+    # Held in a 1-tuple: ``None`` is a result worth keeping, not a miss.
+    cached = TEMPLATE_CACHE.dependencies.get(source)
+    if cached is not None:
+        return cached[0]
     result: frozenset[str] | None
     try:
         tree = _ENVIRONMENTS["text"].parse(source)
@@ -611,7 +683,7 @@ def profile_dependencies(source: str) -> frozenset[str] | None:
         result = None
     else:
         result = _dependencies(tree)
-    _DEPENDENCIES[source] = result
+    TEMPLATE_CACHE.dependencies.put(source, (result,))
     return result
 
 
