@@ -6,6 +6,7 @@ with the rest of the suite).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -13,8 +14,15 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
+
+from atomcast.batch import BatchJob, open_profiles
+from atomcast.batch.job import journal_header
+from atomcast.batch.journal import Journal
+from atomcast.batch.storing import StoreSink
+from atomcast.batch.worker import register_job, render_chunk_to_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-07-15T12:00:00Z"
@@ -78,8 +86,13 @@ def run_batch_cli(
     project: Path, profiles: Path, out: Path, *extra: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """``atomcast batch`` in a real subprocess."""
+    return run_command(batch_command(project, profiles, out, *extra), timeout=timeout)
+
+
+def run_command(command: Sequence[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``command`` (an ``atomcast batch`` line) in a real subprocess, output captured."""
     return subprocess.run(
-        batch_command(project, profiles, out, *extra),
+        list(command),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -122,3 +135,32 @@ def comparable(manifest: Mapping[str, Any], drop: Sequence[str] = ()) -> dict[st
     """A manifest without what legitimately differs between runs of the same input."""
     ignored = {"durations", "engine", "workers", "resume", *drop}
     return {key: value for key, value in manifest.items() if key not in ignored}
+
+
+def partial_run(
+    project: Path,
+    source: Path,
+    out: Path,
+    collected: int,
+    rendered: int,
+    store_url: str | None = None,
+) -> None:
+    """The state a kill leaves in ``out``: ``collected`` chunks appended to the final files
+    (and stored when ``store_url`` is given), then ``rendered - collected`` chunks whose
+    parts were written but never collected."""
+    job = BatchJob(project, CAMPAIGN, at=AT)
+    profiles = open_profiles(source, job.schema, chunk_size=20)
+    journal = Journal(out)
+    header = journal_header(job, profiles, "jsonl", 20)
+    journal.start(header)
+    journal.open("jsonl")
+    if store_url is not None:
+        at = dt.datetime.fromisoformat(header.at.replace("Z", "+00:00"))
+        journal.attach([StoreSink(store_url, at, header.content_fingerprint)])
+    spec = job.spec("jsonl")
+    register_job(job, spec)
+    for chunk in islice(profiles.chunks(), rendered):
+        stats = render_chunk_to_parts(spec, chunk, str(journal.parts))
+        if chunk.index < collected:
+            journal.record(stats)
+    journal.close()

@@ -38,7 +38,7 @@ KNOWN_BUILTIN_RAISES: frozenset[tuple[str, str]] = frozenset()
 ALLOWED_BUILTIN_RAISES: Mapping[tuple[str, str, str], str] = {
     # json.loads hooks: the caller in the same module turns them into its own error.
     ("atomcast.cli", "_no_json_constant", "ValueError"): "json.loads hook",
-    ("atomcast.preview.guard", "_refuse_constant", "ValueError"): "json.loads hook",
+    ("atomcast.http.bodies", "_refuse_constant", "ValueError"): "json.loads hook",
     # A source file shorter than its recorded length is an I/O failure like a failed read:
     # the batch reports every OSError as one `error:` line.
     ("atomcast.batch.placement", "copy_range", "OSError"): "I/O failure",
@@ -192,6 +192,29 @@ def test_no_import_cycle_between_packages() -> None:
         if source != target:
             graph.setdefault(source, set()).add(target)
     assert strongly_connected(graph) == [], "packages that depend on each other"
+
+
+#: Package-level units that must not import each other (lazy imports count too): the two
+#: servers share only :mod:`atomcast.http` and :mod:`atomcast.project.watch`, and that shared
+#: layer knows neither application.
+SEPARATE_UNITS: tuple[tuple[str, str], ...] = (
+    ("serve", "preview"),
+    ("preview", "serve"),
+    ("http", "serve"),
+    ("http", "preview"),
+    ("project", "serve"),
+    ("project", "preview"),
+)
+
+
+@pytest.mark.parametrize(("source", "target"), SEPARATE_UNITS)
+def test_unit_does_not_import_unit(source: str, target: str) -> None:
+    found = [
+        f"{item.source}:{item.line} imports {item.target}"
+        for item in IMPORTS
+        if _unit(item.source) == source and _unit(item.target) == target
+    ]
+    assert found == [], f"{source} must not depend on {target}"
 
 
 def test_no_private_name_imported_across_modules() -> None:

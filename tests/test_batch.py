@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,13 +26,13 @@ from tests.batch_fixtures import (
     AT,
     CAMPAIGN,
     batch_command,
-    batch_env,
     comparable,
     copy_demo,
     make_profiles,
     manifest_of,
     read_jsonl,
     run_batch_cli,
+    run_command,
     write_jsonl,
 )
 from tests.conftest import examples
@@ -481,7 +480,7 @@ def test_cli_reports_bad_arguments_without_a_traceback(batch_project: Path, tmp_
     assert "Traceback" not in missing.stderr
     command = batch_command(batch_project, source, tmp_path / "o3", "--workers", "1")
     command[command.index("--campaign") + 1] = "no-such-campaign"
-    bad = subprocess.run(command, capture_output=True, text=True, env=batch_env(), check=False)
+    bad = run_command(command)
     assert bad.returncode == 1
     assert "unknown campaign 'no-such-campaign'" in bad.stderr
 

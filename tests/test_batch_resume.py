@@ -13,16 +13,12 @@ import os
 import signal
 import subprocess
 import time
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from atomcast.batch import BatchError, BatchJob, open_profiles, render_batch
-from atomcast.batch.job import journal_header
-from atomcast.batch.journal import Journal
-from atomcast.batch.worker import register_job, render_chunk_to_parts
+from atomcast.batch import BatchError, render_batch
 from tests.batch_fixtures import (
     AT,
     CAMPAIGN,
@@ -32,8 +28,10 @@ from tests.batch_fixtures import (
     copy_demo,
     make_profiles,
     manifest_of,
+    partial_run,
     read_jsonl,
     run_batch_cli,
+    run_command,
     write_jsonl,
 )
 from tests.conftest import ROOT
@@ -104,13 +102,8 @@ def test_sigkill_mid_run_then_resume_gives_identical_output(
     assert refused.returncode == 1
     assert "interrupted run" in refused.stderr
 
-    resumed = subprocess.run(
-        [*command[: command.index("--at")], "-w", "2", "--resume", "--progress", "none"],
-        env=batch_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    resumed = run_command(
+        [*command[: command.index("--at")], "-w", "2", "--resume", "--progress", "none"]
     )
     assert resumed.returncode == 0, resumed.stderr
     _same_output(reference, out)
@@ -121,23 +114,6 @@ def test_sigkill_mid_run_then_resume_gives_identical_output(
     ids = [r["profile_id"] for r in read_jsonl(out / "rendered.jsonl")]
     assert len(ids) == len(set(ids)) == KILL_PROFILES
     assert not (out / ".parts").exists()
-
-
-def _partial_run(project: Path, source: Path, out: Path, collected: int, rendered: int) -> None:
-    """The state a kill leaves: ``collected`` chunks appended to the final files, then
-    ``rendered - collected`` chunks whose parts were written but never collected."""
-    job = BatchJob(project, CAMPAIGN, at=AT)
-    profiles = open_profiles(source, job.schema, chunk_size=20)
-    journal = Journal(out)
-    journal.start(journal_header(job, profiles, "jsonl", 20))
-    journal.open("jsonl")
-    spec = job.spec("jsonl")
-    register_job(job, spec)
-    for chunk in islice(profiles.chunks(), rendered):
-        stats = render_chunk_to_parts(spec, chunk, str(journal.parts))
-        if chunk.index < collected:
-            journal.record(stats)
-    journal.close()
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +132,7 @@ def test_resume_repairs_every_state_a_kill_can_leave(
 ) -> None:
     source, reference = small_reference
     out = tmp_path / "out"
-    _partial_run(resume_project, source, out, collected=3, rendered=6)
+    partial_run(resume_project, source, out, collected=3, rendered=6)
     parts = out / ".parts"
     assembled = json.loads((parts / "assembled.json").read_bytes())
     assert assembled["chunks"] == 3
@@ -187,7 +163,7 @@ def test_resume_after_a_kill_while_moving_the_final_files(
 ) -> None:
     source, reference = small_reference
     out = tmp_path / "out"
-    _partial_run(resume_project, source, out, collected=11, rendered=11)
+    partial_run(resume_project, source, out, collected=11, rendered=11)
     # Every chunk is assembled; the kill came after rendered.partial was moved into place.
     os.replace(out / ".parts" / "rendered.partial", out / "rendered.jsonl")
     report = render_batch(resume_project, CAMPAIGN, source, out, workers=1, resume=True)
@@ -200,7 +176,7 @@ def test_resume_refuses_a_partial_file_shorter_than_the_journal(
 ) -> None:
     source, _ = small_reference
     out = tmp_path / "out"
-    _partial_run(resume_project, source, out, collected=2, rendered=2)
+    partial_run(resume_project, source, out, collected=2, rendered=2)
     with open(out / ".parts" / "rendered.partial", "r+b") as handle:
         handle.truncate(10)
     with pytest.raises(BatchError, match="shorter than the journal says"):
@@ -213,7 +189,7 @@ def test_an_interrupted_run_is_only_resumed_with_the_same_inputs(tmp_path: Path)
     out = tmp_path / "out"
     reference = tmp_path / "reference"
     render_batch(project, CAMPAIGN, source, reference, at=AT, workers=1, chunk_size=20)
-    _partial_run(project, source, out, collected=1, rendered=2)
+    partial_run(project, source, out, collected=1, rendered=2)
 
     # A complete run, resumed: nothing to do.
     again = render_batch(

@@ -12,19 +12,15 @@ import signal
 import sqlite3
 import subprocess
 import time
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from atomcast.batch import BatchError, BatchJob, open_profiles, render_batch
+from atomcast.batch import BatchError, render_batch
 from atomcast.batch.decisionlog import read_decisions
-from atomcast.batch.job import journal_header
-from atomcast.batch.journal import Journal
-from atomcast.batch.storing import STORE_FILE, StoreSink, marker_path
-from atomcast.batch.worker import register_job, render_chunk_to_parts
+from atomcast.batch.storing import STORE_FILE, marker_path
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.store import open_store, parse_url
@@ -37,8 +33,10 @@ from tests.batch_fixtures import (
     copy_demo,
     make_profiles,
     manifest_of,
+    partial_run,
     read_jsonl,
     run_batch_cli,
+    run_command,
     write_jsonl,
 )
 
@@ -194,29 +192,6 @@ def test_a_bad_store_url_is_refused_before_anything_runs(project: Path, tmp_path
         assert not (out / "manifest.json").exists()
 
 
-def _interrupted_run(
-    project: Path, source: Path, out: Path, url: str | None, recorded: int, committed: int
-) -> None:
-    """The state a kill leaves: ``recorded`` chunks taken by the parent (stored when ``url``
-    is given), then chunks up to ``committed`` finished by workers but never taken."""
-    job = BatchJob(project, CAMPAIGN, at=AT)
-    profiles = open_profiles(source, job.schema, chunk_size=20)
-    journal = Journal(out)
-    header = journal_header(job, profiles, "jsonl", 20)
-    journal.start(header)
-    journal.open("jsonl")
-    if url is not None:
-        at = dt.datetime.fromisoformat(header.at.replace("Z", "+00:00"))
-        journal.attach([StoreSink(url, at, header.content_fingerprint)])
-    spec = job.spec("jsonl")
-    register_job(job, spec)
-    for chunk in islice(profiles.chunks(), committed):
-        stats = render_chunk_to_parts(spec, chunk, str(journal.parts))
-        if chunk.index < recorded:
-            journal.record(stats)
-    journal.close()
-
-
 @pytest.fixture(scope="module")
 def small_input(project: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("small")
@@ -240,7 +215,7 @@ def test_resume_stores_each_profile_exactly_once(
 ) -> None:
     source, reference = small_input
     out = tmp_path / "out"
-    _interrupted_run(project, source, out, store_url, recorded=3, committed=7)
+    partial_run(project, source, out, collected=3, rendered=7, store_url=store_url)
     parts = out / ".parts"
     assert [marker_path(parts, i).exists() for i in range(7)] == [True] * 3 + [False] * 4
     # Killed between a chunk's store and its marker: the resume stores it again, harmlessly.
@@ -258,7 +233,9 @@ def test_resume_into_another_store_stores_every_chunk_there(
 ) -> None:
     source, reference = small_input
     out = tmp_path / "out"
-    _interrupted_run(project, source, out, sqlite_url(tmp_path / "a.db"), recorded=4, committed=4)
+    partial_run(
+        project, source, out, collected=4, rendered=4, store_url=sqlite_url(tmp_path / "a.db")
+    )
     other = sqlite_url(tmp_path / "b.db")
     render_batch(project, CAMPAIGN, source, out, workers=1, resume=True, store=other)
     assert dump(other) == dump(sqlite_url(reference))
@@ -271,7 +248,7 @@ def test_resume_of_a_storing_run_without_store_is_refused(
     source, _ = small_input
     out = tmp_path / "out"
     url = sqlite_url(tmp_path / "a.db")
-    _interrupted_run(project, source, out, url, recorded=2, committed=3)
+    partial_run(project, source, out, collected=2, rendered=3, store_url=url)
     assert json.loads((out / ".parts" / STORE_FILE).read_bytes()) == {"store": url}
     with pytest.raises(BatchError, match="rerun with resume=True and the same store") as caught:
         render_batch(project, CAMPAIGN, source, out, workers=1, resume=True)
@@ -286,7 +263,7 @@ def test_a_run_that_did_not_store_can_be_resumed_into_a_store(
 ) -> None:
     source, reference = small_input
     out = tmp_path / "out"
-    _interrupted_run(project, source, out, None, recorded=3, committed=5)
+    partial_run(project, source, out, collected=3, rendered=5)
     url = sqlite_url(tmp_path / "late.db")
     render_batch(project, CAMPAIGN, source, out, workers=1, resume=True, store=url)
     assert dump(url) == dump(sqlite_url(reference))
@@ -343,13 +320,8 @@ def test_sigkill_mid_run_then_resume_stores_each_profile_once(
     stored_before = len(dump(url))
     assert 0 < stored_before < 12_000
 
-    resumed = subprocess.run(
-        [*command[: command.index("--at")], "-w", "2", "--resume", "--store", url],
-        env=batch_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    resumed = run_command(
+        [*command[: command.index("--at")], "-w", "2", "--resume", "--store", url], timeout=180
     )
     assert resumed.returncode == 0, resumed.stderr
     assert manifest_of(out)["resume"]["chunks_reused"] >= 4

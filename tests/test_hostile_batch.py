@@ -59,6 +59,7 @@ from tests.batch_fixtures import (
     manifest_of,
     read_jsonl,
     run_batch_cli,
+    run_command,
     write_jsonl,
 )
 from tests.conftest import examples
@@ -860,14 +861,7 @@ def test_a_file_too_large_ends_in_one_error_line_and_resumes_identically(
         assert f"{out}/.parts/chunk-" in line or f"{out}/.parts/rendered.partial" in line
     assert not (out / "manifest.json").exists()
 
-    resumed = subprocess.run(
-        [*command, "--progress", "none", "--resume"],
-        env=batch_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    resumed = run_command([*command, "--progress", "none", "--resume"])
     assert resumed.returncode == 0, resumed.stderr
     _same_output(reference, out, _rendered_name(fmt))
 
@@ -898,9 +892,7 @@ def test_a_full_disk_ends_in_one_error_line_and_resumes_identically(
         command = batch_command(
             project, io_input, out, "-w", "2", "--chunk-size", str(IO_CHUNK), "--progress", "none"
         )
-        failed = subprocess.run(
-            command, env=batch_env(), capture_output=True, text=True, timeout=120, check=False
-        )
+        failed = run_command(command)
         assert failed.returncode == 1, failed.stderr
         line = _one_error_line(failed.stderr, out)
         assert "No space left on device" in line
@@ -908,14 +900,7 @@ def test_a_full_disk_ends_in_one_error_line_and_resumes_identically(
         subprocess.run(
             ["mount", "-o", f"remount,size={total * 4}", str(disk)], check=True, timeout=30
         )
-        resumed = subprocess.run(
-            [*command, "--resume"],
-            env=batch_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        resumed = run_command([*command, "--resume"])
         assert resumed.returncode == 0, resumed.stderr
         _same_output(reference, out)
     finally:
@@ -1012,13 +997,6 @@ def test_sigint_stops_a_batch_started_with_sigint_ignored(
     assert "Traceback" not in stderr
     assert not (out / "manifest.json").exists()
 
-    resumed = subprocess.run(
-        [*command, "--resume"],
-        env=batch_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    resumed = run_command([*command, "--resume"])
     assert resumed.returncode == 0, resumed.stderr
     _same_output(io_references["jsonl"], out)

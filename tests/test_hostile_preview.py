@@ -38,11 +38,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atomcast.errors import ExportError, ProjectError
+from atomcast.http.bodies import MAX_BODY_BYTES
 from atomcast.paths import export_segment
 from atomcast.preview.app import PreviewState
 from atomcast.preview.background import BackgroundServer, free_port
 from atomcast.preview.export import export_site
-from atomcast.preview.guard import MAX_BODY_BYTES
 from atomcast.preview.sensitive import MASK
 
 from .conftest import DEMO_AT, ROOT, copy_project, examples, first_fast

@@ -12,7 +12,7 @@ import pytest
 
 from atomcast.models import Channel
 from atomcast.preview.matrix import Matrix, PreviewRenderer, build_matrix, rerender
-from atomcast.preview.watcher import plan_update
+from atomcast.preview.updates import plan_update
 from atomcast.project import Project, load_project
 from atomcast.render import Renderer
 from atomcast.review.coverage import compute_coverage

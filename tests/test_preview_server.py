@@ -25,8 +25,9 @@ from atomcast.preview.app import PreviewState, create_app, safe_file
 from atomcast.preview.background import BackgroundServer
 from atomcast.preview.export import export_site
 from atomcast.preview.matrix import Matrix, build_matrix
-from atomcast.preview.watcher import plan_update, relevant_path
+from atomcast.preview.updates import plan_update
 from atomcast.project import Project, load_project
+from atomcast.project.watch import relevant_path
 from atomcast.render import Renderer
 from atomcast.review.synthetic import segment_profile, synthetic_profiles
 from atomcast.selection import Selector

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import DEMO_AT
-from tests.serve_fixtures import ServerProcess, jsonable, render_body, serve_client
+from tests.serve_fixtures import ServerProcess, jsonable, render_body, serve_client, wait_for
 
 CAMPAIGN = "summer-sale"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -148,6 +148,7 @@ def test_two_serve_processes_on_one_postgresql_answer_alike(
                 response = httpx.post(server.url + "/v1/render", json=body, timeout=60)
                 assert response.status_code == 200
                 assert "sticky" not in response.json()
-                assert server.events("store_error")
+                # The access log is written by a background thread: wait for the line.
+                wait_for(lambda s=server: s.events("store_error"), what="a store_error line")
     finally:
         database.stop()

@@ -8,13 +8,15 @@ imports them.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from atomcast.errors import BatchError, ParameterError
+from atomcast.errors import AtomcastError, BatchError, ParameterError, ProjectError
 
-__all__ = ["campaign_option", "error_text", "project_dir"]
+__all__ = ["campaign_option", "error_text", "exit_with", "project_dir"]
 
 #: ``[DIRECTORY]``: the content project, the current folder by default.
 project_dir = click.argument(
@@ -36,3 +38,14 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, BatchError):
         return exc.worded(flags=True)
     return str(exc)
+
+
+def exit_with(exc: AtomcastError | ValueError) -> NoReturn:
+    """Report ``exc`` on stderr and exit with status 1: a :class:`ProjectError` as its
+    problems, one a line; anything else as one ``error:`` line."""
+    if isinstance(exc, ProjectError):
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+    else:
+        click.echo(f"error: {error_text(exc)}", err=True)
+    sys.exit(1)

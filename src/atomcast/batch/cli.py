@@ -11,8 +11,8 @@ import click
 
 from atomcast.batch.formats import OUTPUT_FORMATS
 from atomcast.batch.progress import PROGRESS_MODES, channel_errors, make_progress, print_summary
-from atomcast.cli_options import campaign_option, error_text, project_dir
-from atomcast.errors import AtomcastError, ProjectError
+from atomcast.cli_options import campaign_option, exit_with, project_dir
+from atomcast.errors import AtomcastError
 from atomcast.models import CHANNELS
 
 #: ``atomcast.batch.job.ENGINES``, spelled here so that ``--help`` stays light.
@@ -165,13 +165,8 @@ def batch_command(
             progress=progress,
             store=store,
         )
-    except ProjectError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(1)
     except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {error_text(exc)}", err=True)
-        sys.exit(1)
+        exit_with(exc)
     except OSError as exc:  # the engine words its own; this is for anything it missed
         where = exc.filename if exc.filename is not None else out
         click.echo(

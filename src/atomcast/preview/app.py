@@ -41,8 +41,10 @@ from starlette.routing import Route
 
 from atomcast import __version__ as atomcast_version
 from atomcast.errors import AtomcastError, Problem, ProfileError, ProjectError, RequestError
+from atomcast.http.bodies import parse_json_body
+from atomcast.http.hosts import HostPolicy
 from atomcast.preview.compare import Comparison, compare_routes
-from atomcast.preview.guard import HostPolicy, RequestGuard, parse_json_body
+from atomcast.preview.guard import RequestGuard
 from atomcast.preview.matrix import (
     Matrix,
     PreviewRenderer,
@@ -62,9 +64,10 @@ from atomcast.preview.sensitive import (
     sensitive_field_message,
     unmask,
 )
-from atomcast.preview.watcher import Debouncer, ProjectWatcher, plan_update
+from atomcast.preview.updates import plan_update
 from atomcast.project import Project, load_project
 from atomcast.project.confinement import assets_dir_problem, escaping_entries
+from atomcast.project.watch import Debouncer, ProjectWatcher
 from atomcast.render import Renderer
 from atomcast.schema import (
     AttributeSpec,

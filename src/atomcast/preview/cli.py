@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import socket
 import sys
 import threading
 import webbrowser
@@ -11,42 +9,11 @@ from pathlib import Path
 
 import click
 
-from atomcast.cli_options import error_text, project_dir
-from atomcast.errors import AtomcastError, ListenError, ProjectError
-from atomcast.preview.guard import is_loopback, normalise_bind_host
+from atomcast.cli_options import exit_with, project_dir
+from atomcast.errors import AtomcastError
+from atomcast.http.hosts import is_loopback_bind
+from atomcast.http.listen import listen_socket
 from atomcast.selection import parse_instant
-
-
-def _is_loopback(host: str) -> bool:
-    return is_loopback(normalise_bind_host(host))
-
-
-def listen_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port``, made here so that a busy port is one clear error
-    before the project loads (uvicorn would log it and exit on its own terms).
-
-    :raises ListenError: the port is in use, not allowed, or the host is not an address here.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError, OverflowError) as exc:
-        raise ListenError(f"cannot listen on {host}:{port}: {exc}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ListenError(
-                f"port {port} on {host} is already in use (another preview?); stop it or "
-                "choose another port with --port"
-            ) from None
-        if exc.errno == errno.EACCES:
-            raise ListenError(f"not allowed to listen on port {port} of {host}") from None
-        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return sock
 
 
 @click.command("preview")
@@ -128,13 +95,8 @@ def preview_command(
     except ReviewError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except ProjectError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(1)
     except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {error_text(exc)}", err=True)
-        sys.exit(1)
+        exit_with(exc)
 
 
 def _serve(
@@ -158,13 +120,13 @@ def _serve(
 
         results = ResultsSource(results_out, events)
 
-    if not _is_loopback(host):
+    if not is_loopback_bind(host):
         click.echo(
             f"warning: binding {host}: anyone who can reach this machine can read the "
             "project's rendered content",
             err=True,
         )
-    sock = listen_socket(host, port)
+    sock = listen_socket(host, port, holder="preview")
     try:
         state = PreviewState(directory, default_at=at)
         if compare is not None:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
-from atomcast.cli_options import campaign_option, error_text, project_dir
-from atomcast.errors import AtomcastError, ProjectError
+from atomcast.cli_options import campaign_option, exit_with, project_dir
+from atomcast.errors import AtomcastError
 
 
 @click.command("results")
@@ -87,13 +86,8 @@ def results_command(
         from atomcast.results.report import render_text
 
         report = analyse(project, campaign, decisions, events, metrics, by_segment=by == "segment")
-    except ProjectError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(1)
     except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {error_text(exc)}", err=True)
-        sys.exit(1)
+        exit_with(exc)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

@@ -38,8 +38,9 @@ from atomcast.errors import (
     StoreError,
     UnknownCampaignError,
 )
+from atomcast.http.bodies import MAX_BODY_BYTES, check_declared, parse_json_body, read_capped
+from atomcast.http.hosts import HostPolicy, split_host
 from atomcast.models import CHANNELS
-from atomcast.preview.guard import HostPolicy, parse_json_body, split_host
 from atomcast.schema import Profile, validate_profile
 from atomcast.selection import parse_instant
 from atomcast.serve.auth import ApiKeys, bearer_token
@@ -64,8 +65,6 @@ ROUTE_METRICS = "/metrics"
 ROUTES = frozenset({ROUTE_RENDER, ROUTE_HEALTH, ROUTE_METRICS})
 #: Requests under /v1 need a key when keys are set; health stays open for load balancers.
 OPEN_PATHS = frozenset({ROUTE_HEALTH})
-#: The largest request body accepted: a profile is a few KiB.
-MAX_BODY_BYTES = 256 * 1024
 REQUEST_FIELDS = ("campaign", "profile", "channels", "at")
 CONTENT_HEADER = b"atomcast-content"
 #: Host header values whose verdict is remembered (then forgotten all at once).
@@ -334,41 +333,22 @@ def _info(request: Request) -> RequestInfo:
     return info
 
 
-def _is_json_type(value: str) -> bool:
-    media, _, params = value.partition(";")
-    if media.strip().lower() != "application/json":
-        return False
-    for param in params.split(";"):
-        name, _, val = param.partition("=")
-        if name.strip().lower() == "charset" and val.strip().strip('"').lower() != "utf-8":
-            return False
-    return True
-
-
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused past ``limit`` bytes as it streams in.
 
     :raises RequestError: 415 when not ``application/json``, 413 when too large.
     """
-    types = request.headers.getlist("content-type")
-    if len(types) != 1 or not _is_json_type(types[0]):
-        raise RequestError(415, "the request body must be application/json")
-    lengths = request.headers.getlist("content-length")
-    too_large = f"request body is larger than {limit // 1024} KiB"
-    if lengths and (not lengths[0].isdigit() or int(lengths[0]) > limit):
-        raise RequestError(413, too_large)
-    chunks: list[bytes] = []
-    size = 0
+    check_declared(
+        request.headers.getlist("content-type"),
+        request.headers.getlist("content-length"),
+        limit,
+        not_json="the request body must be application/json",
+    )
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise RequestError(413, too_large)
-            chunks.append(chunk)
+        return await read_capped(request.stream(), limit)
     except ClientDisconnect:
         # Nobody is left to answer; not a fault of the server's either.
         raise RequestError(400, "the client went away before sending the body") from None
-    return b"".join(chunks)
 
 
 def make_routes(state: ServeState) -> list[Route]:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from atomcast.cli_options import project_dir
-from atomcast.errors import AtomcastError, ListenError, ProjectError, ServeError
+from atomcast.cli_options import exit_with, project_dir
+from atomcast.errors import AtomcastError, ServeError
+from atomcast.http.hosts import is_loopback_bind
+from atomcast.http.listen import listen_socket
 
 if TYPE_CHECKING:
     import uvicorn
@@ -23,44 +23,9 @@ if TYPE_CHECKING:
     from atomcast.serve.app import ServeSettings
     from atomcast.serve.auth import ApiKeys
 
-__all__ = ["listen_socket", "serve_command"]
+__all__ = ["serve_command"]
 
 DEFAULT_PORT = 8080
-
-
-def listen_socket(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (inheritable, for worker processes), made before the
-    project loads so that a busy port is one clear error.
-
-    :raises ListenError: the port is in use, not allowed, or the host is not an address here.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError, OverflowError) as exc:
-        raise ListenError(f"cannot listen on {host}:{port}: {exc}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.set_inheritable(True)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ListenError(
-                f"port {port} on {host} is already in use; stop what holds it or choose "
-                "another port with --port"
-            ) from None
-        if exc.errno == errno.EACCES:
-            raise ListenError(f"not allowed to listen on port {port} of {host}") from None
-        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return sock
-
-
-def is_loopback_bind(host: str) -> bool:
-    from atomcast.preview.guard import is_loopback, normalise_bind_host
-
-    return is_loopback(normalise_bind_host(host))
 
 
 @click.command("serve")
@@ -105,57 +70,41 @@ def serve_command(
 ) -> None:
     """The decision service: POST /v1/render, GET /v1/health, GET /metrics (JSON API)."""
     try:
-        _serve(directory, host, port, workers, store_url, watch, access_log, render_in)
-    except ProjectError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(1)
-    except (AtomcastError, ValueError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        from atomcast.serve.app import DEFAULT_RENDER_IN, ServeSettings
+        from atomcast.serve.auth import API_KEYS_ENV, ApiKeys
 
+        keys = ApiKeys.from_environment()
+        if not keys.required and not is_loopback_bind(host):
+            raise ServeError(
+                f"refusing to listen on {host} without API keys: set {API_KEYS_ENV}=KEY[,KEY...] "
+                "(clients send Authorization: Bearer KEY), or bind 127.0.0.1"
+            )
+        if store_url is not None:
+            from atomcast.store import open_store
 
-def _serve(
-    directory: Path,
-    host: str,
-    port: int,
-    workers: int,
-    store_url: str | None,
-    watch: bool,
-    access_log: bool,
-    render_in: str | None,
-) -> None:
-    from atomcast.serve.app import DEFAULT_RENDER_IN, ServeSettings
-    from atomcast.serve.auth import API_KEYS_ENV, ApiKeys
-
-    keys = ApiKeys.from_environment()
-    if not keys.required and not is_loopback_bind(host):
-        raise ServeError(
-            f"refusing to listen on {host} without API keys: set {API_KEYS_ENV}=KEY[,KEY...] "
-            "(clients send Authorization: Bearer KEY), or bind 127.0.0.1"
+            # A bad URL or an unreachable database is one clear error now, not one per worker.
+            open_store(store_url).close()
+        settings = ServeSettings(
+            root=directory.resolve(),
+            host=host,
+            store_url=store_url,
+            watch=watch,
+            render_in=(
+                "thread" if render_in == "thread" else "loop" if render_in else DEFAULT_RENDER_IN
+            ),
+            access_log=access_log,
+            settle_heap=True,
         )
-    if store_url is not None:
-        from atomcast.store import open_store
-
-        # A bad URL or an unreachable database is one clear error now, not one per worker.
-        open_store(store_url).close()
-    settings = ServeSettings(
-        root=directory.resolve(),
-        host=host,
-        store_url=store_url,
-        watch=watch,
-        render_in="thread" if render_in == "thread" else "loop" if render_in else DEFAULT_RENDER_IN,
-        access_log=access_log,
-        settle_heap=True,
-    )
-    sock = listen_socket(host, port)
-    try:
-        if workers == 1:
-            _run_one(settings, keys, sock, port)
-        else:
-            _run_many(settings, sock, port, workers)
-    finally:
-        sock.close()
+        sock = listen_socket(host, port, inheritable=True)
+        try:
+            if workers == 1:
+                _run_one(settings, keys, sock, port)
+            else:
+                _run_many(settings, sock, port, workers)
+        finally:
+            sock.close()
+    except (AtomcastError, ValueError) as exc:
+        exit_with(exc)
 
 
 def _banner(root: Path, host: str, port: int, detail: str) -> None:

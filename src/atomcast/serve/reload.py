@@ -62,9 +62,9 @@ class Reloader:
             self._watcher.start()
 
     def _make_watcher(self, loop: asyncio.AbstractEventLoop) -> _Watcher:
-        # The preview's watcher (watchdog, editor-burst debounce, the project's own folders
-        # only), imported only when --watch asks for it.
-        from atomcast.preview.watcher import Debouncer, ProjectWatcher
+        # The project watcher the preview uses too (watchdog, editor-burst debounce, the
+        # project's own folders only), imported only when --watch asks for it.
+        from atomcast.project.watch import Debouncer, ProjectWatcher
 
         async def changed(paths: set[str]) -> None:
             self.request("watch")

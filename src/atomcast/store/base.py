@@ -209,10 +209,14 @@ def record_from_row(
     experiments: Any,
     decisions: Any,
 ) -> StoredDecision:
-    """A record from a row's values (JSON columns already parsed).
+    """A record from a row's values; the JSON columns as the driver returns them (text, or
+    already parsed).
 
     :raises StoreError: when a row is not what this version writes (edited by hand).
     """
+    segments = load_json(segments, "segments")
+    experiments = load_json(experiments, "experiments")
+    decisions = load_json(decisions, "decisions")
     problem: str | None = None
     if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
         problem = "segments is not a list of strings"

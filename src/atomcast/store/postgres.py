@@ -22,7 +22,6 @@ from atomcast.store.base import (
     SCHEMA_VERSION,
     StoredDecision,
     encode_rows,
-    load_json,
     record_from_row,
     redacted,
     storable_key,
@@ -183,16 +182,8 @@ class PostgresStore:
         row = self._run("read the store", read)
         if row is None:
             return None
-        at, content, segments, experiments, decisions = row
-        return record_from_row(
-            campaign,
-            profile_id,
-            at,
-            content,
-            load_json(segments, "segments"),
-            load_json(experiments, "experiments"),
-            load_json(decisions, "decisions"),
-        )
+        at, *columns = row
+        return record_from_row(campaign, profile_id, at, *columns)
 
     def close(self) -> None:
         with self._lock:

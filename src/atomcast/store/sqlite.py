@@ -21,7 +21,6 @@ from atomcast.store.base import (
     SCHEMA_VERSION,
     StoredDecision,
     encode_rows,
-    load_json,
     record_from_row,
     storable_key,
     utc,
@@ -185,22 +184,14 @@ class SqliteStore:
                 ) from None
         if row is None:
             return None
-        at, content, segments, experiments, decisions = row
+        at, *columns = row
         try:
             instant = dt.datetime.fromisoformat(at)
         except (TypeError, ValueError):
             raise StoreError(
                 f"{printable(str(self.path))}: a stored instant is malformed ({at!r})"
             ) from None
-        return record_from_row(
-            campaign,
-            profile_id,
-            instant,
-            content,
-            load_json(segments, "segments"),
-            load_json(experiments, "experiments"),
-            load_json(decisions, "decisions"),
-        )
+        return record_from_row(campaign, profile_id, instant, *columns)
 
     def close(self) -> None:
         with self._lock:
