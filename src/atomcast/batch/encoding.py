@@ -116,6 +116,8 @@ class RecordEncoder:
         self._names: dict[str, bytes] = {}
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._fieldless: dict[tuple[Any, ...], bytes] = {}
+        #: The envelope of symbolic outputs, by status (see :meth:`_envelope`).
+        self._envelopes: dict[str, tuple[bytes, bytes, bytes]] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
         self._symbolic: dict[int, tuple[FillableOutput, tuple[bytes | int, ...] | None]] = {}
         #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
@@ -130,17 +132,18 @@ class RecordEncoder:
         :raises UnicodeEncodeError: when the record holds a lone surrogate.
         """
         dumps = self.dumps
-        pieces = [b'{"profile_id":', dumps(result.profile_id).encode(), self._head(result)]
-        first = True
+        profile_id = result.profile_id
+        encoded_id = self._encode_text(profile_id) if type(profile_id) is str else dumps(profile_id)
+        pieces = [b'{"profile_id":', encoded_id.encode(), self._head(result)]
+        names = self._names
+        channel = self._channel
         for name, output in result.channels.items():
-            label = self._names.get(name)
+            # The label carries the comma before every channel but the first.
+            label = names.get(name)
             if label is None:
-                label = self._names[name] = dumps(name).encode() + b":"
-            if not first:
-                pieces.append(b",")
-            first = False
-            pieces.append(label)
-            pieces.append(self._channel(output))
+                label = names[name] = dumps(name).encode() + b":"
+            pieces.append(label if len(pieces) == 3 else b"," + label)
+            pieces.append(channel(output))
         pieces.append(b"}}\n")
         return b"".join(pieces)
 
@@ -173,11 +176,13 @@ class RecordEncoder:
         if filled is not None and not _RESERVED.intersection(filled[0].fields):
             return self._symbolic_channel(output, filled[0], filled[1])
         fields = output.fields
+        warnings = output.warnings
+        atoms = output.atoms
         rest = (
             output.status,
             output.reason,
-            tuple((w.code, w.message) for w in output.warnings),
-            tuple(output.atoms.items()),
+            tuple([(w.code, w.message) for w in warnings]) if warnings else (),
+            tuple(atoms.items()) if atoms else (),
         )
         if not fields:
             # A skipped channel (no consent, ...): a handful of distinct records per run.
@@ -223,8 +228,28 @@ class RecordEncoder:
             return self._plain(output)
         encode_text = self._encode_text
         encoded = [encode_text(value)[1:-1].encode() for value in values]
-        fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
-        return output.encode(dumps, fields, self._warnings(output.warnings))
+        if output.atoms or output.reason is not None:
+            fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
+            return output.encode(dumps, fields, self._warnings(output.warnings))
+        envelope = self._envelopes.get(output.status)
+        if envelope is None:
+            envelope = self._envelopes[output.status] = self._envelope(output)
+        parts = [envelope[0]]
+        parts += [p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields]
+        warnings = output.warnings
+        parts += (envelope[1], self._warnings(warnings) if warnings else b"[]", envelope[2])
+        return b"".join(parts)
+
+    def _envelope(self, output: ChannelOutput) -> tuple[bytes, bytes, bytes]:
+        """What ``output.encode`` writes before the fields, between them and the warnings,
+        and after the warnings, for outputs of its status with no reason and no atoms.
+
+        Asked of ``output.encode`` itself (with NUL marks, which JSON always escapes), so
+        that the key order stays the channel output's own."""
+        marked = output.encode(self.dumps, b"\0fields\0", b"\0warnings\0")
+        before, after_fields = marked.split(b"\0fields\0")
+        between, after = after_fields.split(b"\0warnings\0")
+        return before, between, after
 
     def _warnings(self, warnings: list[RenderWarning]) -> bytes:
         """A warnings list, encoded (a few distinct lists repeat across profiles)."""
