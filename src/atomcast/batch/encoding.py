@@ -113,13 +113,21 @@ class RecordEncoder:
         self._shared_admission = _Admission(SHARED_LIMIT * 4)
         self._email: dict[tuple[Any, ...], bytes] = {}
         self._email_admission = _Admission(EMAIL_LIMIT * 8)
-        self._names: dict[str, bytes] = {}
+        self._labels: dict[tuple[str, ...], list[bytes]] = {}
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._fieldless: dict[tuple[Any, ...], bytes] = {}
         #: The envelope of symbolic outputs, by status (see :meth:`_envelope`).
         self._envelopes: dict[str, tuple[bytes, bytes, bytes]] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
-        self._symbolic: dict[int, tuple[FillableOutput, tuple[bytes | int, ...] | None]] = {}
+        #: With them, by status, the record's template (see :meth:`_template`).
+        self._symbolic: dict[
+            int,
+            tuple[
+                FillableOutput,
+                tuple[bytes | int, ...] | None,
+                dict[str, tuple[tuple[bytes | int, ...], bytes]],
+            ],
+        ] = {}
         #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
         #: per-call overhead).
         self._encode_text: Callable[[str], str] = json.encoder.encode_basestring
@@ -134,18 +142,23 @@ class RecordEncoder:
         dumps = self.dumps
         profile_id = result.profile_id
         encoded_id = self._encode_text(profile_id) if type(profile_id) is str else dumps(profile_id)
-        pieces = [b'{"profile_id":', encoded_id.encode(), self._head(result)]
-        names = self._names
-        channel = self._channel
-        for name, output in result.channels.items():
-            # The label carries the comma before every channel but the first.
-            label = names.get(name)
-            if label is None:
-                label = names[name] = dumps(name).encode() + b":"
-            pieces.append(label if len(pieces) == 3 else b"," + label)
-            pieces.append(channel(output))
-        pieces.append(b"}}\n")
-        return b"".join(pieces)
+        channels = result.channels
+        names = tuple(channels)
+        labels = self._labels.get(names)
+        if labels is None:
+            # Each channel's key, with the comma before every one but the first.
+            labels = [b"," + dumps(name).encode() + b":" for name in names]
+            if labels:
+                labels[0] = labels[0][1:]
+            if len(self._labels) >= HEAD_LIMIT:
+                self._labels.clear()
+            self._labels[names] = labels
+        body: list[bytes] = labels * 2
+        body[1::2] = [self._channel(output) for output in channels.values()]
+        body[::2] = labels
+        return b"".join(
+            [b'{"profile_id":', encoded_id.encode(), self._head(result), *body, b"}}\n"]
+        )
 
     def _head(self, result: RenderResult) -> bytes:
         """``,"campaign":...,"decisions":{...},"channels":{`` (shared by many profiles)."""
@@ -220,25 +233,47 @@ class RecordEncoder:
             if len(self._symbolic) >= SYMBOLIC_LIMIT:
                 self._symbolic.clear()
             # The output is kept alive with its pieces, so its id cannot be reused meanwhile.
-            cached = self._symbolic[id(symbolic)] = (symbolic, self._field_pieces(symbolic))
+            pieces = self._field_pieces(symbolic)
+            cached = self._symbolic[id(symbolic)] = (symbolic, pieces, {})
         else:
             self.hits["symbolic"] += 1
         pieces_of_fields = cached[1]
         if pieces_of_fields is None:
             return self._plain(output)
         encode_text = self._encode_text
-        encoded = [encode_text(value)[1:-1].encode() for value in values]
         if output.atoms or output.reason is not None:
+            encoded = [encode_text(value)[1:-1].encode() for value in values]
             fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
             return output.encode(dumps, fields, self._warnings(output.warnings))
+        # The envelope and the literal pieces, merged: per profile only the values are new.
+        template = cached[2].get(output.status)
+        if template is None:
+            template = cached[2][output.status] = self._template(output, pieces_of_fields)
+        pieces, after = template
+        encoded = [encode_text(value)[1:-1].encode() for value in values]
+        parts = [p if isinstance(p, bytes) else encoded[p] for p in pieces]
+        warnings = output.warnings
+        if warnings:
+            parts += (self._warnings(warnings), after)
+        else:
+            parts.append(b"[]" + after)
+        return b"".join(parts)
+
+    def _template(
+        self, output: ChannelOutput, pieces_of_fields: tuple[bytes | int, ...]
+    ) -> tuple[tuple[bytes | int, ...], bytes]:
+        """The pieces of a symbolic output's record up to its warnings (envelope and fields,
+        adjacent literals merged), and what follows the warnings."""
         envelope = self._envelopes.get(output.status)
         if envelope is None:
             envelope = self._envelopes[output.status] = self._envelope(output)
-        parts = [envelope[0]]
-        parts += [p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields]
-        warnings = output.warnings
-        parts += (envelope[1], self._warnings(warnings) if warnings else b"[]", envelope[2])
-        return b"".join(parts)
+        merged: list[bytes | int] = []
+        for piece in (envelope[0], *pieces_of_fields, envelope[1]):
+            if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        return tuple(merged), envelope[2]
 
     def _envelope(self, output: ChannelOutput) -> tuple[bytes, bytes, bytes]:
         """What ``output.encode`` writes before the fields, between them and the warnings,
