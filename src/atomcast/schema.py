@@ -203,3 +203,83 @@ def validate_profile(schema: ProfileSchema, raw: Mapping[str, Any]) -> Profile:
     if not isinstance(profile_id, str | int) or isinstance(profile_id, bool):
         raise ProfileError(f"id: expected a string, got {type(profile_id).__name__}", "id")
     return Profile(id=str(profile_id), attributes=attributes)
+
+
+#: The exact value types an attribute type keeps as they are (anything else, subclasses
+#: and floats included, goes through :func:`coerce_value`).
+_KEPT: dict[str, type] = {"string": str, "integer": int, "boolean": bool, "number": int}
+
+
+def _shape(spec: AttributeSpec) -> str:
+    """How :class:`ProfileValidator` takes the attribute's values of its commonest type:
+    ``flags`` is an object whose declared properties are all booleans (consent)."""
+    if spec.type == "object" and spec.properties:
+        if all(child.type == "boolean" for child in spec.properties.values()):
+            return "flags"
+        return "object"
+    return spec.type
+
+
+def _flags(spec: AttributeSpec, value: dict[Any, Any], path: str) -> dict[str, Any]:
+    """:func:`coerce_value` of an object of boolean properties (``consent``)."""
+    properties = spec.properties
+    result: dict[str, Any] = {}
+    for key, sub in value.items():
+        if type(key) is not str or type(sub) is not bool:
+            return coerce_value(spec, value, path)  # type: ignore[no-any-return]
+        if key in properties:
+            result[key] = sub
+    return result
+
+
+class ProfileValidator:
+    """:func:`validate_profile` for one schema, with the per-attribute dispatch worked out
+    once: the batch validates millions of profiles against the same schema.
+
+    ``validator(raw)`` returns exactly what ``validate_profile(schema, raw)`` returns and
+    raises the same errors; only values of the commonest exact types skip the general
+    :func:`coerce_value`.
+    """
+
+    __slots__ = ("_plan", "schema")
+
+    def __init__(self, schema: ProfileSchema) -> None:
+        self.schema = schema
+        self._plan: tuple[tuple[str, AttributeSpec, type | None, str], ...] = tuple(
+            (name, spec, _KEPT.get(spec.type), _shape(spec))
+            for name, spec in schema.attributes.items()
+        )
+
+    def __call__(self, raw: Mapping[str, Any]) -> Profile:
+        if type(raw) is not dict:
+            return validate_profile(self.schema, raw)
+        get = raw.get
+        attributes: dict[str, Any] = {}
+        for name, spec, kept, shape in self._plan:
+            value = get(name)
+            if value is None:
+                if spec.required:
+                    raise ProfileError(f"{name}: required attribute is missing", name)
+                continue
+            kind = type(value)
+            if kind is kept:
+                attributes[name] = value
+            elif kind is str and shape == "datetime":
+                try:
+                    attributes[name] = _canonical_text(value)
+                except ValueError:
+                    attributes[name] = coerce_value(spec, value, name)
+            elif kind is list and shape == "list":
+                attributes[name] = list(value)
+            elif kind is dict and shape == "flags":
+                attributes[name] = _flags(spec, value, name)
+            else:
+                attributes[name] = coerce_value(spec, value, name)
+        profile_id = attributes.get("id", get("id"))
+        if type(profile_id) is str:
+            return Profile(id=profile_id, attributes=attributes)
+        if profile_id is None:
+            raise ProfileError("id: a profile needs an id", "id")
+        if not isinstance(profile_id, str | int) or isinstance(profile_id, bool):
+            raise ProfileError(f"id: expected a string, got {type(profile_id).__name__}", "id")
+        return Profile(id=str(profile_id), attributes=attributes)

@@ -230,6 +230,7 @@ def rank(atoms: Sequence[Atom], profile_id: str, campaign: str, slot: str) -> tu
 #: (segments, arms, locales, conditions, consent) combinations.
 DECISION_MEMO_SIZE = 10_000
 
+
 _T = TypeVar("_T")
 
 
@@ -239,21 +240,28 @@ class Selector:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._plans: dict[tuple[str, dt.date], CampaignPlan] = {}
+        #: The plan asked for last, with the instant object it was asked for (a campaign
+        #: renderer asks with the same one for every profile).
+        self._last_plan: tuple[str, dt.datetime, CampaignPlan] | None = None
         self._chains: dict[str | None, tuple[str, ...]] = {}
         self._conditional: dict[tuple[str, dt.date, tuple[str, ...]], tuple[Atom, ...]] = {}
-        self._selections: dict[
-            tuple[Any, ...], tuple[dict[str, _Decided], dict[Channel, ChannelPlan]]
-        ] = {}
+        self._selections: dict[tuple[Any, ...], _Memo] = {}
         # Most keys differ only in segments or condition results that change nothing: they
         # share one copy of each slot's decision, channel plans and key parts, so that the
         # memo's memory is its keys, not thousands of copies of a few decisions.
         self._shared: dict[Hashable, Any] = {}
+        #: The channels to decide for, by the plan's and the caller's channels.
+        self._wanted: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Channel, ...]] = {}
 
     def plan(self, campaign: str, at: dt.datetime) -> CampaignPlan:
         """The profile-independent part of selection for ``campaign`` on ``at``'s UTC day."""
+        last = self._last_plan
+        if last is not None and last[1] is at and last[0] == campaign:
+            return last[2]
         day = at.astimezone(dt.UTC).date()
         cached = self._plans.get((campaign, day))
         if cached is not None:
+            self._last_plan = (campaign, at, cached)
             return cached
         config = self.project.config.campaigns.get(campaign)
         if config is None:
@@ -330,7 +338,8 @@ class Selector:
         still exist (a slot whose atom is gone is decided afresh: ``sticky`` is false)."""
         plan = self.plan(campaign, at)
         segments = self.segments_of(profile)
-        arms = {exp.name: exp.assign(profile.id, campaign) for exp in plan.experiments}
+        profile_id = profile.id
+        arms = {exp.name: exp.assign(profile_id, campaign) for exp in plan.experiments}
         sticky: bool | None = None
         if pinned is not None:
             arms, sticky = _pinned_arms(plan, arms, pinned.experiments)
@@ -339,47 +348,73 @@ class Selector:
         chain = self._chains.get(locale)
         if chain is None:
             chain = self._chains[locale] = self.project.locale_chain(locale)
-        wanted = tuple(c for c in plan.channels if not channels or c in channels)
+        asked = channels if type(channels) is tuple else tuple(channels)
+        wanted = self._wanted.get((plan.channels, asked))
+        if wanted is None:
+            wanted = tuple(c for c in plan.channels if not asked or c in asked)
+            if len(self._wanted) >= 64:
+                self._wanted.clear()
+            self._wanted[(plan.channels, asked)] = wanted
         # Everything but the draw between atoms of equal priority is a function of this key:
         # decide once per key, and per profile only draw between tied atoms (the draw never
         # changes whether a channel has an atom for a slot, so channel states are shared).
         conditional = self._conditional_atoms(plan, chain)
-        holds = tuple(atom.when.fn(attributes, segments) for atom in conditional if atom.when)
+        holds = (
+            tuple([atom.when.fn(attributes, segments) for atom in conditional if atom.when])
+            if conditional
+            else ()
+        )
         key = (plan.name, plan.day, wanted, segments, tuple(arms.items()), chain, holds)
         cached = self._selections.get(key)
         if cached is None:
             if len(self._selections) >= DECISION_MEMO_SIZE:
                 self._selections.clear()
                 self._shared.clear()
-            cached = self._select_anew(plan, profile, segments, arms, chain, wanted)
+            cached = self._memoised(plan, profile, segments, arms, chain, wanted)
             self._selections[tuple(self._share(part) for part in key)] = cached
-        decided, content_plans = cached
-        decisions: dict[str, SlotDecision] = {}
-        for slot in plan.slots:
-            slot_decided = decided[slot.name]
-            decision = slot_decided.decision
-            if decision is None:
-                ranked = rank_groups(slot_decided.groups, profile.id, plan.name, slot.name)
-                decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
-            decisions[slot.name] = decision
+        content_plans = cached.content_plans
+        whole = cached.decisions
+        if whole is not None:
+            # No tie anywhere: the decisions are the key's, shared (never mutated).
+            decisions = dict(whole) if pinned is not None else whole
+        else:
+            decisions = {}
+            for slot in plan.slots:
+                slot_decided = cached.decided[slot.name]
+                decision = slot_decided.decision
+                if decision is None:
+                    ranked = rank_groups(slot_decided.groups, profile_id, plan.name, slot.name)
+                    decision = _by_channel(slot, slot_decided.locale, ranked, wanted)
+                decisions[slot.name] = decision
         if pinned is not None:
             kept = self._pin(plan, decisions, pinned.decisions, wanted)
             sticky = sticky and kept
             content_plans = {channel: _content_plan(plan, channel, decisions) for channel in wanted}
-        if plan.config.transactional:
+            channel_plans = (
+                content_plans
+                if plan.config.transactional
+                else _consented(content_plans, attributes.get("consent"))
+            )
+        elif plan.config.transactional:
             channel_plans = content_plans
         else:
             consent = attributes.get("consent")
-            consent = consent if isinstance(consent, Mapping) else {}
-            channel_plans = {
-                channel: ready if consent.get(channel) is True else _no_consent(channel)
-                for channel, ready in content_plans.items()
-            }
+            given = (
+                tuple([consent.get(channel) is True for channel in content_plans])
+                if type(consent) is dict
+                else None
+            )
+            found = cached.consented.get(given) if given is not None else None
+            if found is None:
+                found = _consented(content_plans, consent)
+                if given is not None:
+                    cached.consented[given] = found
+            channel_plans = found
         return Selection(
             profile=profile,
             campaign=plan,
             at=at,
-            segments=tuple(sorted(segments)),
+            segments=cached.segments,
             experiments=arms,
             slots=decisions,
             channels=channel_plans,
@@ -430,6 +465,29 @@ class Selector:
             found = self._conditional[where] = tuple(seen.values())
         return found
 
+    def _memoised(
+        self,
+        plan: CampaignPlan,
+        profile: Profile,
+        segments: frozenset[str],
+        arms: Mapping[str, str],
+        chain: Sequence[str],
+        wanted: tuple[Channel, ...],
+    ) -> _Memo:
+        decided, content_plans = self._select_anew(plan, profile, segments, arms, chain, wanted)
+        whole: dict[str, SlotDecision] | None = {}
+        for name, slot_decided in decided.items():
+            if slot_decided.decision is None or whole is None:
+                whole = None
+            else:
+                whole[name] = slot_decided.decision
+        slots = tuple(id(slot_decided) for slot_decided in decided.values())
+        decided = self._share(decided, ("decided-by-slot", slots))
+        if whole is not None:
+            whole = self._share(whole, ("whole", slots))
+        ordered = self._share(tuple(sorted(segments)))
+        return _Memo(decided, content_plans, whole, ordered, {})
+
     def _select_anew(
         self,
         plan: CampaignPlan,
@@ -456,8 +514,7 @@ class Selector:
             decisions[slot.name] = decision
         content_plans = {channel: _content_plan(plan, channel, decisions) for channel in wanted}
         content_plans = self._share(content_plans, ("plans", *content_plans.items()))
-        slots = tuple(id(slot_decided) for slot_decided in decided.values())
-        return self._share((decided, content_plans), ("selection", slots, id(content_plans)))
+        return decided, content_plans
 
     def _share(self, value: _T, key: Hashable | None = None) -> _T:
         """The copy of ``value`` already held under ``key`` (``value`` itself by default),
@@ -523,6 +580,17 @@ def _content_plan(
     return ChannelPlan(channel, "ready")
 
 
+def _consented(
+    content_plans: Mapping[Channel, ChannelPlan], consent: Any
+) -> dict[Channel, ChannelPlan]:
+    """The channel plans once consent is applied: a channel needs ``consent.<channel>``."""
+    given = consent if isinstance(consent, Mapping) else {}
+    return {
+        channel: ready if given.get(channel) is True else _no_consent(channel)
+        for channel, ready in content_plans.items()
+    }
+
+
 @functools.cache
 def _no_consent(channel: Channel) -> ChannelPlan:
     return ChannelPlan(channel, "skipped", f"no consent: consent.{channel} is not true")
@@ -535,6 +603,21 @@ class _Decided:
     locale: str | None
     groups: tuple[tuple[Atom, ...], ...]
     decision: SlotDecision | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    """What a selection key decides: the slots up to the tie-break, the channel plans before
+    consent, and, when no slot has a tie, the whole decisions (shared by the key's profiles).
+
+    :param consented: the channel plans after consent, by the consent flags of the channels.
+    """
+
+    decided: dict[str, _Decided]
+    content_plans: dict[Channel, ChannelPlan]
+    decisions: dict[str, SlotDecision] | None
+    segments: tuple[str, ...]
+    consented: dict[tuple[bool, ...], dict[Channel, ChannelPlan]]
 
 
 def _by_channel(

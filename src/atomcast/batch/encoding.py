@@ -113,11 +113,21 @@ class RecordEncoder:
         self._shared_admission = _Admission(SHARED_LIMIT * 4)
         self._email: dict[tuple[Any, ...], bytes] = {}
         self._email_admission = _Admission(EMAIL_LIMIT * 8)
-        self._names: dict[str, bytes] = {}
+        self._labels: dict[tuple[str, ...], list[bytes]] = {}
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._fieldless: dict[tuple[Any, ...], bytes] = {}
+        #: The envelope of symbolic outputs, by status (see :meth:`_envelope`).
+        self._envelopes: dict[str, tuple[bytes, bytes, bytes]] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
-        self._symbolic: dict[int, tuple[FillableOutput, tuple[bytes | int, ...] | None]] = {}
+        #: With them, by status, the record's template (see :meth:`_template`).
+        self._symbolic: dict[
+            int,
+            tuple[
+                FillableOutput,
+                tuple[bytes | int, ...] | None,
+                dict[str, tuple[tuple[bytes | int, ...], bytes]],
+            ],
+        ] = {}
         #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
         #: per-call overhead).
         self._encode_text: Callable[[str], str] = json.encoder.encode_basestring
@@ -130,19 +140,25 @@ class RecordEncoder:
         :raises UnicodeEncodeError: when the record holds a lone surrogate.
         """
         dumps = self.dumps
-        pieces = [b'{"profile_id":', dumps(result.profile_id).encode(), self._head(result)]
-        first = True
-        for name, output in result.channels.items():
-            label = self._names.get(name)
-            if label is None:
-                label = self._names[name] = dumps(name).encode() + b":"
-            if not first:
-                pieces.append(b",")
-            first = False
-            pieces.append(label)
-            pieces.append(self._channel(output))
-        pieces.append(b"}}\n")
-        return b"".join(pieces)
+        profile_id = result.profile_id
+        encoded_id = self._encode_text(profile_id) if type(profile_id) is str else dumps(profile_id)
+        channels = result.channels
+        names = tuple(channels)
+        labels = self._labels.get(names)
+        if labels is None:
+            # Each channel's key, with the comma before every one but the first.
+            labels = [b"," + dumps(name).encode() + b":" for name in names]
+            if labels:
+                labels[0] = labels[0][1:]
+            if len(self._labels) >= HEAD_LIMIT:
+                self._labels.clear()
+            self._labels[names] = labels
+        body: list[bytes] = labels * 2
+        body[1::2] = [self._channel(output) for output in channels.values()]
+        body[::2] = labels
+        return b"".join(
+            [b'{"profile_id":', encoded_id.encode(), self._head(result), *body, b"}}\n"]
+        )
 
     def _head(self, result: RenderResult) -> bytes:
         """``,"campaign":...,"decisions":{...},"channels":{`` (shared by many profiles)."""
@@ -173,11 +189,13 @@ class RecordEncoder:
         if filled is not None and not _RESERVED.intersection(filled[0].fields):
             return self._symbolic_channel(output, filled[0], filled[1])
         fields = output.fields
+        warnings = output.warnings
+        atoms = output.atoms
         rest = (
             output.status,
             output.reason,
-            tuple((w.code, w.message) for w in output.warnings),
-            tuple(output.atoms.items()),
+            tuple([(w.code, w.message) for w in warnings]) if warnings else (),
+            tuple(atoms.items()) if atoms else (),
         )
         if not fields:
             # A skipped channel (no consent, ...): a handful of distinct records per run.
@@ -215,16 +233,58 @@ class RecordEncoder:
             if len(self._symbolic) >= SYMBOLIC_LIMIT:
                 self._symbolic.clear()
             # The output is kept alive with its pieces, so its id cannot be reused meanwhile.
-            cached = self._symbolic[id(symbolic)] = (symbolic, self._field_pieces(symbolic))
+            pieces = self._field_pieces(symbolic)
+            cached = self._symbolic[id(symbolic)] = (symbolic, pieces, {})
         else:
             self.hits["symbolic"] += 1
         pieces_of_fields = cached[1]
         if pieces_of_fields is None:
             return self._plain(output)
         encode_text = self._encode_text
+        if output.atoms or output.reason is not None:
+            encoded = [encode_text(value)[1:-1].encode() for value in values]
+            fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
+            return output.encode(dumps, fields, self._warnings(output.warnings))
+        # The envelope and the literal pieces, merged: per profile only the values are new.
+        template = cached[2].get(output.status)
+        if template is None:
+            template = cached[2][output.status] = self._template(output, pieces_of_fields)
+        pieces, after = template
         encoded = [encode_text(value)[1:-1].encode() for value in values]
-        fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
-        return output.encode(dumps, fields, self._warnings(output.warnings))
+        parts = [p if isinstance(p, bytes) else encoded[p] for p in pieces]
+        warnings = output.warnings
+        if warnings:
+            parts += (self._warnings(warnings), after)
+        else:
+            parts.append(b"[]" + after)
+        return b"".join(parts)
+
+    def _template(
+        self, output: ChannelOutput, pieces_of_fields: tuple[bytes | int, ...]
+    ) -> tuple[tuple[bytes | int, ...], bytes]:
+        """The pieces of a symbolic output's record up to its warnings (envelope and fields,
+        adjacent literals merged), and what follows the warnings."""
+        envelope = self._envelopes.get(output.status)
+        if envelope is None:
+            envelope = self._envelopes[output.status] = self._envelope(output)
+        merged: list[bytes | int] = []
+        for piece in (envelope[0], *pieces_of_fields, envelope[1]):
+            if isinstance(piece, bytes) and merged and isinstance(merged[-1], bytes):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        return tuple(merged), envelope[2]
+
+    def _envelope(self, output: ChannelOutput) -> tuple[bytes, bytes, bytes]:
+        """What ``output.encode`` writes before the fields, between them and the warnings,
+        and after the warnings, for outputs of its status with no reason and no atoms.
+
+        Asked of ``output.encode`` itself (with NUL marks, which JSON always escapes), so
+        that the key order stays the channel output's own."""
+        marked = output.encode(self.dumps, b"\0fields\0", b"\0warnings\0")
+        before, after_fields = marked.split(b"\0fields\0")
+        between, after = after_fields.split(b"\0warnings\0")
+        return before, between, after
 
     def _warnings(self, warnings: list[RenderWarning]) -> bytes:
         """A warnings list, encoded (a few distinct lists repeat across profiles)."""

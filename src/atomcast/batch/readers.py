@@ -119,10 +119,18 @@ class JsonlChunk:
             yield line_no, jsonl_record(data)
 
 
+_decode = json.JSONDecoder().decode
+
+
 def jsonl_record(data: bytes) -> RawOrError:
     """One JSON line as a raw profile, or why it is not one; never raises."""
     try:
-        value = json.loads(data)
+        if data[:1] == b"{" and data[1:2] != b"\0":
+            # What json.loads does for UTF-8 bytes (its encoding sniff says UTF-8 for a
+            # line that opens an object), without the sniffing per line.
+            value = _decode(data.decode("utf-8", "surrogatepass"))
+        else:
+            value = json.loads(data)
     except UnicodeDecodeError:
         return RecordError("malformed JSON: not valid UTF-8", "malformed JSON")
     except ValueError as exc:

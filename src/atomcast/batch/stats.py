@@ -25,7 +25,7 @@ STATUSES = ("rendered", "skipped", "error")
 
 def combination_key(decisions: Mapping[str, str | None]) -> str:
     """``headline=a|offer=b``: the tuple of decisions, in the campaign's slot order."""
-    return "|".join(f"{slot}={atom or '-'}" for slot, atom in decisions.items())
+    return "|".join([f"{slot}={atom or '-'}" for slot, atom in decisions.items()])
 
 
 def _add(target: dict[str, int], source: Mapping[str, int]) -> None:
@@ -106,16 +106,18 @@ class ChunkStats:
         for atom in decisions.values():
             if atom is not None:
                 atoms.add(atom)
+        experiments = self.experiments
         for name, arm in result.experiments.items():
             exp_key = f"{name}={arm}"
-            self.experiments[exp_key] = self.experiments.get(exp_key, 0) + 1
+            experiments[exp_key] = experiments.get(exp_key, 0) + 1
         channels = self.channels
         for name, output in result.channels.items():
             counts = channels.get(name)
             if counts is None:
                 counts = channels[name] = ChannelCounts()
             statuses = counts.statuses
-            statuses[output.status] = statuses.get(output.status, 0) + 1
+            status = output.status
+            statuses[status] = statuses.get(status, 0) + 1
             if output.reason is not None:
                 counts.reasons[output.reason] = counts.reasons.get(output.reason, 0) + 1
                 if output.status == "error":

@@ -49,7 +49,7 @@ from atomcast.batch.stats import ChunkStats
 from atomcast.errors import AtomcastError, BatchError, LimitError, ProfileError, RenderError
 from atomcast.project import Layout, Project, load_project
 from atomcast.render import CampaignRenderer, Renderer, RenderResult
-from atomcast.schema import validate_profile
+from atomcast.schema import ProfileValidator
 
 
 def iso_z(instant: dt.datetime) -> str:
@@ -147,6 +147,7 @@ class JobRenderer:
         self.channels: tuple[str, ...] = tuple(self.campaign_renderer.channels)
         self.requested_channels = tuple(channels)
         self.schema = self.project.schema
+        self.validate = ProfileValidator(self.schema)
         self.encoder = RecordEncoder()
         # One encoder, reused: json.dumps with options builds a new one per call.
         self.encode: Callable[[Any], str] = self.encoder.dumps
@@ -235,7 +236,7 @@ class JobRenderer:
         if isinstance(raw, RecordError):
             return RejectedRecord(line, raw.profile_id, raw.reason, raw.key)
         try:
-            profile = validate_profile(self.schema, raw)
+            profile = self.validate(raw)
         except ProfileError as exc:
             where = exc.field.split(".")[0] if exc.field else "profile"
             reason = f"fails the profile schema: {exc}"

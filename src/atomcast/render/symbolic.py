@@ -93,6 +93,26 @@ def holds_marker(value: Any) -> bool:
             if kind is str:
                 if _OPEN in item or _CLOSE in item:
                     return True
+            elif kind is list:
+                # One level down inline too: a list of tags, say.
+                for element in item:
+                    if type(element) is str:
+                        if _OPEN in element or _CLOSE in element:
+                            return True
+                    elif element is not None and type(element) not in _SCALARS:
+                        nested.append(element)
+            elif kind is dict:
+                # Consent flags, say: string keys, flags for values.
+                for sub_key, element in item.items():
+                    if type(sub_key) is not str:
+                        nested.append(sub_key)
+                    elif _OPEN in sub_key or _CLOSE in sub_key:
+                        return True
+                    if type(element) is str:
+                        if _OPEN in element or _CLOSE in element:
+                            return True
+                    elif element is not None and type(element) not in _SCALARS:
+                        nested.append(element)
             elif item is not None and kind not in _SCALARS:
                 nested.append(item)
         return bool(nested) and _holds_marker(nested)
