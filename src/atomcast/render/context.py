@@ -34,6 +34,7 @@ from atomcast.templating import safe_url
 #: ``(purpose, code, message)`` of an image rendition's warning (``purpose`` ``None``: all).
 ImageWarning = tuple[str | None, str, str]
 
+
 @dataclass(frozen=True, slots=True)
 class RenderContext:
     """One profile's context, the same for all its channels.
