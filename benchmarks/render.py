@@ -20,9 +20,9 @@ from typing import Any
 from mjml import mjml2html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from atomcast.channels.base import SlotViews
 from atomcast.project import load_project
 from atomcast.render import Renderer
+from atomcast.render.context import ChannelContext, RenderContext, SlotViews
 from atomcast.schema import validate_profile
 from atomcast.templating import make_environment
 from bench_profiles import synthetic_profiles
@@ -70,16 +70,18 @@ def naive_email(renderer: Renderer, profiles: list[Any]) -> tuple[float, float]:
         start = time.perf_counter()
         for profile in profiles:
             selection = campaign.select(profile)
-            context: dict[str, Any] = {
-                "profile": profile.attributes,
-                "brand": renderer.brand,
-                "campaign": campaign.campaign_context,
-                "locale": profile.attributes.get("locale", "en-US"),
-                "unsubscribe_url": f"https://harborpine.example/u/{profile.id}",
-                "preheader": "",
-            }
-            views = SlotViews(context, renderer.image_fields)
-            context["slots"] = views.for_channel(selection.atoms_for("email"))
+            base = RenderContext(
+                profile.attributes,
+                renderer.brand,
+                campaign.campaign_context,
+                profile.attributes.get("locale", "en-US"),
+            )
+            views = SlotViews(base, renderer.image_fields)
+            unsubscribe = ("unsubscribe_url", f"https://harborpine.example/u/{profile.id}")
+            channel = ChannelContext(
+                base, "email", views.for_channel(selection.atoms_for("email")), unsubscribe
+            )
+            context = {**channel.namespace, "preheader": ""}
             template = env.from_string(source) if compile_each_time else once
             mjml2html(template.render(context))
         results.append((time.perf_counter() - start) / len(profiles) * 1e6)

@@ -1,8 +1,7 @@
-"""What every channel shares: the per-profile context, slot views and the output record.
+"""What every channel shares: template rendering, the output record and the Channel protocol.
 
-A *slot view* is the chosen atom's fields with their templates rendered for one profile,
-which is what a layout sees as ``slots.<slot>``. Views are built lazily and once per profile,
-because the same atom usually fills the slot in every channel.
+The per-profile context and slot views themselves are in :mod:`atomcast.render.context`
+(typed; channels read them through :class:`~atomcast.render.context.ChannelContext`).
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from jinja2 import TemplateError, UndefinedError
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from atomcast.errors import RenderError
 from atomcast.markdown import render_markdown
@@ -27,8 +26,11 @@ from atomcast.templating import (
     freeze,
     has_jinja,
     profile_dependencies,
-    safe_url,
 )
+
+if TYPE_CHECKING:
+    # Only for annotations: the render package builds them and imports this module.
+    from atomcast.render.context import ChannelContext
 
 Status = Literal["rendered", "skipped", "error"]
 
@@ -41,14 +43,14 @@ MAIN_FIELD = {
     "snippet": "text",
     "image": "alt",
 }
-_TEXT_FIELDS = ("text", "short", "alt", "title", "code", "terms", "label")
+TEXT_FIELDS = ("text", "short", "alt", "title", "code", "terms", "label")
 #: Every field a slot view can have, whatever the atom's kind (what ``slots.<slot>.<field>``
 #: may name in a layout).
 VIEW_FIELDS = frozenset(
     {
         "id",
         "kind",
-        *_TEXT_FIELDS,
+        *TEXT_FIELDS,
         "url",
         "link",
         "discount",
@@ -237,55 +239,6 @@ def _compiled_markdown(source: str) -> CompiledBody:
 ImageFields = Callable[[Atom], Mapping[str, Any]]
 
 
-def build_slot_view(
-    atom: Atom, context: Mapping[str, Any], image_fields: ImageFields
-) -> dict[str, Any]:
-    """The fields of ``atom`` rendered for one profile, as layouts see them.
-
-    Every field of the kind is present (``None`` when the atom has none) so that layouts can
-    test ``{% if slots.offer.code %}`` without tripping StrictUndefined.
-
-    :raises RenderError: when one of the atom's templates fails for this profile.
-    """
-    view: dict[str, Any] = {"id": atom.id, "kind": atom.kind}
-    fields = atom.fields
-    for name in _TEXT_FIELDS:
-        value = fields.get(name)
-        view[name] = (
-            render_string(value, context, f"{atom.path}: {name}")
-            if isinstance(value, str)
-            else None
-        )
-    for name in ("url", "link"):
-        value = fields.get(name)
-        if isinstance(value, str):
-            rendered = render_string(value, context, f"{atom.path}: {name}")
-            view[name] = safe_url(rendered) or None
-        else:
-            view[name] = None
-    for name in ("discount", "amount"):
-        # YAML's 30 arrives as 30.0 through the float field: print "30% off", not "30.0%".
-        number = fields.get(name)
-        view[name] = int(number) if isinstance(number, float) and number.is_integer() else number
-    for name in ("expires", "focal"):
-        view[name] = fields.get(name)
-    body = compiled_body(atom)
-    if body is not None:
-        html = Markup(render_string(body.html, context, f"{atom.path}: body", html=True))
-        text = render_string(body.text, context, f"{atom.path}: body").strip()
-        view["html"] = html
-        # A headline or offer may carry a body too, but its own ``text`` stays its text.
-        view["body_text" if atom.kind != "body" else "text"] = text
-    elif atom.kind == "body":
-        view["html"], view["text"] = Markup(""), ""
-    if atom.kind == "image":
-        view.update(image_fields(atom))
-    main = MAIN_FIELD.get(atom.kind)
-    if not view.get("short") and main:
-        view["short"] = view.get(main)
-    return view
-
-
 def atom_dependencies(atom: Atom) -> frozenset[str] | None:
     """Profile attributes any of the atom's templates reads; ``None`` when unknowable."""
     sources = [v for v in atom.fields.values() if isinstance(v, str)]
@@ -305,14 +258,6 @@ def _sources_dependencies(sources: tuple[str, ...]) -> frozenset[str] | None:
     return frozenset(found)
 
 
-class KeyedMemo(Protocol):
-    """What :class:`SlotViews` memoises views in (``atomcast.render.cache.Memo``)."""
-
-    def get(self, key: Hashable) -> Any: ...
-
-    def put(self, key: Hashable, value: Any) -> None: ...
-
-
 def dependency_key(attributes: Mapping[str, Any], dependencies: frozenset[str]) -> tuple[Any, ...]:
     return tuple([freeze(attributes.get(name)) for name in _sorted_names(dependencies)])
 
@@ -320,71 +265,6 @@ def dependency_key(attributes: Mapping[str, Any], dependencies: frozenset[str]) 
 @functools.lru_cache(maxsize=4096)
 def _sorted_names(names: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(names))
-
-
-#: Stands for "unknowable" in a memo, which holds no ``None``.
-_UNKNOWABLE: frozenset[str] = frozenset({"\x00unknowable"})
-
-
-class SlotViews:
-    """Per-profile slot views: each atom is rendered once, whatever the channels.
-
-    With a :class:`Memo`, an atom whose templates read only known profile attributes is
-    rendered once per distinct value of those attributes across profiles.
-    """
-
-    def __init__(
-        self,
-        context: Mapping[str, Any],
-        image_fields: ImageFields,
-        memo: KeyedMemo | None = None,
-    ) -> None:
-        self._context = context
-        self._image_fields = image_fields
-        self._views: dict[str, dict[str, Any] | RenderError] = {}
-        self._memo = memo
-
-    def _build(self, atom: Atom) -> dict[str, Any] | RenderError:
-        try:
-            return build_slot_view(atom, self._context, self._image_fields)
-        except RenderError as exc:
-            return exc
-
-    def _dependencies(self, atom: Atom) -> frozenset[str] | None:
-        """:func:`atom_dependencies`, remembered in the memo (asked per profile and atom)."""
-        assert self._memo is not None
-        key = ("dependencies", atom.id, atom.fingerprint)
-        found = self._memo.get(key)
-        if found is None:
-            found = atom_dependencies(atom)
-            self._memo.put(key, _UNKNOWABLE if found is None else found)
-        return None if found is _UNKNOWABLE else found
-
-    def view(self, atom: Atom) -> dict[str, Any]:
-        cached = self._views.get(atom.id)
-        if cached is None:
-            dependencies = self._dependencies(atom) if self._memo is not None else None
-            if self._memo is not None and dependencies is not None:
-                key = (
-                    atom.id,
-                    atom.fingerprint,
-                    *dependency_key(self._context["profile"], dependencies),
-                )
-                cached = self._memo.get(key)
-                if cached is None:
-                    cached = self._build(atom)
-                    self._memo.put(key, cached)
-            else:
-                cached = self._build(atom)
-            self._views[atom.id] = cached
-        if isinstance(cached, RenderError):
-            raise cached
-        return cached
-
-    def for_channel(self, atoms: Mapping[str, Atom | None]) -> dict[str, dict[str, Any] | None]:
-        return {
-            slot: (self.view(atom) if atom is not None else None) for slot, atom in atoms.items()
-        }
 
 
 # -- the Channel protocol -------------------------------------------------------------------
@@ -500,7 +380,7 @@ class ChannelRender(Protocol):
     """One channel prepared for one campaign: the plain renderer of that channel, in phases.
 
     ``finish(render_text(context), context)`` is the channel's output for the profile in
-    ``context`` (with ``slots``, ``channel`` and the stand-in's value set). The fast paths in
+    ``context`` (its slot views and the stand-in's value). The fast paths in
     :mod:`atomcast.render` only ever call these phases; they never repeat a channel's rules.
     """
 
@@ -531,14 +411,14 @@ class ChannelRender(Protocol):
         """
         ...
 
-    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+    def render_text(self, context: ChannelContext) -> dict[str, str]:
         """Phase 1: the templates rendered for one profile.
 
         :raises RenderError: naming the file and field when a template fails.
         """
         ...
 
-    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+    def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         """Phase 2: the channel's own finishing (MJML fill, payload fitting, GSM encoding)."""
         ...
 

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from jinja2 import Template, TemplateSyntaxError
 from mjml import mjml2html
@@ -33,6 +33,9 @@ from atomcast.jinjatokens import protect
 from atomcast.models import Channel as ChannelName
 from atomcast.project import Layout, TemplateSource
 from atomcast.templating import clean_url, compile_template, encode_url_values
+
+if TYPE_CHECKING:
+    from atomcast.render.context import ChannelContext
 
 #: Gmail clips messages near 102 KB; warn with a margin.
 CLIP_BYTES = 100 * 1024
@@ -281,28 +284,29 @@ class EmailRender:
             dataclasses.replace(compiled, layout=layout, template=template, source=body),
         )
 
-    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+    def render_text(self, context: ChannelContext) -> dict[str, str]:
         compiled = self.compiled()
         layout = compiled.layout
+        namespace = context.namespace
         subject_part = layout.parts.get("subject")
         preheader_part = layout.parts.get("preheader")
         subject = (
-            render_string(subject_part.source, context, f"{layout.path}: subject")
+            render_string(subject_part.source, namespace, f"{layout.path}: subject")
             if subject_part
             else ""
         )
         preheader = (
-            render_string(preheader_part.source, context, f"{layout.path}: preheader").strip()
+            render_string(preheader_part.source, namespace, f"{layout.path}: preheader").strip()
             if preheader_part
             else ""
         )
         try:
-            html = compiled.template.render({**context, "preheader": preheader})
+            html = compiled.template.render({**namespace, "preheader": preheader})
         except Exception as exc:  # any template failure is this profile's error
             raise RenderError(describe_template_error(exc, layout.path)) from None
         return {"subject": subject, "preheader": preheader, "html": html}
 
-    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+    def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         compiled = self.compiled()
         warnings = list(compiled.static_warnings)
         # A header line: no line breaks, NULs, other controls or bidi overrides from a value.
@@ -329,31 +333,30 @@ class EmailRender:
                     f"HTML is {size // 1024} KB; Gmail clips messages near 102 KB",
                 )
             )
-        slots = context["slots"]
-        for view in slots.values():
+        for view in context.slots.values():
             if not view:
                 continue
             for key in ("url", "link"):
                 value = view.get(key)
                 if isinstance(value, str) and value.lower().startswith("http://"):
                     warnings.append(
-                        RenderWarning("insecure_link", f"atom '{view['id']}': {key} is not https")
+                        RenderWarning("insecure_link", f"atom '{view.id}': {key} is not https")
                     )
-            if view.get("kind") == "image" and not view.get("alt"):
+            if view.kind == "image" and not view.get("alt"):
                 warnings.append(
-                    RenderWarning("image_missing_alt", f"image atom '{view['id']}' has no alt text")
+                    RenderWarning("image_missing_alt", f"image atom '{view.id}' has no alt text")
                 )
-        unsubscribe = clean_url(str(context.get("unsubscribe_url") or ""))
+        unsubscribe = clean_url(str(context.value("unsubscribe_url") or ""))
         headers = {
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
         plain = text_alternative(
-            slots,
+            context.slot_fields,
             self.setup.slot_order,
-            context["brand"],
+            context.base.brand,
             unsubscribe,
-            str(context.get("locale") or "en"),
+            str(context.base.locale or "en"),
         )
         fields = EmailFields(subject, preheader, html, plain, headers)
         return ChannelOutput("rendered", fields.to_json(), warnings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from atomcast.channels.base import (
     ChannelOutput,
@@ -19,6 +19,9 @@ from atomcast.channels.push_payload import PushLimits, build_push
 from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
 from atomcast.project import Layout
+
+if TYPE_CHECKING:
+    from atomcast.render.context import ChannelContext
 
 
 def push_limits(config: ChannelConfig) -> PushLimits:
@@ -118,14 +121,14 @@ class PushRender:
     def with_sources(self, sources: Mapping[str, str]) -> PushRender:
         return PushRender(self.setup, {**self.sources, **sources})
 
-    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+    def render_text(self, context: ChannelContext) -> dict[str, str]:
         path = self.layout.path
         return {
-            name: render_string(source, context, f"{path}: {name}")
+            name: render_string(source, context.namespace, f"{path}: {name}")
             for name, source in self.sources.items()
         }
 
-    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+    def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         return push_output(text, self.limits, self.setup.campaign)
 
     def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:

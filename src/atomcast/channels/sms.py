@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from atomcast.channels.base import (
     ChannelOutput,
@@ -17,6 +17,9 @@ from atomcast.channels.base import (
 from atomcast.channels.sms_encoding import encode_sms
 from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
+
+if TYPE_CHECKING:
+    from atomcast.render.context import ChannelContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +119,14 @@ class SmsRender:
     def with_sources(self, sources: Mapping[str, str]) -> SmsRender:
         return SmsRender(self.setup, {**self.sources, **sources})
 
-    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
+    def render_text(self, context: ChannelContext) -> dict[str, str]:
         where = {"body": self.layout.path, FOOTER: "brand.sms_footer"}
         return {
-            name: render_string(source, context, where[name])
+            name: render_string(source, context.namespace, where[name])
             for name, source in self.sources.items()
         }
 
-    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
+    def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         return sms_output(text["body"], self.setup.config, text.get(FOOTER))
 
     def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from atomcast.channels.base import (
     ChannelOutput,
@@ -18,6 +18,9 @@ from atomcast.channels.base import (
 )
 from atomcast.jinjatokens import protect
 from atomcast.models import Channel as ChannelName
+
+if TYPE_CHECKING:
+    from atomcast.render.context import ChannelContext
 
 #: View entries that are for atomcast itself, not for front ends.
 _INTERNAL = frozenset({"image_warnings"})
@@ -90,11 +93,11 @@ class WebRender:
     def with_sources(self, sources: Mapping[str, str]) -> WebRender:
         return WebRender(self.setup, sources.get("body", self.source))
 
-    def render_text(self, context: Mapping[str, Any]) -> dict[str, str]:
-        return {"html": render_string(self.source, context, self.layout.path, html=True)}
+    def render_text(self, context: ChannelContext) -> dict[str, str]:
+        return {"html": render_string(self.source, context.namespace, self.layout.path, html=True)}
 
-    def finish(self, text: Mapping[str, str], context: Mapping[str, Any]) -> ChannelOutput:
-        fields = WebFields(text["html"].strip(), slot_data(context["slots"]))
+    def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
+        fields = WebFields(text["html"].strip(), slot_data(context.slot_fields))
         return ChannelOutput("rendered", fields.to_json())
 
     def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:

@@ -31,7 +31,6 @@ from atomcast.channels.base import (
     ChannelRender,
     ChannelSetup,
     RenderWarning,
-    SlotViews,
 )
 from atomcast.channels.email import EmailCompiler
 from atomcast.channels.registry import CHANNEL_ORDER, REGISTRY, registered
@@ -41,6 +40,7 @@ from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
 from atomcast.models import Channel
 from atomcast.project import Atom, Project, brand_asset
 from atomcast.render.cache import Memo, RenderCache
+from atomcast.render.context import ChannelContext, RenderContext, SlotViews
 from atomcast.render.holes import StandInValues, SymbolicLayer
 from atomcast.render.memo import OutputMemo
 from atomcast.render.symbolic import (
@@ -197,6 +197,7 @@ class CampaignRenderer:
         )
         self.slot_order = tuple(self.config.slots)
         self.campaign_context = {"name": name, "description": self.config.description}
+        self.default_locale = self.project.config.locales.default
         layouts = self.project.layouts
         self.layouts = {
             channel: layouts.get((channel, cfg.layout))
@@ -329,12 +330,13 @@ class CampaignRenderer:
     ) -> tuple[Selection, RenderResult]:
         selection = self.select(profile, pinned=pinned)
         brand = self.renderer.brand
-        context: dict[str, Any] = {
-            "profile": profile.attributes,
-            "brand": brand,
-            "campaign": self.campaign_context,
-            "locale": profile.attributes.get("locale") or self.project.config.locales.default,
-        }
+        attributes = profile.attributes
+        context = RenderContext(
+            attributes,
+            brand,
+            self.campaign_context,
+            attributes.get("locale") or self.default_locale,
+        )
         views = SlotViews(context, self.renderer.image_fields, self.cache.views)
         decisions = selection.decisions
         result = RenderResult(
@@ -382,7 +384,7 @@ class CampaignRenderer:
         channel: Channel,
         selection: Selection,
         decided: tuple[str | None, ...],
-        base_context: Mapping[str, Any],
+        base_context: RenderContext,
         views: SlotViews,
         hole_texts: dict[int, tuple[str, FillKind] | None],
         fast: bool = True,
@@ -407,7 +409,7 @@ class CampaignRenderer:
                     symbolic.atoms = own_atoms
                 return symbolic
         stand_in = render.stand_in
-        key = self.memo.key(channel, atoms, ids, base_context["profile"]) if fast else None
+        key = self.memo.key(channel, atoms, ids, base_context.profile) if fast else None
         memoised = self.cache.outputs.get(key) if key is not None else None
         personal: str | None = None
         try:
@@ -416,10 +418,16 @@ class CampaignRenderer:
             if stand_in is not None:
                 personal = self.stand_ins.value(stand_in, base_context, fast)
             if memoised is None:
-                context = {**base_context, "slots": slots, "channel": channel}
-                if stand_in is not None:
+                assert slots is not None
+                context = ChannelContext(
+                    base_context,
+                    channel,
+                    slots,
                     # A memoised output carries the stand-in where the per-profile value goes.
-                    context[stand_in.name] = stand_in.sentinel if key else personal
+                    None
+                    if stand_in is None
+                    else (stand_in.name, stand_in.sentinel if key else personal or ""),
+                )
                 memoised = render.finish(render.render_text(context), context)
                 if key is not None:
                     self.cache.outputs.put(key, memoised)

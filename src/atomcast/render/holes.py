@@ -16,7 +16,6 @@ from atomcast.channels.base import (
     ChannelOutput,
     ChannelRender,
     RenderWarning,
-    SlotViews,
     StandIn,
     dependency_key,
 )
@@ -25,6 +24,14 @@ from atomcast.limits import Limits
 from atomcast.models import Channel
 from atomcast.project import Atom
 from atomcast.render.cache import RenderCache
+from atomcast.render.context import (
+    NO_CONTEXT,
+    ChannelContext,
+    ImageWarning,
+    RenderContext,
+    SlotView,
+    SlotViews,
+)
 from atomcast.render.symbolic import (
     UNSUBSCRIBE,
     FillKind,
@@ -92,7 +99,7 @@ class StandInValues:
     def __init__(self) -> None:
         self._templates: dict[str, TextTemplate | None] = {}
 
-    def value(self, stand_in: StandIn, context: Mapping[str, Any], fast: bool) -> str:
+    def value(self, stand_in: StandIn, context: RenderContext, fast: bool) -> str:
         """The profile's value of a stand-in (the unsubscribe URL): literal text and holes
         joined without Jinja where the template is only that, else rendered plainly.
 
@@ -103,10 +110,10 @@ class StandInValues:
                 self._templates[stand_in.source] = text_template(stand_in.source)
             template = self._templates[stand_in.source]
             if template is not None:
-                text = template.render(context)
+                text = template.render(context.template_namespace())
                 if text is not None:
                     return stand_in.finish(text)
-        return stand_in.value(context)
+        return stand_in.value(context.template_namespace())
 
 
 class SymbolicLayer:
@@ -136,7 +143,7 @@ class SymbolicLayer:
         render: ChannelRender,
         atoms: Mapping[str, Atom | None],
         ids: tuple[str | None, ...],
-        context: Mapping[str, Any],
+        context: RenderContext,
         hole_texts: dict[int, tuple[str, FillKind] | None],
     ) -> ChannelOutput | None:
         """The output filled from the combination's symbolic render, or ``None`` when this
@@ -163,7 +170,7 @@ class SymbolicLayer:
             if hole.id in hole_texts:
                 printed = hole_texts[hole.id]
             else:
-                text = hole.printed(context)
+                text = hole.printed(context.template_namespace())
                 printed = hole_texts[hole.id] = None if text is None else (text, fill_kind(text))
             if printed is None:
                 return None
@@ -176,7 +183,7 @@ class SymbolicLayer:
                 baked.append((index, text))
             else:
                 return None
-        attributes = context["profile"]
+        attributes = context.profile
         stand_in = render.stand_in
         personal = ""
         if stand_in is not None:
@@ -256,7 +263,7 @@ class SymbolicLayer:
         key = (channel, *text.items())
         made = self.cache.text.get(key)
         if made is None:
-            made = render.finish(text, {})
+            made = render.finish(text, NO_CONTEXT)
             self.cache.text.put(key, made)
         # A copy: the memoised record is shared, its fields are never mutated.
         return ChannelOutput(
@@ -321,25 +328,30 @@ class SymbolicLayer:
         self,
         channel: Channel,
         plan: SymbolicPlan,
-        base_context: Mapping[str, Any],
+        base_context: RenderContext,
         baked: Mapping[int, str],
     ) -> SymbolicRender | object:
         """The combination rendered by the channel's plain phases, with a marker in each
         hole (or the value itself for ``baked`` ones), split into literal text and holes."""
-        context: dict[str, Any] = dict(base_context)
-        for index, hole in enumerate(plan.holes):
-            context[hole_name(hole.id)] = baked.get(index, marker(index))
-        views = SlotViews(context, self.image_fields)
+        with_markers = base_context.with_values(
+            {
+                hole_name(hole.id): baked.get(index, marker(index))
+                for index, hole in enumerate(plan.holes)
+            }
+        )
+        views = SlotViews(with_markers, self.image_fields)
         render = plan.render
         stand_in = render.stand_in
         try:
             slots = views.for_channel(plan.atoms)
-            if not views_clean(slots, plan.tainted):
+            context = ChannelContext(
+                with_markers,
+                channel,
+                slots,
+                None if stand_in is None else (stand_in.name, stand_in.sentinel),
+            )
+            if not views_clean(context.slot_fields, plan.tainted):
                 return _UNFILLABLE
-            context["slots"] = slots
-            context["channel"] = channel
-            if stand_in is not None:
-                context[stand_in.name] = stand_in.sentinel
             text = render.render_text(context)
             if render.fills_text:
                 output = ChannelOutput("rendered", dict(text))
@@ -371,13 +383,13 @@ def _merge(holes: dict[int, HoleExpression], more: Mapping[int, HoleExpression])
     return all(holes.setdefault(hole, f).source == f.source for hole, f in more.items())
 
 
-def _image_warnings(
-    slots: Mapping[str, Mapping[str, Any] | None], channel: Channel
-) -> list[RenderWarning]:
+def _image_warnings(slots: Mapping[str, SlotView | None], channel: Channel) -> list[RenderWarning]:
     found: list[RenderWarning] = []
+    warning: ImageWarning
     for view in slots.values():
-        if view and view.get("image_warnings"):
-            for purpose, code, message in view["image_warnings"]:
+        if view is not None:
+            for warning in view.image_warnings:
+                purpose, code, message = warning
                 if purpose in (None, channel):
                     found.append(RenderWarning(code, message))
     return found
