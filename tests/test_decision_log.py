@@ -199,3 +199,17 @@ def test_the_content_fingerprint_is_filled_in_whatever_the_layout(tmp_path: Path
         filled = pq.read_table(path)
         assert filled.column("content").to_pylist() == [content] * rows * 2
         assert filled.drop(["content"]).equals(pa.concat_tables([table, table]).drop(["content"]))
+
+
+def test_leaf_paths_are_those_of_a_written_file() -> None:
+    """The per-column writer options are keyed by the walk's names: they must be the ones
+    Parquet writes (asked here of a real file, which the library avoids at start-up)."""
+    import io
+
+    from atomcast.batch.decisionlog import leaf_paths
+
+    sample = io.BytesIO()
+    pq.write_table(decision_schema().empty_table(), sample)
+    metadata = pq.ParquetFile(io.BytesIO(sample.getvalue())).metadata
+    written = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    assert leaf_paths() == written

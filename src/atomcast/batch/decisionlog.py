@@ -350,7 +350,7 @@ class DecisionLog:
         if self._writer is None:
             import pyarrow.parquet as pq
 
-            others = [path for path in _leaf_paths() if path != "content"]
+            others = [path for path in leaf_paths() if path != "content"]
             self._writer = pq.ParquetWriter(
                 self.partial,
                 decision_schema(),
@@ -392,16 +392,32 @@ class DecisionLog:
             self._writer = None
 
 
-def _leaf_paths() -> list[str]:
+def leaf_paths() -> list[str]:
     """The Parquet leaf columns of the log (``experiments.key_value.key``...): per-column
-    writer options are keyed by them."""
-    import pyarrow.parquet as pq
+    writer options are keyed by them.
 
-    schema = decision_schema()
-    sample = io.BytesIO()
-    pq.write_table(schema.empty_table(), sample)
-    metadata = pq.ParquetFile(io.BytesIO(sample.getvalue())).metadata
-    return [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    Walked from the Arrow schema with Parquet's naming for nested types: asking a written
+    sample file instead makes pyarrow import pandas, a third of a second at every start.
+    """
+    import pyarrow as pa
+
+    def leaves(name: str, kind: Any) -> list[str]:
+        if pa.types.is_map(kind):
+            return [
+                *leaves(f"{name}.key_value.key", kind.key_type),
+                *leaves(f"{name}.key_value.value", kind.item_type),
+            ]
+        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            return leaves(f"{name}.list.element", kind.value_type)
+        if pa.types.is_struct(kind):
+            return [
+                path
+                for index in range(kind.num_fields)
+                for path in leaves(f"{name}.{kind.field(index).name}", kind.field(index).type)
+            ]
+        return [name]
+
+    return [path for field in decision_schema() for path in leaves(field.name, field.type)]
 
 
 def fill_content(path: Path, content: str) -> None:
