@@ -146,6 +146,9 @@ class Selection:
     channels: Mapping[Channel, ChannelPlan] = field(default_factory=dict)
     #: With a pinned decision: whether every stored arm and atom was kept; else ``None``.
     sticky: bool | None = None
+    #: Whether ``slots`` is shared by every profile of this selection's key (no tie between
+    #: atoms, no stored decision): what is derived from it can be kept by its identity.
+    shared: bool = False
 
     @property
     def decisions(self) -> dict[str, str | None]:
@@ -419,6 +422,7 @@ class Selector:
             slots=decisions,
             channels=channel_plans,
             sticky=sticky,
+            shared=whole is not None and pinned is None,
         )
 
     def _pin(

@@ -86,6 +86,8 @@ class RenderCache:
         self._fill_misses: dict[str, int] = {}
         self.plans = Memo(PLAN_MEMO_SIZE)
         self.needs = Memo(PLAN_MEMO_SIZE)
+        #: Shared slot decisions as the renderer reads them, by the decisions' identity.
+        self.decided = Memo(PLAN_MEMO_SIZE)
 
     def fill_pays(self, channel: str) -> bool:
         """Whether the fill memo is worth a lookup for ``channel``: always at first, then
@@ -112,6 +114,7 @@ class RenderCache:
             "fills": self.fills,
             "plans": self.plans,
             "needs": self.needs,
+            "decided": self.decided,
         }
         if self.views is not None:
             found["views"] = self.views

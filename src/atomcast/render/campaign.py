@@ -48,7 +48,7 @@ from atomcast.render.symbolic import (
     holds_marker,
 )
 from atomcast.schema import Profile, validate_profile
-from atomcast.selection import Pinned, Selection, Selector, parse_instant
+from atomcast.selection import Pinned, Selection, Selector, SlotDecision, parse_instant
 from atomcast.templating import prints_unchanged, profile_dependencies
 
 DEFAULT_ASSETS_URL = "/assets/"
@@ -79,6 +79,41 @@ class RenderResult:
         if self.sticky is not None:
             record["sticky"] = self.sticky
         return record
+
+
+class DecidedSlots:
+    """A selection's slot decisions as the renderer reads them: the atom ids, and each
+    channel's atoms (worked out once per channel).
+
+    Where the selection's slots are shared by many profiles (no tie), one of these is kept
+    with them, so that it is derived once per decision, not per profile. Nothing in it is
+    mutated once made, except the lazily filled ``channels``.
+    """
+
+    __slots__ = ("channels", "decided", "decisions", "slots")
+
+    def __init__(self, slots: Mapping[str, SlotDecision], decisions: dict[str, str | None]):
+        #: The selection's own, kept so that its identity cannot be reused meanwhile.
+        self.slots = slots
+        self.decisions = decisions
+        self.decided = tuple(decisions.values())
+        self.channels: dict[
+            Channel,
+            tuple[dict[str, Atom | None], tuple[str | None, ...], dict[str, str | None] | None],
+        ] = {}
+
+    def for_channel(
+        self, selection: Selection, channel: Channel
+    ) -> tuple[dict[str, Atom | None], tuple[str | None, ...], dict[str, str | None] | None]:
+        """The channel's atoms by slot, their ids, and the atoms it names in its record
+        (``None`` when they are the slot decisions)."""
+        found = self.channels.get(channel)
+        if found is None:
+            atoms = selection.atoms_for(channel)
+            ids = tuple(atom.id if atom else None for atom in atoms.values())
+            own = dict(zip(atoms, ids, strict=True)) if ids != self.decided else None
+            found = self.channels[channel] = (atoms, ids, own)
+        return found
 
 
 class Renderer:
@@ -338,7 +373,8 @@ class CampaignRenderer:
             attributes.get("locale") or self.default_locale,
         )
         views = SlotViews(context, self.renderer.image_fields, self.cache.views)
-        decisions = selection.decisions
+        decided_slots = self._decided(selection)
+        decisions = decided_slots.decisions
         result = RenderResult(
             profile_id=profile.id,
             campaign=self.name,
@@ -347,7 +383,6 @@ class CampaignRenderer:
             decisions=decisions,
             sticky=selection.sticky,
         )
-        decided = tuple(decisions.values())
         # A hole (a first name, say) is usually in every channel: evaluate it once (the
         # printed text; how it fills is decided per use).
         hole_texts: dict[int, tuple[str, FillKind] | None] = {}
@@ -362,7 +397,7 @@ class CampaignRenderer:
                 continue
             try:
                 result.channels[channel] = self._render_channel(
-                    channel, selection, decided, context, views, hole_texts, fast
+                    channel, selection, decided_slots, context, views, hole_texts, fast
                 )
             except Expired:
                 if guard is None:
@@ -383,22 +418,22 @@ class CampaignRenderer:
         self,
         channel: Channel,
         selection: Selection,
-        decided: tuple[str | None, ...],
+        decided: DecidedSlots,
         base_context: RenderContext,
         views: SlotViews,
         hole_texts: dict[int, tuple[str, FillKind] | None],
         fast: bool = True,
     ) -> ChannelOutput:
-        """One channel's output; ``decided`` are the slot decisions' atom ids, in slot order
-        (a channel names its own atoms only when they differ, as with a fallback)."""
+        """One channel's output; a channel names its own atoms only when they differ from
+        the slot decisions (``decided``), as with a fallback."""
         if channel not in self.config.channels:
             return ChannelOutput("skipped", reason=f"{channel} is not in the campaign")
         plan = selection.channels[channel]
         if plan.state == "skipped":
             return ChannelOutput("skipped", reason=plan.reason)
-        atoms = selection.atoms_for(channel)
-        ids = tuple(atom.id if atom else None for atom in atoms.values())
-        own_atoms = dict(zip(atoms, ids, strict=True)) if ids != decided else None
+        atoms, ids, own = decided.for_channel(selection, channel)
+        # A copy: the record's own, which callers may change.
+        own_atoms = dict(own) if own is not None else None
         render = self.renders.get(channel)
         if render is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
@@ -450,6 +485,19 @@ class CampaignRenderer:
             output.atoms = own_atoms
         output.warnings.extend(self._image_warnings(atoms, channel))
         return output
+
+    def _decided(self, selection: Selection) -> DecidedSlots:
+        """What the render reads of the selection's slots, kept by the slots' identity
+        where every profile of the selection's key shares them."""
+        slots = selection.slots
+        if not selection.shared:
+            return DecidedSlots(slots, selection.decisions)
+        found = self.cache.decided.get(id(slots))
+        if found is None or found.slots is not slots:
+            found = DecidedSlots(slots, selection.decisions)
+            self.cache.decided.put(id(slots), found)
+        assert isinstance(found, DecidedSlots)
+        return found
 
     def _image_warnings(
         self, atoms: Mapping[str, Atom | None], channel: Channel
