@@ -152,8 +152,8 @@ class _Watchdog:
         self._pid = -1
 
     def _ensure_thread(self) -> None:
-        # A forked worker inherits the object but not the thread.
-        if self._pid != os.getpid():
+        # A forked worker inherits the object but not the thread (``_forget`` runs in it).
+        if self._pid == -1:
             self._pid = os.getpid()
             global _previous_unraisablehook
             if sys.unraisablehook is not _drop_late_expiry:

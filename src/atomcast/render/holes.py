@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from atomcast.channels.base import (
     ChannelOutput,
     ChannelRender,
     RenderWarning,
     StandIn,
-    dependency_key,
 )
 from atomcast.errors import RenderError
 from atomcast.limits import Limits
@@ -50,6 +49,7 @@ from atomcast.render.symbolic import (
     text_template,
     views_clean,
 )
+from atomcast.templating import freeze
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,8 @@ class SymbolicPlan:
     atoms: Mapping[str, Atom | None]
     render: ChannelRender
     keyed: frozenset[str]
+    #: ``keyed`` in the order of :func:`~atomcast.channels.base.dependency_key`.
+    keyed_order: tuple[str, ...]
     #: Attributes the templates only test for presence: keyed on that alone.
     present: tuple[str, ...]
     holes: tuple[HoleExpression, ...]
@@ -90,6 +92,8 @@ class Filling:
 _UNFILLABLE = object()
 #: A combination without a symbolic plan (memos hold no ``None``).
 _NO_PLAN = object()
+#: A hole not evaluated yet for this profile (``None`` means it cannot be filled).
+_UNSEEN = object()
 
 
 class StandInValues:
@@ -136,6 +140,8 @@ class SymbolicLayer:
         self.layout_dependencies = layout_dependencies
         self.image_fields = image_fields
         self.stand_ins = stand_ins
+        #: The longest value a hole takes; longer ones render plainly, within the limit.
+        self.longest = limits.max_output_bytes // 1024
 
     def render(
         self,
@@ -163,18 +169,19 @@ class SymbolicLayer:
         plan = found
         texts: dict[int, str] = {}
         baked: list[tuple[int, str]] = []
-        longest = self.limits.max_output_bytes // 1024
+        longest = self.longest
         # Texts by the hole's index in the plan: what its marker carries (short, so that a
         # marker is not longer than a value and length warnings stay rare).
         for index, hole in enumerate(plan.holes):
-            if hole.id in hole_texts:
-                printed = hole_texts[hole.id]
-            else:
-                text = hole.printed(context.template_namespace())
-                printed = hole_texts[hole.id] = None if text is None else (text, fill_kind(text))
-            if printed is None:
+            found = hole_texts.get(hole.id, _UNSEEN)
+            if found is _UNSEEN:
+                printed = hole.printed(context.template_namespace())
+                found = hole_texts[hole.id] = (
+                    None if printed is None else (printed, fill_kind(printed))
+                )
+            if found is None:
                 return None
-            text, kind = printed
+            text, kind = cast(tuple[str, FillKind], found)
             # A long value renders the ordinary way, where each template's output is held to
             # limits.max_output_bytes; filling it here would skip that bound.
             if kind is FillKind.MARKER and len(text) <= longest:
@@ -193,10 +200,11 @@ class SymbolicLayer:
                 return None
             if stand_in.spelled_by(attributes, plan.keyed):
                 return None
+        get = attributes.get
         key = (
             combination,
             tuple(baked),
-            *dependency_key(attributes, plan.keyed),
+            *[freeze(get(name)) for name in plan.keyed_order],
             *[name in attributes for name in plan.present],
         )
         # Where names repeat, what a render and these values make is worked out once for
@@ -319,6 +327,7 @@ class SymbolicLayer:
             symbolic_atoms,
             symbolic,
             frozenset(keyed),
+            tuple(sorted(keyed)),
             tuple(sorted(present)),
             tuple(holes[hole] for hole in sorted(holes)),
             tainted,
