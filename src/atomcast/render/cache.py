@@ -28,12 +28,14 @@ FILL_TRIAL = 1_000
 #: long-lived process must not grow them without end.
 PLAN_MEMO_SIZE = 1_000
 #: Byte budgets (estimated by :func:`weigh`) of the memos that hold rendered text. Their
-#: sum bounds what a worker keeps between profiles, whatever the number of profiles.
+#: sum bounds what a worker keeps between profiles, whatever the number of profiles. The
+#: fill memo's is the largest: its entries are small (a few names) but hit most, and their
+#: finished text is counted although the text memo holds the same strings.
 VIEW_MEMO_BYTES = 4 << 20
 OUTPUT_MEMO_BYTES = 8 << 20
 SYMBOLIC_MEMO_BYTES = 8 << 20
 TEXT_MEMO_BYTES = 8 << 20
-FILL_MEMO_BYTES = 8 << 20
+FILL_MEMO_BYTES = 16 << 20
 #: What :func:`weigh` counts for an object besides its text (a str's header is 49 bytes,
 #: a small dict or tuple's a few dozen).
 OBJECT_BYTES = 56
@@ -48,12 +50,17 @@ def weigh(value: object) -> int:
     any other object counts as :data:`OBJECT_BYTES`, except symbolic leaves, whose literal
     text is in their ``pieces`` (:class:`~atomcast.render.symbolic.Leaf`).
     """
-    if isinstance(value, str | bytes):
+    # Concrete types first: they are what memos hold, and an ABC check costs more.
+    if isinstance(value, str):
+        return OBJECT_BYTES + len(value)
+    if isinstance(value, dict):
+        return OBJECT_BYTES + sum([OBJECT_BYTES + weigh(item) for item in value.values()])
+    if isinstance(value, tuple | list):
+        return OBJECT_BYTES + sum([weigh(item) for item in value])
+    if isinstance(value, bytes):
         return OBJECT_BYTES + len(value)
     if isinstance(value, Mapping):
         return OBJECT_BYTES + sum([OBJECT_BYTES + weigh(item) for item in value.values()])
-    if isinstance(value, list | tuple):
-        return OBJECT_BYTES + sum([weigh(item) for item in value])
     pieces = getattr(value, "pieces", None)
     if isinstance(pieces, tuple):
         return OBJECT_BYTES + weigh(pieces)

@@ -99,7 +99,10 @@ def _weight(entry: SymbolicRender | Filling | object) -> int:
         return weigh(entry.output.fields)
     if isinstance(entry, Filling):
         finished = entry.finished
-        return weigh(entry.values) + (weigh(finished.fields) if finished is not None else 0)
+        # Values are strings (one per slot): their lengths, without a call per value.
+        values = entry.values
+        size = OBJECT_BYTES * (len(values) + 1) + sum(map(len, values))
+        return size + (weigh(finished.fields) if finished is not None else 0)
     return OBJECT_BYTES
 
 
