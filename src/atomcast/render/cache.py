@@ -31,8 +31,8 @@ PLAN_MEMO_SIZE = 1_000
 #: sum bounds what a worker keeps between profiles, whatever the number of profiles. The
 #: fill memo's is the largest: its entries are small (a few names) but hit most, and their
 #: finished text is counted although the text memo holds the same strings.
-VIEW_MEMO_BYTES = 4 << 20
-OUTPUT_MEMO_BYTES = 8 << 20
+VIEW_MEMO_BYTES = 2 << 20
+OUTPUT_MEMO_BYTES = 6 << 20
 SYMBOLIC_MEMO_BYTES = 8 << 20
 TEXT_MEMO_BYTES = 8 << 20
 FILL_MEMO_BYTES = 16 << 20
