@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atomcast.batch.encoding import RecordEncoder
+from atomcast.errors import ParameterError
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.render.cache import OBJECT_BYTES, Memo, RenderCache, weigh
@@ -163,3 +165,12 @@ def test_a_budgeted_memo_is_a_bounded_map(
     memo.clear()
     assert len(memo) == 0
     assert memo.bytes_held == 0
+
+
+def test_resize_names_only_budgeted_memos() -> None:
+    cache = RenderCache()
+    with pytest.raises(ParameterError, match="no memo 'plans'"):
+        cache.resize({"plans": 1_000})
+    cache.resize({"fills": 1_000})
+    assert cache.fills.budget == 1_000
+    assert cache.symbolic.followers == (cache.fills,)

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from atomcast.errors import ParameterError
+
 #: Memo bounds per campaign renderer (and so per worker process).
 VIEW_MEMO_SIZE = 4_000
 OUTPUT_MEMO_SIZE = 2_500
@@ -212,10 +214,13 @@ class RenderCache:
         return False
 
     def resize(self, budgets: Mapping[str, int]) -> None:
-        """Empty the named memos (see :data:`BUDGETED`) and give them these byte budgets."""
+        """Empty the named memos (see :data:`BUDGETED`) and give them these byte budgets.
+
+        :raises ParameterError: for a name that is not a budgeted memo's.
+        """
         for name, budget in budgets.items():
             if name not in BUDGETED:
-                raise KeyError(name)
+                raise ParameterError("budgets", f"no memo {name!r} (memos: {', '.join(BUDGETED)})")
             if name != "views" or self.views is not None:
                 setattr(self, name, Memo(BUDGETED[name][0], budget))
         self.symbolic.followers = (self.fills,)
