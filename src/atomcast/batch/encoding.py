@@ -15,15 +15,16 @@ reuses the bytes of pieces that repeat across profiles:
 Encoding the email's HTML (most of a record's bytes) and the UTF-8 conversion of the whole
 line otherwise cost more than rendering the profile did. Each cache admits a piece on its
 second sighting only, so that one-off pieces cost nothing but a lookup, and is cleared whole
-when full, so that memory stays flat.
+when full (of entries or of bytes: an email's pieces are ~16 KB each), so that memory stays
+flat.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Generic, TypeVar
 
 from atomcast.channels.base import ChannelOutput, FillableOutput, RenderWarning
 from atomcast.render import RenderResult
@@ -37,6 +38,12 @@ SHARED_LIMIT = 1024
 EMAIL_LIMIT = 512
 SYMBOLIC_LIMIT = 1024
 HEAD_LIMIT = 4096
+#: Byte bounds of the caches whose pieces can be large (counted as the bytes they keep:
+#: encoded pieces, and the text of the keys that hold a whole email).
+SHARED_BYTES = 8 << 20
+EMAIL_BYTES = 8 << 20
+SYMBOLIC_BYTES = 8 << 20
+HEAD_BYTES = 2 << 20
 #: Keys ``ChannelOutput`` writes itself; fields that use them take the plain path.
 _RESERVED = ChannelOutput.RESERVED
 
@@ -49,6 +56,40 @@ def _border_free(text: str) -> bool:
 
 
 assert _border_free(SENTINEL)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Pieces(Generic[K, V]):
+    """A cache of encoded pieces, cleared whole when it holds ``limit`` entries or about
+    ``budget`` bytes (each entry's size is given as it is stored)."""
+
+    __slots__ = ("budget", "entries", "get", "held", "limit")
+
+    def __init__(self, limit: int, budget: int) -> None:
+        self.limit = limit
+        self.budget = budget
+        self.entries: dict[K, V] = {}
+        #: The dict's own lookup: a hit costs no Python call (the dict is never replaced).
+        self.get: Callable[[K], V | None] = self.entries.get
+        self.held = 0
+
+    def put(self, key: K, value: V, size: int) -> None:
+        if size > self.budget:
+            return
+        if len(self.entries) >= self.limit or self.held + size > self.budget:
+            self.clear()
+        self.entries[key] = value
+        self.held += size
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.held = 0
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 class _Admission:
@@ -108,10 +149,12 @@ class RecordEncoder:
         self.dumps: Callable[[Any], str] = json.JSONEncoder(
             ensure_ascii=False, separators=(",", ":")
         ).encode
-        self._heads: dict[tuple[Any, ...], bytes] = {}
-        self._shared: dict[tuple[Any, ...], tuple[Mapping[str, Any], bytes]] = {}
+        self._heads: _Pieces[tuple[Any, ...], bytes] = _Pieces(HEAD_LIMIT, HEAD_BYTES)
+        self._shared: _Pieces[tuple[Any, ...], tuple[Mapping[str, Any], bytes]] = _Pieces(
+            SHARED_LIMIT, SHARED_BYTES
+        )
         self._shared_admission = _Admission(SHARED_LIMIT * 4)
-        self._email: dict[tuple[Any, ...], bytes] = {}
+        self._email: _Pieces[tuple[Any, ...], bytes] = _Pieces(EMAIL_LIMIT, EMAIL_BYTES)
         self._email_admission = _Admission(EMAIL_LIMIT * 8)
         self._labels: dict[tuple[str, ...], list[bytes]] = {}
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
@@ -120,19 +163,35 @@ class RecordEncoder:
         self._envelopes: dict[str, tuple[bytes, bytes, bytes]] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
         #: With them, by status, the record's template (see :meth:`_template`).
-        self._symbolic: dict[
+        self._symbolic: _Pieces[
             int,
             tuple[
                 FillableOutput,
                 tuple[bytes | int, ...] | None,
                 dict[str, tuple[tuple[bytes | int, ...], bytes]],
             ],
-        ] = {}
+        ] = _Pieces(SYMBOLIC_LIMIT, SYMBOLIC_BYTES)
         #: ``json`` 's own string encoder (what ``dumps`` calls for a str, without the
         #: per-call overhead).
         self._encode_text: Callable[[str], str] = json.encoder.encode_basestring
         #: Pieces served from the caches, by cache (for benchmarks and tests).
         self.hits = {"shared": 0, "email": 0, "symbolic": 0}
+
+    def clear(self) -> None:
+        """Forget every cached piece."""
+        for cache in (self._heads, self._shared, self._email, self._symbolic):
+            cache.clear()
+        for admission in (self._shared_admission, self._email_admission):
+            admission.seen.clear()
+        self._labels.clear()
+        self._warning_lists.clear()
+        self._fieldless.clear()
+        self._envelopes.clear()
+
+    @property
+    def bytes_held(self) -> int:
+        """About the bytes the large caches keep (what their budgets bound)."""
+        return sum(c.held for c in (self._heads, self._shared, self._email, self._symbolic))
 
     def encode(self, result: RenderResult) -> bytes:
         """The record's JSON line, newline included, in UTF-8.
@@ -176,9 +235,8 @@ class RecordEncoder:
                 f',"experiments":{dumps(dict(result.experiments))}'
                 f',"decisions":{dumps(dict(result.decisions))},"channels":{{'
             ).encode()
-            if len(self._heads) >= HEAD_LIMIT:
-                self._heads.clear()
-            self._heads[key] = head
+            # The key holds the same names and ids as the bytes.
+            self._heads.put(key, head, 2 * len(head))
         return head
 
     def _plain(self, output: ChannelOutput) -> bytes:
@@ -216,10 +274,9 @@ class RecordEncoder:
             return self._email_channel(output, url, rest)
         encoded = self._plain(output)
         if self._shared_admission.admit(key):
-            if len(self._shared) >= SHARED_LIMIT:
-                self._shared.clear()
-            # The mapping is kept alive with its bytes, so its id cannot be reused meanwhile.
-            self._shared[key] = (fields, encoded)
+            # The mapping is kept alive with its bytes, so its id cannot be reused meanwhile
+            # (its own text is counted too: the renderer's memo may have dropped it).
+            self._shared.put(key, (fields, encoded), 2 * len(encoded))
         return encoded
 
     def _symbolic_channel(
@@ -230,11 +287,12 @@ class RecordEncoder:
         dumps = self.dumps
         cached = self._symbolic.get(id(symbolic))
         if cached is None or cached[0] is not symbolic:
-            if len(self._symbolic) >= SYMBOLIC_LIMIT:
-                self._symbolic.clear()
-            # The output is kept alive with its pieces, so its id cannot be reused meanwhile.
+            # The output is kept alive with its pieces, so its id cannot be reused meanwhile
+            # (counted twice: its text, and the pieces and per-status templates made of it).
             pieces = self._field_pieces(symbolic)
-            cached = self._symbolic[id(symbolic)] = (symbolic, pieces, {})
+            cached = (symbolic, pieces, {})
+            size = sum([len(p) for p in pieces if isinstance(p, bytes)]) if pieces else 0
+            self._symbolic.put(id(symbolic), cached, 3 * size)
         else:
             self.hits["symbolic"] += 1
         pieces_of_fields = cached[1]
@@ -333,9 +391,8 @@ class RecordEncoder:
             encoded = self.dumps(personal).encode()
             if encoded.count(_SENTINEL_BYTES) != _count(normal):
                 return plain
-            if len(self._email) >= EMAIL_LIMIT:
-                self._email.clear()
-            self._email[key] = encoded
+            # The key holds the email's text as well.
+            self._email.put(key, encoded, 2 * len(encoded))
             return plain
         self.hits["email"] += 1
         return encoded.replace(_SENTINEL_BYTES, self.dumps(url)[1:-1].encode())

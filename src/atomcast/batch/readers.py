@@ -278,25 +278,20 @@ Chunk: TypeAlias = JsonlChunk | CsvChunk | ParquetChunk
 
 # --- record conversion (runs in workers) --------------------------------------------------
 
-_COLUMN_CACHE: dict[tuple[tuple[str, ...], int], tuple[CsvColumn, ...]] = {}
-
 
 def csv_columns(header: tuple[str, ...], schema: ProfileSchema) -> tuple[CsvColumn, ...]:
-    """The typed columns of a CSV header, worked out once per header and schema."""
-    key = (header, id(schema))
-    cached = _COLUMN_CACHE.get(key)
-    if cached is not None:
-        return cached
+    """The typed columns of a CSV header.
+
+    Worked out per chunk (a few dozen lookups for thousands of rows) rather than remembered
+    in a process-wide cache: one keyed by the schema's ``id`` could hand a later schema,
+    allocated at the same address, another schema's types.
+    """
     columns: list[CsvColumn] = []
     for name in header:
         path = tuple(part.strip() for part in name.strip().split("."))
         spec = schema.resolve(".".join(path))
         columns.append(CsvColumn(name, path, spec.type if spec else None))
-    result = tuple(columns)
-    if len(_COLUMN_CACHE) > 64:
-        _COLUMN_CACHE.clear()
-    _COLUMN_CACHE[key] = result
-    return result
+    return tuple(columns)
 
 
 def _number(text: str) -> int | float:

@@ -39,7 +39,7 @@ from atomcast.images import ImageRenditions, ImageSet, remote_image_set
 from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
 from atomcast.models import Channel
 from atomcast.project import Atom, Project, brand_asset
-from atomcast.render.cache import Memo, RenderCache
+from atomcast.render.cache import Memo, RenderCache, weigh
 from atomcast.render.context import ChannelContext, RenderContext, SlotViews
 from atomcast.render.holes import StandInValues, SymbolicLayer
 from atomcast.render.memo import OutputMemo
@@ -465,7 +465,7 @@ class CampaignRenderer:
                 )
                 memoised = render.finish(render.render_text(context), context)
                 if key is not None:
-                    self.cache.outputs.put(key, memoised)
+                    self.cache.outputs.put(key, memoised, weigh(memoised.fields))
         except RenderError as exc:
             all_atoms = dict(zip(atoms, ids, strict=True))
             return ChannelOutput("error", reason=str(exc), atoms=all_atoms)

@@ -29,6 +29,7 @@ from atomcast.channels.base import (
 from atomcast.errors import RenderError
 from atomcast.models import Channel
 from atomcast.project import Atom
+from atomcast.render.cache import OBJECT_BYTES, weigh
 from atomcast.templating import safe_url
 
 #: ``(purpose, code, message)`` of an image rendition's warning (``purpose`` ``None``: all).
@@ -198,7 +199,7 @@ class KeyedMemo(Protocol):
 
     def get(self, key: Hashable) -> Any: ...
 
-    def put(self, key: Hashable, value: Any) -> None: ...
+    def put(self, key: Hashable, value: Any, size: int = 0) -> None: ...
 
 
 #: Stands for "unknowable" in a memo, which holds no ``None``.
@@ -238,7 +239,7 @@ class SlotViews:
         found = self._memo.get(key)
         if found is None:
             found = atom_dependencies(atom)
-            self._memo.put(key, _UNKNOWABLE if found is None else found)
+            self._memo.put(key, _UNKNOWABLE if found is None else found, OBJECT_BYTES)
         return None if found is _UNKNOWABLE else found
 
     def view(self, atom: Atom) -> SlotView:
@@ -258,7 +259,8 @@ class SlotViews:
                 cached = self._memo.get(key)
                 if cached is None:
                     cached = self._build(atom)
-                    self._memo.put(key, cached)
+                    size = weigh(cached.fields) if isinstance(cached, SlotView) else OBJECT_BYTES
+                    self._memo.put(key, cached, size)
             else:
                 cached = self._build(atom)
             self._views[atom.id] = cached

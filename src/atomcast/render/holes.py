@@ -22,7 +22,7 @@ from atomcast.errors import RenderError
 from atomcast.limits import Limits
 from atomcast.models import Channel
 from atomcast.project import Atom
-from atomcast.render.cache import RenderCache
+from atomcast.render.cache import OBJECT_BYTES, RenderCache, weigh
 from atomcast.render.context import (
     NO_CONTEXT,
     ChannelContext,
@@ -94,6 +94,20 @@ _UNFILLABLE = object()
 _NO_PLAN = object()
 #: A hole not evaluated yet for this profile (``None`` means it cannot be filled).
 _UNSEEN = object()
+
+
+def _weight(entry: SymbolicRender | Filling | object) -> int:
+    """The estimated bytes of a symbolic or fill memo entry (see :func:`weigh`). A filling
+    shares its symbolic render with the symbolic memo: only its own values count."""
+    if isinstance(entry, SymbolicRender):
+        return weigh(entry.output.fields)
+    if isinstance(entry, Filling):
+        finished = entry.finished
+        # Values are strings (one per slot): their lengths, without a call per value.
+        values = entry.values
+        size = OBJECT_BYTES * (len(values) + 1) + sum(map(len, values))
+        return size + (weigh(finished.fields) if finished is not None else 0)
+    return OBJECT_BYTES
 
 
 class StandInValues:
@@ -216,13 +230,13 @@ class SymbolicLayer:
             made = self.cache.symbolic.get(key)
             if made is None:
                 made = self._render_with_markers(channel, plan, context, dict(baked))
-                self.cache.symbolic.put(key, made)
+                self.cache.symbolic.put(key, made, _weight(made))
             if isinstance(made, SymbolicRender):
                 filling = self._filling(channel, render, made, texts)
             else:
                 filling = _UNFILLABLE
             if remembers:
-                self.cache.fills.put(fill_key, filling)
+                self.cache.fills.put(fill_key, filling, _weight(filling))
             self.cache.fill_missed(channel)
         if filling is _UNFILLABLE:
             return None
@@ -272,7 +286,7 @@ class SymbolicLayer:
         made = self.cache.text.get(key)
         if made is None:
             made = render.finish(text, NO_CONTEXT)
-            self.cache.text.put(key, made)
+            self.cache.text.put(key, made, weigh(text) + weigh(made.fields))
         # A copy: the memoised record is shared, its fields are never mutated.
         return ChannelOutput(
             made.status, made.fields, [*made.warnings, *image_warnings], made.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import multiprocessing
 import multiprocessing.context
 import os
@@ -56,6 +57,7 @@ class LocalWorkers:
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.board: OffsetBoard | None = None
         self.context: multiprocessing.context.BaseContext | None = None
+        self.frozen = False
         if workers <= 1:
             self.board = LocalBoard() if in_place else None
         else:
@@ -69,6 +71,12 @@ class LocalWorkers:
             use_board(self.board)
             return
         forked = self.context is not None and self.context.get_start_method() == "fork"
+        if forked:
+            # The objects forked workers share with this process (project, templates) leave
+            # the cyclic collector's sight: its full collections here would write into every
+            # one of them and so copy, page by page, what the workers share.
+            gc.freeze()
+            self.frozen = True
         self.pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=self.context,
@@ -129,6 +137,9 @@ class LocalWorkers:
         """Stop the workers: at once after a failure or an interruption (their finished
         chunks are on disk for --resume), else when they are idle."""
         pool, self.pool = self.pool, None
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
         if pool is None:
             use_board(None)
             return
