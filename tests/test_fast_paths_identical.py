@@ -29,7 +29,7 @@ from atomcast.project import Project, load_project
 from atomcast.render import CampaignRenderer, Renderer
 from atomcast.render.symbolic import marker
 from atomcast.schema import Profile, validate_profile
-from tests.conftest import ROOT, examples, population
+from tests.conftest import ROOT, add_demo_renditions, examples, population
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -119,6 +119,8 @@ class Pair:
     """The fast and the plain renderer of one campaign at one instant, and an encoder."""
 
     def __init__(self, root: Path, campaign: str, at: str, assets: Path) -> None:
+        if root == ROOT:
+            add_demo_renditions(assets)  # warm: re-encoding the demo's JPEGs tests nothing here
         renderer = Renderer(_project(root), assets_dir=assets)
         self.fast: CampaignRenderer = renderer.campaign(campaign, at=at)
         self.plain: CampaignRenderer = renderer.campaign(campaign, at=at, memoise=False)
