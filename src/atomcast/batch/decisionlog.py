@@ -22,7 +22,6 @@ from __future__ import annotations
 import array
 import contextlib
 import datetime as dt
-import io
 import itertools
 import json
 import os
