@@ -7,7 +7,7 @@ import functools
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,23 @@ def run_cli(
     with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
         result = CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
     return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
+def fast_diagonal(rows: Sequence[str], columns: Sequence[str]) -> list[Any]:
+    """Parametrize the product ``columns`` x ``rows`` (ids ``column-row``) so that
+    ``make test-fast`` runs every row and every column at least once (row ``i`` with column
+    ``i % len(columns)``) and the rest are ``slow`` (``make test`` runs the whole product).
+
+    For matrices where each case pays a project load or a render, and a fault shows up by
+    row or by column far more often than in one combination of both.
+    """
+    found: list[Any] = []
+    for j, column in enumerate(columns):
+        for i, row in enumerate(rows):
+            fast = i % len(columns) == j or (j >= len(rows) and i == len(rows) - 1)
+            marks = () if fast else (pytest.mark.slow,)
+            found.append(pytest.param(column, row, id=f"{column}-{row}", marks=marks))
+    return found
 
 
 def copy_project(source: Path, target: Path) -> Path:

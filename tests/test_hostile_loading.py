@@ -24,7 +24,7 @@ from atomcast.errors import NoProjectError, Problem, printable
 from atomcast.paths import confined, inside_project, name_problem
 from atomcast.project import collect_problems, load_project
 from atomcast.yamlsource import MAX_DEPTH, MAX_NODES, YamlSyntaxError, load_yaml
-from tests.conftest import MINI, copy_project, examples, first_fast, run_cli
+from tests.conftest import MINI, copy_project, examples, fast_diagonal, first_fast, run_cli
 
 
 def errors_in(root: Path, path: str) -> list[Problem]:
@@ -101,9 +101,11 @@ def _plant(root: Path, where: str, yaml_text: str) -> tuple[str, int]:
     return "atomcast.yaml", 1
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
 @pytest.mark.parametrize(
-    "where", ["atom", "email-layout", "push-layout", "persona", "atomcast.yaml"]
+    ("where", "attack"),
+    fast_diagonal(
+        sorted(ATTACKS), ["atom", "email-layout", "push-layout", "persona", "atomcast.yaml"]
+    ),
 )
 def test_yaml_attacks_end_as_one_error_at_their_line(
     attack: str, where: str, mini_project: Path

@@ -18,7 +18,7 @@ from atomcast.cli import main
 from atomcast.errors import ServeError
 from atomcast.serve.auth import ApiKeys, bearer_token
 from atomcast.serve.content import ContentHolder
-from tests.conftest import DEMO_AT, ROOT, examples
+from tests.conftest import DEMO_AT, ROOT, examples, fast_diagonal
 from tests.serve_fixtures import jsonable, render_body, serve_client
 
 PERSONAS = sorted(p.stem for p in (ROOT / "previews" / "profiles").glob("*.yaml"))
@@ -53,8 +53,7 @@ def demo() -> Any:
 # -- the record is the CLI's ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("campaign", CAMPAIGNS)
-@pytest.mark.parametrize("name", PERSONAS)
+@pytest.mark.parametrize(("campaign", "name"), fast_diagonal(PERSONAS, CAMPAIGNS))
 def test_render_equals_atomcast_render_for_every_persona(
     demo: Any, campaign: str, name: str
 ) -> None:
