@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from atomcast.batch.job import journal_header
 from atomcast.batch.journal import Journal
 from atomcast.batch.storing import StoreSink
 from atomcast.batch.worker import register_job, render_chunk_to_parts
+from tests.conftest import copy_project
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-07-15T12:00:00Z"
@@ -34,13 +34,12 @@ _INTERESTS = ["hiking", "camping", "kayaking", "home", "kitchen", "reading", "sa
 
 
 def copy_demo(target: Path) -> Path:
-    """A private copy of the demo project (renditions and caches land in the copy)."""
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "atomcast.yaml", target / "atomcast.yaml")
-    for name in ("content_atoms", "layouts", "previews", "brand"):
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, target / name)
-    return target
+    """A private copy of the demo project (renditions and caches land in the copy).
+
+    Its assets folder starts warm (tests.conftest.copy_project): each run in a fresh copy
+    re-encoded the demo's JPEGs first, which no batch test is about.
+    """
+    return copy_project(ROOT, target)
 
 
 def make_profiles(count: int, seed: int = 7) -> list[dict[str, Any]]:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import settings
 
+from atomcast.cli import main
 from atomcast.images import INDEX_FILE_NAME
 from atomcast.project import load_project
 from atomcast.render import Renderer
@@ -59,6 +63,38 @@ def first_fast(cases: Iterable[Any]) -> list[Any]:
     for index, case in enumerate(cases):
         values = case if isinstance(case, tuple) else (case,)
         found.append(case if index == 0 else pytest.param(*values, marks=pytest.mark.slow))
+    return found
+
+
+def run_cli(
+    *args: str, stdin: str | bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``atomcast ARGS`` run in this process through click: the same command code, exit
+    status, stdout and stderr as a real process, without an interpreter start-up (~0.5 s).
+
+    For tests about what a command does. Tests about the process itself (the entry point,
+    a real stdin pipe, ports, signals) spawn one; each command keeps at least one such test.
+    An exception escaping the command fails the test, as a traceback would.
+    """
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+    return subprocess.CompletedProcess(list(args), result.exit_code, result.stdout, result.stderr)
+
+
+def fast_diagonal(rows: Sequence[str], columns: Sequence[str]) -> list[Any]:
+    """Parametrize the product ``columns`` x ``rows`` (ids ``column-row``) so that
+    ``make test-fast`` runs every row and every column at least once (row ``i`` with column
+    ``i % len(columns)``) and the rest are ``slow`` (``make test`` runs the whole product).
+
+    For matrices where each case pays a project load or a render, and a fault shows up by
+    row or by column far more often than in one combination of both.
+    """
+    found: list[Any] = []
+    for j, column in enumerate(columns):
+        for i, row in enumerate(rows):
+            fast = i % len(columns) == j or (j >= len(rows) and i == len(rows) - 1)
+            marks = () if fast else (pytest.mark.slow,)
+            found.append(pytest.param(column, row, id=f"{column}-{row}", marks=marks))
     return found
 
 

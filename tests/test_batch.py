@@ -35,7 +35,7 @@ from tests.batch_fixtures import (
     run_command,
     write_jsonl,
 )
-from tests.conftest import examples
+from tests.conftest import examples, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -471,10 +471,13 @@ def test_channels_filter_and_empty_input(batch_project: Path, tmp_path: Path) ->
 
 def test_cli_reports_bad_arguments_without_a_traceback(batch_project: Path, tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "p.jsonl", make_profiles(2))
-    unknown = run_batch_cli(batch_project, source, tmp_path / "o1", "--channels", "fax")
+    # The usage errors through click in this process; the last one through a real process.
+    unknown = run_cli(
+        *batch_command(batch_project, source, tmp_path / "o1", "--channels", "fax")[3:]
+    )
     assert unknown.returncode == 2
     assert "unknown channel 'fax'" in unknown.stderr
-    missing = run_batch_cli(batch_project, tmp_path / "nope.jsonl", tmp_path / "o2")
+    missing = run_cli(*batch_command(batch_project, tmp_path / "nope.jsonl", tmp_path / "o2")[3:])
     assert missing.returncode == 1
     assert "cannot read the profiles" in missing.stderr
     assert "Traceback" not in missing.stderr

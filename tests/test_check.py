@@ -16,7 +16,7 @@ import pytest
 from atomcast.check import check_project
 from atomcast.errors import ProjectError
 from atomcast.project import load_project
-from tests.conftest import MINI, ROOT, copy_project
+from tests.conftest import MINI, ROOT, copy_project, run_cli
 
 
 @dataclass(frozen=True)
@@ -325,23 +325,13 @@ def test_all_seeds_at_once_are_all_reported(tmp_path: Path) -> None:
 
 
 def test_check_exit_zero_and_summary_on_clean_project() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "atomcast", "check", str(MINI)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("check", str(MINI))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 error(s)" in result.stderr
 
 
 def test_not_a_project(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "atomcast", "check", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("check", str(tmp_path))
     assert result.returncode == 1
     assert f"error: no project at {tmp_path} (no atomcast.yaml)" in result.stderr
 

@@ -1,4 +1,5 @@
-"""The command line as people run it: real subprocesses on the demo and fixture projects."""
+"""The command line as people run it, on the demo and fixture projects: real subprocesses
+for the entry point and the exit status, the rest through click in this process (run_cli)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO_AT, MINI, ROOT
+from tests.conftest import DEMO_AT, MINI, ROOT, run_cli
 
 
 def atomcast(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -45,12 +46,12 @@ def test_explain_text_names_winner_and_failing_clause() -> None:
 def test_explain_json_agrees_with_render() -> None:
     persona = str(ROOT / "previews/profiles/vip-margaret.yaml")
     explained = json.loads(
-        atomcast(
+        run_cli(
             "explain", str(ROOT), "-c", "summer-sale", "-p", persona, "--at", DEMO_AT, "--json"
         ).stdout
     )
     rendered = json.loads(
-        atomcast("render", str(ROOT), "-c", "summer-sale", "-p", persona, "--at", DEMO_AT).stdout
+        run_cli("render", str(ROOT), "-c", "summer-sale", "-p", persona, "--at", DEMO_AT).stdout
     )
     assert {s["slot"]: s["chosen"] for s in explained["slots"]} == rendered["decisions"]
     assert explained["experiments"] == rendered["experiments"]
@@ -60,13 +61,13 @@ def test_explain_json_agrees_with_render() -> None:
 
 
 def test_render_accepts_a_persona_name_and_json_profiles(tmp_path: Path) -> None:
-    by_name = atomcast(
+    by_name = run_cli(
         "render", str(ROOT), "-c", "summer-sale", "-p", "vip-margaret", "--at", DEMO_AT
     )
     assert by_name.returncode == 0, by_name.stderr
     profile = tmp_path / "p.json"
     profile.write_text(json.dumps({"id": "j-1", "consent": {"sms": True}}))
-    as_json = atomcast(
+    as_json = run_cli(
         "render", str(MINI), "-c", "sale", "-p", str(profile), "--channel", "sms", "--at", DEMO_AT
     )
     record = json.loads(as_json.stdout)
@@ -101,7 +102,7 @@ def test_render_on_broken_project_prints_problems(mini_project: Path) -> None:
 
 def test_make_demo_command_output() -> None:
     """What `make demo` runs: readable, and about the persona it names."""
-    result = atomcast(
+    result = run_cli(
         "explain",
         ".",
         "--campaign",

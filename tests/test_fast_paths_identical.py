@@ -29,7 +29,7 @@ from atomcast.project import Project, load_project
 from atomcast.render import CampaignRenderer, Renderer
 from atomcast.render.symbolic import marker
 from atomcast.schema import Profile, validate_profile
-from tests.conftest import ROOT
+from tests.conftest import ROOT, add_demo_renditions, examples, population
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -119,6 +119,8 @@ class Pair:
     """The fast and the plain renderer of one campaign at one instant, and an encoder."""
 
     def __init__(self, root: Path, campaign: str, at: str, assets: Path) -> None:
+        if root == ROOT:
+            add_demo_renditions(assets)  # warm: re-encoding the demo's JPEGs tests nothing here
         renderer = Renderer(_project(root), assets_dir=assets)
         self.fast: CampaignRenderer = renderer.campaign(campaign, at=at)
         self.plain: CampaignRenderer = renderer.campaign(campaign, at=at, memoise=False)
@@ -143,7 +145,7 @@ def test_fast_paths_match_the_plain_renderer(
         pair = Pair(root, campaign, at, tmp_path)
         checked = 0
         # Each profile twice, in another order: the second pass meets warm memos.
-        raws = list(_profiles(name, root, 400, seed=number))
+        raws = list(_profiles(name, root, population(400), seed=number))
         for raw in [*raws, *reversed(raws)]:
             try:
                 profile = validate_profile(project.schema, raw)
@@ -151,7 +153,7 @@ def test_fast_paths_match_the_plain_renderer(
                 continue
             pair.check(profile)
             checked += 1
-        assert checked > 600
+        assert checked > len(raws) * 3 // 2  # most profiles pass the schema
         # The fast paths did run (or this test would prove nothing).
         assert pair.fast.cache.symbolic.hits > 0
 
@@ -161,7 +163,7 @@ def test_pantry_takes_the_symbolic_path_with_empty_and_missing_values(tmp_path: 
     pair = Pair(PANTRY, "weekly-box", "2026-03-10T12:00:00Z", tmp_path)
     rng = random.Random(5)
     filled = plain = 0
-    for index in range(600):
+    for index in range(population(600)):
         raw = pantry_profile(rng, index)
         raw["first_name"] = rng.choice(["", " ", "Anna", None])
         if raw["first_name"] is None:
@@ -205,7 +207,7 @@ _TEXT = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     first_name=st.one_of(st.none(), _TEXT),
     city=st.one_of(st.none(), _TEXT),
@@ -236,7 +238,7 @@ def test_any_text_values_render_identically_on_pantry(
     pairs["pantry"].check(profile)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first_name=st.one_of(st.none(), _TEXT), city=st.one_of(st.none(), _TEXT))
 def test_any_text_values_render_identically_on_the_demo(
     pairs: dict[str, Pair], first_name: str | None, city: str | None

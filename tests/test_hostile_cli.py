@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from atomcast.cli import main
-from tests.conftest import DEMO_AT, MINI, ROOT, copy_project, first_fast
+from tests.conftest import DEMO_AT, MINI, ROOT, copy_project, first_fast, run_cli
 
 
 def atomcast(*args: str, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -440,7 +440,7 @@ def test_profile_from_stdin(command: str, stdin: str) -> None:
 @pytest.mark.parametrize("command", ["render", "explain"])
 def test_inline_json_profile(command: str) -> None:
     extra = ("--channel", "sms") if command == "render" else ("--json",)
-    result = atomcast(
+    result = run_cli(
         command,
         str(MINI),
         "-c",
@@ -468,9 +468,9 @@ def test_inline_json_profile(command: str) -> None:
     ),
 )
 def test_bad_stdin_profiles_are_errors(stdin: bytes, says: str) -> None:
-    result = atomcast("render", str(MINI), "-c", "sale", "-p", "-", stdin=stdin)
+    result = run_cli("render", str(MINI), "-c", "sale", "-p", "-", stdin=stdin)
     assert result.returncode == 1
-    stderr = result.stderr.decode() if isinstance(result.stderr, bytes) else result.stderr
+    stderr = result.stderr
     assert says in stderr
     assert "Traceback" not in stderr
 

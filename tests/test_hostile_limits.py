@@ -25,7 +25,7 @@ from atomcast.limits import Limits, using
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.templating import compile_template
-from tests.conftest import examples, first_fast
+from tests.conftest import examples, first_fast, run_cli
 
 AT = "2026-01-15T12:00:00Z"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -235,12 +235,7 @@ def test_check_rejects_a_catastrophic_regex_at_its_line(pattern: str, mini_proje
     assert any(
         p.startswith(f"atomcast.yaml:{line}: error:") and "exponential time" in p for p in found
     ), found
-    checked = subprocess.run(
-        [sys.executable, "-m", "atomcast", "check", str(mini_project)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    checked = run_cli("check", str(mini_project))
     assert checked.returncode == 1
     assert f"atomcast.yaml:{line}: error:" in checked.stdout + checked.stderr
     assert "Traceback" not in checked.stderr

@@ -24,7 +24,7 @@ from atomcast.errors import NoProjectError, Problem, printable
 from atomcast.paths import confined, inside_project, name_problem
 from atomcast.project import collect_problems, load_project
 from atomcast.yamlsource import MAX_DEPTH, MAX_NODES, YamlSyntaxError, load_yaml
-from tests.conftest import MINI, copy_project, examples, first_fast
+from tests.conftest import MINI, copy_project, examples, fast_diagonal, first_fast, run_cli
 
 
 def errors_in(root: Path, path: str) -> list[Problem]:
@@ -101,9 +101,11 @@ def _plant(root: Path, where: str, yaml_text: str) -> tuple[str, int]:
     return "atomcast.yaml", 1
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
 @pytest.mark.parametrize(
-    "where", ["atom", "email-layout", "push-layout", "persona", "atomcast.yaml"]
+    ("where", "attack"),
+    fast_diagonal(
+        sorted(ATTACKS), ["atom", "email-layout", "push-layout", "persona", "atomcast.yaml"]
+    ),
 )
 def test_yaml_attacks_end_as_one_error_at_their_line(
     attack: str, where: str, mini_project: Path
@@ -228,7 +230,7 @@ def test_control_characters_in_file_names_are_escaped_on_one_line(
     name: str, shown: str, mini_project: Path
 ) -> None:
     (mini_project / "content_atoms" / name).write_text("---\nkind: headline\ntext: [oops\n---\n")
-    result = atomcast("check", str(mini_project))
+    result = run_cli("check", str(mini_project))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     ours = [line for line in lines if line.startswith(shown + ":")]

@@ -45,7 +45,7 @@ from atomcast.preview.background import BackgroundServer, free_port
 from atomcast.preview.export import export_site
 from atomcast.preview.sensitive import MASK
 
-from .conftest import DEMO_AT, ROOT, copy_project, examples, first_fast
+from .conftest import DEMO_AT, ROOT, copy_project, examples, first_fast, run_cli
 
 # watchdog may warn from its own thread when a folder appears while it is being watched.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -689,24 +689,15 @@ def test_export_never_writes_through_a_link_out_of_its_folder(tmp_path: Path, li
 
 def test_export_cli_names_a_bad_campaign_in_one_line(tmp_path: Path) -> None:
     for campaign in ("../escape", "nope"):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "atomcast",
-                "preview",
-                str(ROOT),
-                "--export",
-                str(tmp_path / "s"),
-                "--campaign",
-                campaign,
-                "--at",
-                DEMO_AT,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        result = run_cli(
+            "preview",
+            str(ROOT),
+            "--export",
+            str(tmp_path / "s"),
+            "--campaign",
+            campaign,
+            "--at",
+            DEMO_AT,
         )
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()

@@ -1,5 +1,6 @@
 """``atomcast init``: the starter project passes check, renders every persona everywhere,
-and a second init never overwrites anything. Real subprocesses on real folders."""
+and a second init never overwrites anything. Real folders; ``init`` in a real subprocess,
+the other commands through click in this process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from atomcast.preview.export import export_site
 from atomcast.project import load_project
 from atomcast.render import Renderer
 from atomcast.starter import init_project
+from tests.conftest import run_cli
 
 from .test_cli import atomcast
 
@@ -28,7 +30,7 @@ def starter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_init_then_check_exits_zero(starter: Path) -> None:
-    result = atomcast("check", str(starter))
+    result = run_cli("check", str(starter))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 error(s), 0 warning(s)" in result.stderr
 
@@ -105,7 +107,7 @@ def test_preview_export_of_the_starter(starter: Path, tmp_path: Path) -> None:
 def test_second_init_refuses_and_changes_nothing(starter: Path) -> None:
     config = starter / "atomcast.yaml"
     before = config.read_bytes()
-    result = atomcast("init", str(starter))
+    result = run_cli("init", str(starter))
     assert result.returncode == 1
     assert "would overwrite" in result.stderr
     assert "atomcast.yaml" in result.stderr

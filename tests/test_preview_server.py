@@ -32,7 +32,7 @@ from atomcast.render import Renderer
 from atomcast.review.synthetic import segment_profile, synthetic_profiles
 from atomcast.selection import Selector
 
-from .conftest import DEMO_AT, ROOT, add_demo_renditions
+from .conftest import DEMO_AT, ROOT, add_demo_renditions, copy_project
 
 # watchdog may warn from its own thread when a folder appears while it is being watched.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -58,6 +58,18 @@ def client(state: PreviewState) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture(scope="module")
+def reader(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TestClient, PreviewState, Path]]:
+    """One app on an unedited demo copy, shared by the tests that only read and post forms
+    (which never save): a PreviewState per test paid a project load and its renders."""
+    root = copy_project(ROOT, tmp_path_factory.mktemp("preview") / "demo")
+    state = PreviewState(root, default_at=DEMO_AT)
+    with TestClient(create_app(state, watch=False), base_url="http://127.0.0.1") as test_client:
+        yield test_client, state, root
+
+
 def _matrix(project: Project, campaign: str = SUMMER) -> Matrix:
     return build_matrix(project, Renderer(project, assets_base_url="/assets/"), campaign, DEMO_AT)
 
@@ -65,7 +77,10 @@ def _matrix(project: Project, campaign: str = SUMMER) -> Matrix:
 # -- API -----------------------------------------------------------------------------------
 
 
-def test_index_has_csp_and_no_inline_script(client: TestClient) -> None:
+def test_index_has_csp_and_no_inline_script(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     response = client.get("/")
     assert response.status_code == 200
     csp = response.headers["content-security-policy"]
@@ -77,7 +92,10 @@ def test_index_has_csp_and_no_inline_script(client: TestClient) -> None:
     assert "Harbor &amp; Pine" in response.text  # autoescaped
 
 
-def test_meta_lists_campaigns_schema_and_segments(client: TestClient) -> None:
+def test_meta_lists_campaigns_schema_and_segments(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     meta = client.get("/api/meta").json()
     assert [c["name"] for c in meta["campaigns"]] == ["summer-sale", "cabin-season"]
     assert meta["default_at"] == DEMO_AT
@@ -86,7 +104,10 @@ def test_meta_lists_campaigns_schema_and_segments(client: TestClient) -> None:
     assert "vip" in meta["segments"]
 
 
-def test_matrix_has_one_cell_per_row_and_channel(client: TestClient, state: PreviewState) -> None:
+def test_matrix_has_one_cell_per_row_and_channel(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, state, _ = reader
     data = client.get("/api/matrix", params={"campaign": SUMMER, "at": DEMO_AT}).json()
     rows = data["rows"]
     personas = state.snapshot.project.personas
@@ -108,18 +129,27 @@ def test_matrix_has_one_cell_per_row_and_channel(client: TestClient, state: Prev
     assert any(reason.startswith("no consent") for reason in skips)
 
 
-def test_matrix_unknown_campaign_is_400(client: TestClient) -> None:
+def test_matrix_unknown_campaign_is_400(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     response = client.get("/api/matrix", params={"campaign": "nope"})
     assert response.status_code == 400
     assert "unknown campaign" in response.json()["error"]
 
 
-def test_cabin_season_has_no_sms_column(client: TestClient) -> None:
+def test_cabin_season_has_no_sms_column(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     data = client.get("/api/matrix", params={"campaign": "cabin-season", "at": DEMO_AT}).json()
     assert data["channels"] == ["email", "push", "web"]
 
 
-def test_explain_for_a_row_names_failing_clauses(client: TestClient) -> None:
+def test_explain_for_a_row_names_failing_clauses(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     params = {"campaign": SUMMER, "at": DEMO_AT, "row": "persona:new-customer-no-name"}
     data = client.get("/api/explain", params=params).json()["explain"]
     headline = next(s for s in data["slots"] if s["slot"] == "headline")
@@ -130,7 +160,10 @@ def test_explain_for_a_row_names_failing_clauses(client: TestClient) -> None:
     assert client.get("/api/explain", params={**params, "row": "nope"}).status_code == 404
 
 
-def test_profile_form_renders_without_saving(client: TestClient, demo_project: Path) -> None:
+def test_profile_form_renders_without_saving(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, demo_project = reader
     persona = demo_project / "previews/profiles/vip-margaret.yaml"
     before = persona.read_bytes()
     row = client.get("/api/matrix", params={"campaign": SUMMER, "at": DEMO_AT}).json()["rows"]
@@ -146,7 +179,10 @@ def test_profile_form_renders_without_saving(client: TestClient, demo_project: P
     assert persona.read_bytes() == before
 
 
-def test_profile_form_reports_every_schema_error_by_field(client: TestClient) -> None:
+def test_profile_form_reports_every_schema_error_by_field(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     profile = {"id": "x", "lifetime_value": "lots", "consent": {"sms": "yes"}, "orders_count": 1.5}
     response = client.post(
         "/api/profile", json={"campaign": SUMMER, "at": DEMO_AT, "profile": profile}
@@ -163,7 +199,10 @@ def test_profile_form_reports_every_schema_error_by_field(client: TestClient) ->
     assert malformed.status_code == 400
 
 
-def test_explain_post_uses_the_edited_profile(client: TestClient) -> None:
+def test_explain_post_uses_the_edited_profile(
+    reader: tuple[TestClient, PreviewState, Path],
+) -> None:
+    client, _, _ = reader
     profile = {"id": "p-x", "lifetime_value": 5000, "consent": {"email": True}}
     data = client.post(
         "/api/explain", json={"campaign": SUMMER, "at": DEMO_AT, "profile": profile}

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from atomcast.errors import ProfileError
 from atomcast.project import load_project
 from atomcast.schema import ProfileSchema, ProfileValidator, validate_profile
+from tests.conftest import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = {
@@ -67,7 +68,7 @@ def outcome(schema: ProfileSchema, check: Any, raw: Any) -> Any:
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(data=st.data())
 def test_the_validator_matches_validate_profile(name: str, data: st.DataObject) -> None:
     schema = SCHEMAS[name]

@@ -4,8 +4,6 @@ never a crash of the whole render and never executed markup."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from atomcast.errors import ProjectError
 from atomcast.project import load_project
 from atomcast.render import Renderer
+from tests.conftest import run_cli
 
 AT = "2026-01-15T12:00:00Z"
 ALL_CONSENT = {"email": True, "push": True, "sms": True, "web": True}
@@ -196,46 +195,24 @@ def test_sensitive_attribute_never_printed(mini_project: Path, tmp_path: Path) -
 def test_render_cli_bad_profile_names_file_and_line(mini_project: Path, tmp_path: Path) -> None:
     profile = tmp_path / "bad.yaml"
     profile.write_text("id: p-9\nlifetime_value: plenty\n", encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "atomcast",
-            "render",
-            str(mini_project),
-            "--campaign",
-            "sale",
-            "--profile",
-            str(profile),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = run_cli("render", str(mini_project), "--campaign", "sale", "--profile", str(profile))
     assert result.returncode == 1
     assert f"{profile}:2: error: lifetime_value: expected number" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_render_cli_prints_spec_json(mini_project: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "atomcast",
-            "render",
-            str(mini_project),
-            "-c",
-            "sale",
-            "-p",
-            str(mini_project / "previews/profiles/vip.yaml"),
-            "--at",
-            AT,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    result = run_cli(
+        "render",
+        str(mini_project),
+        "-c",
+        "sale",
+        "-p",
+        str(mini_project / "previews/profiles/vip.yaml"),
+        "--at",
+        AT,
     )
+    assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert set(record) == {
         "profile_id",

@@ -24,6 +24,7 @@ from atomcast.render.context import (
     build_slot_view,
 )
 from atomcast.templating import compile_template
+from tests.conftest import examples
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_slot_views_render_each_atom_once(demo: tuple[Project, Renderer]) -> Non
     }
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(
     profile=st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=20), max_size=5),
     values=st.dictionaries(st.from_regex(r"__hole_[0-9a-f]{4}", fullmatch=True), st.text()),

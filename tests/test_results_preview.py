@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ with warnings.catch_warnings():
 
 from atomcast.preview.app import PreviewState, create_app
 from atomcast.preview.results_panel import ResultsSource
-from tests.conftest import DEMO_AT
+from tests.conftest import DEMO_AT, run_cli
 from tests.results_fixtures import outcome_events, synthetic_log
 
 # The preview answers loopback Host names only (TestClient sends "testserver").
@@ -121,12 +119,7 @@ def test_a_missing_log_is_a_message_on_the_page(
 
 
 def test_preview_cli_takes_results_and_events() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "atomcast", "preview", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("preview", "--help")
+    assert result.returncode == 0, result.stderr
     assert "--results" in result.stdout
     assert "--events" in result.stdout

@@ -120,6 +120,7 @@ def test_simulated_null_is_significant_about_five_percent_of_the_time() -> None:
     assert 0.04 <= rate <= 0.06, rate
 
 
+@pytest.mark.slow  # 2 x 10M simulated profiles; the binomial coverage above stays in test-fast
 def test_simulated_revenue_metric_intervals_cover() -> None:
     # A skewed value metric (most profiles 0, buyers log-normal amounts): the delta method
     # still covers at this size.

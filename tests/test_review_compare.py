@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from atomcast.preview.compare import Comparison, highlight_pair, text_diff
 from atomcast.preview.matrix import Row, build_matrix, render_row
 from atomcast.render import Renderer
 from atomcast.schema import validate_profile
-from tests.conftest import DEMO_AT, add_demo_renditions
+from tests.conftest import DEMO_AT, add_demo_renditions, run_cli
 from tests.review_fixtures import init_repo
 
 HEADLINE = "content_atoms/summer-sale/headlines/headline-vip-summer.md"
@@ -107,13 +105,7 @@ def test_without_compare_the_endpoints_are_404(demo_project: Path, assets_dir: P
 
 def test_preview_compare_needs_a_known_revision(demo_project: Path) -> None:
     init_repo(demo_project)
-    done = subprocess.run(
-        [sys.executable, "-m", "atomcast", "preview", str(demo_project), "--compare", "nope"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    done = run_cli("preview", str(demo_project), "--compare", "nope")
     assert done.returncode == 2
     assert done.stderr.startswith("error: unknown revision 'nope'")
 

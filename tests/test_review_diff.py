@@ -20,7 +20,7 @@ from atomcast.review.diff import campaign_names
 from atomcast.review.population import sample_records
 from atomcast.review.run import run_diff
 from atomcast.selection import parse_instant
-from tests.conftest import DEMO_AT, MINI, copy_project, examples
+from tests.conftest import DEMO_AT, MINI, copy_project, examples, run_cli
 from tests.review_fixtures import (
     assert_matches,
     brute_force,
@@ -165,7 +165,7 @@ def test_base_dir_and_base_rev_agree_and_uncommitted_edits_are_seen(
     edit_priority(repo)  # not committed
     edit_text(repo)
     by_rev = atomcast("diff", str(repo), "--base", "HEAD", "--at", DEMO_AT, "--format", "json")
-    by_dir = atomcast(
+    by_dir = run_cli(
         "diff", str(repo), "--base-dir", str(before), "--at", DEMO_AT, "--format", "json"
     )
     assert by_rev.returncode == 0, by_rev.stderr

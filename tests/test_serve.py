@@ -18,7 +18,7 @@ from atomcast.cli import main
 from atomcast.errors import ServeError
 from atomcast.serve.auth import ApiKeys, bearer_token
 from atomcast.serve.content import ContentHolder
-from tests.conftest import DEMO_AT, ROOT
+from tests.conftest import DEMO_AT, ROOT, examples, fast_diagonal
 from tests.serve_fixtures import jsonable, render_body, serve_client
 
 PERSONAS = sorted(p.stem for p in (ROOT / "previews" / "profiles").glob("*.yaml"))
@@ -53,8 +53,7 @@ def demo() -> Any:
 # -- the record is the CLI's ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("campaign", CAMPAIGNS)
-@pytest.mark.parametrize("name", PERSONAS)
+@pytest.mark.parametrize(("campaign", "name"), fast_diagonal(PERSONAS, CAMPAIGNS))
 def test_render_equals_atomcast_render_for_every_persona(
     demo: Any, campaign: str, name: str
 ) -> None:
@@ -238,7 +237,7 @@ request_like = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=request_like | hostile_json)
 def test_hostile_json_is_never_a_500(body: Any) -> None:
     client, _ = _shared_client()

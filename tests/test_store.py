@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from atomcast.errors import StoreError
 from atomcast.store import DecisionStore, StoredDecision, open_store, parse_url, redacted
 from atomcast.store.base import PostgresLocation, SqliteLocation
-from tests.conftest import ROOT
+from tests.conftest import ROOT, examples
 
 AT = dt.datetime(2026, 7, 15, 12, 0, tzinfo=dt.UTC)
 BACKENDS = ("sqlite", "postgresql")
@@ -381,7 +381,9 @@ records = st.builds(
 
 @given(batch=st.lists(records, min_size=1, max_size=8))
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_any_storable_record_round_trips(store: DecisionStore, batch: list[StoredDecision]) -> None:
     store.put_many(batch)

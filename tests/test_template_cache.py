@@ -3,6 +3,8 @@ through content edits (each edit a new source text) must not grow them without e
 
 from __future__ import annotations
 
+import pytest
+
 from atomcast.templating import (
     TEMPLATE_CACHE,
     BoundedCache,
@@ -25,6 +27,7 @@ def test_bounded_cache_keeps_the_most_recently_used() -> None:
     assert len(cache) == 0
 
 
+@pytest.mark.slow  # compiles the cache's whole limit and more, by design
 def test_many_distinct_templates_stay_within_the_bounds() -> None:
     TEMPLATE_CACHE.clear()
     compiled = TEMPLATE_CACHE.compiled.limit
