@@ -296,7 +296,7 @@ class JobRenderer:
                 f"chunk {chunk.index}: {chunk.count} records read but {stats.records} accounted for"
             )
         stats.seconds = time.perf_counter() - started
-        settle_heap(chunk.index)
+        WORKER_HEAP.settle(chunk.index)
         return stats
 
     def spec(self, output_format: OutputFormat, *, decision_log: bool = True) -> JobSpec:
@@ -312,22 +312,44 @@ class JobRenderer:
         )
 
 
-#: Chunks between full collections of a worker's heap (see :func:`settle_heap`).
+#: Chunks between full collections of a worker's heap (see :class:`WorkerHeap`).
 FULL_COLLECTION_EVERY = 64
 
 
-def settle_heap(index: int) -> None:
-    """After a chunk: move what survived it (memo entries, mostly) out of the cyclic
-    collector's reach, as :func:`init_worker` does for the project.
+class WorkerHeap:
+    """The cyclic collector in a pool worker process (see :meth:`settle`).
 
-    The memos fill up over a run; the collector's full passes otherwise rescan them ever
-    more often, which cost 3-8% of a worker's time. Now and then a full collection runs
-    anyway, so that cyclic garbage frozen with them cannot pile up.
+    Only a process the batch started owns its heap: rendering in the caller's process (one
+    worker, or the library) never freezes the caller's objects.
     """
-    if index % FULL_COLLECTION_EVERY == FULL_COLLECTION_EVERY - 1:
-        gc.unfreeze()
-        gc.collect()
-    gc.freeze()
+
+    def __init__(self) -> None:
+        self.owned = False
+
+    def own(self) -> None:
+        """This process is a batch worker: freeze what it holds now (the project, compiled
+        templates), which lives as long as it does."""
+        self.owned = True
+        gc.freeze()
+
+    def settle(self, index: int) -> None:
+        """After chunk ``index``: move what survived it (memo entries, mostly) out of the
+        collector's reach too.
+
+        The memos fill up over a run; the collector's full passes otherwise rescan them
+        ever more often, which cost 3-8% of a worker's time. Now and then a full collection
+        runs anyway, so that cyclic garbage frozen with them cannot pile up.
+        """
+        if not self.owned:
+            return
+        if index % FULL_COLLECTION_EVERY == FULL_COLLECTION_EVERY - 1:
+            gc.unfreeze()
+            gc.collect()
+        gc.freeze()
+
+
+#: This process's (a worker's, once :func:`init_worker` ran).
+WORKER_HEAP = WorkerHeap()
 
 
 def _too_deep(line: int, profile_id: str | None) -> RejectedRecord:
@@ -480,7 +502,7 @@ def init_worker(spec: JobSpec, parent: int | None, board: OffsetBoard | None = N
         job_for(spec)
     # The project, compiled templates and caches live as long as the worker: keep them out
     # of the cyclic collector's way, which otherwise rescans them at every full collection.
-    gc.freeze()
+    WORKER_HEAP.own()
 
 
 def render_chunk_to_parts(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkStats:
