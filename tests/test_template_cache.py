@@ -4,10 +4,12 @@ through content edits (each edit a new source text) must not grow them without e
 from __future__ import annotations
 
 import pytest
+from jinja2 import TemplateSyntaxError
 
 from atomcast.templating import (
     TEMPLATE_CACHE,
     BoundedCache,
+    analyse,
     compile_template,
     encode_url_values,
     profile_dependencies,
@@ -38,10 +40,12 @@ def test_many_distinct_templates_stay_within_the_bounds() -> None:
         )
         assert profile_dependencies(source) == frozenset({"first_name"})
         encode_url_values(f"https://example.com/{edit}?n={{{{ profile.first_name }}}}")
+        analyse(source)
     sizes = TEMPLATE_CACHE.sizes()
     assert sizes["compiled"] == compiled
     assert sizes["dependencies"] <= TEMPLATE_CACHE.dependencies.limit
     assert sizes["url_templates"] == TEMPLATE_CACHE.url_templates.limit
+    assert sizes["analyses"] <= TEMPLATE_CACHE.analyses.limit
     # An evicted template compiles again, to the same output.
     assert compile_template("Hi {{ profile.first_name }}, edit 0", "text").render(
         profile={"first_name": "Bo"}
@@ -56,3 +60,19 @@ def test_an_unknowable_dependency_is_cached_too() -> None:
     assert len(TEMPLATE_CACHE.dependencies) == 1
     assert profile_dependencies("{{ profile }}") is None
     assert len(TEMPLATE_CACHE.dependencies) == 1
+
+
+def test_an_analysis_is_made_once_per_source_and_mode() -> None:
+    """A project load analyses every template; a reload of the same sources reuses it."""
+    TEMPLATE_CACHE.clear()
+    source = "{% if profile.vip %}Hi {{ profile.first_name }}{% endif %}"
+    first = analyse(source)
+    assert analyse(source) is first
+    assert analyse(source, "html") is not first  # another mode parses differently
+    assert {reference.attribute for reference in first.references} == {"vip", "first_name"}
+    assert len(TEMPLATE_CACHE.analyses) == 2
+    with pytest.raises(TemplateSyntaxError):
+        analyse("{% if %}")  # a syntax error is raised each time, never cached
+    assert len(TEMPLATE_CACHE.analyses) == 2
+    TEMPLATE_CACHE.clear()
+    assert len(TEMPLATE_CACHE.analyses) == 0

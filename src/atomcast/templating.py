@@ -500,6 +500,11 @@ class TemplateCache:
             TEMPLATE_DEPENDENCIES
         )
         self.url_templates: BoundedCache[str, str] = BoundedCache(URL_TEMPLATES)
+        #: What ``check`` reads of a template: a project load analyses every template, and
+        #: the preview and ``serve`` reload the same sources at every save.
+        self.analyses: BoundedCache[tuple[Mode, str], Analysis] = BoundedCache(
+            TEMPLATE_DEPENDENCIES
+        )
 
     def sizes(self) -> dict[str, int]:
         """Entries held per cache (for tests and diagnostics)."""
@@ -507,12 +512,14 @@ class TemplateCache:
             "compiled": len(self.compiled),
             "dependencies": len(self.dependencies),
             "url_templates": len(self.url_templates),
+            "analyses": len(self.analyses),
         }
 
     def clear(self) -> None:
         self.compiled.clear()
         self.dependencies.clear()
         self.url_templates.clear()
+        self.analyses.clear()
 
 
 TEMPLATE_CACHE = TemplateCache()
@@ -651,8 +658,14 @@ def analyse(source: str, mode: Mode = "text") -> Analysis:
 
     :raises jinja2.TemplateSyntaxError: when the source does not parse.
     """
+    key = (mode, source)
+    cached = TEMPLATE_CACHE.analyses.get(key)
+    if cached is not None:
+        return cached
     tree = _ENVIRONMENTS[mode].parse(source)
-    return Analysis(tuple(_walk_statements(tree)), context_names(tree))
+    result = Analysis(tuple(_walk_statements(tree)), context_names(tree))
+    TEMPLATE_CACHE.analyses.put(key, result)
+    return result
 
 
 #: Names a template may read that are the same for every profile of a campaign renderer,
