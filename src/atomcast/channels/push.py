@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from atomcast.channels.base import (
     ChannelOutput,
     ChannelSetup,
-    FillableOutput,
     RenderWarning,
-    StandIn,
     render_string,
 )
 from atomcast.channels.push_payload import PushLimits, build_push
+from atomcast.channels.text import TextRender
 from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
 from atomcast.project import Layout
@@ -94,45 +93,25 @@ def push_output(rendered: Mapping[str, str], limits: PushLimits, campaign: str) 
     return ChannelOutput("rendered", fields.to_json(), warnings)
 
 
-class PushRender:
+class PushRender(TextRender):
     """Push for one campaign: the layout's strings (phase 1), then whitespace tidied and the
     APNs, FCM and web push payloads fitted to their limits (phase 2, on the text alone)."""
 
-    fills_text = True
-    value_warnings: frozenset[str] = frozenset()
-    stand_in: StandIn | None = None
-
     def __init__(self, setup: ChannelSetup, sources: Mapping[str, str] | None = None) -> None:
-        self.setup = setup
-        self.layout = setup.layout
+        super().__init__(setup, sources)
         self.limits = push_limits(setup.config)
-        self.sources = (
-            dict(sources)
-            if sources is not None
-            else {name: part.source for name, part in self.layout.parts.items()}
-        )
+
+    def first_sources(self) -> dict[str, str]:
+        return {name: part.source for name, part in self.layout.parts.items()}
+
+    def where(self, name: str) -> str:
+        return f"{self.layout.path}: {name}"
 
     def key_sources(self) -> list[str]:
         return [part.source for part in self.layout.parts.values()]
 
-    def template_sources(self) -> dict[str, str]:
-        return dict(self.sources)
-
-    def with_sources(self, sources: Mapping[str, str]) -> PushRender:
-        return PushRender(self.setup, {**self.sources, **sources})
-
-    def render_text(self, context: ChannelContext) -> dict[str, str]:
-        path = self.layout.path
-        return {
-            name: render_string(source, context.namespace, f"{path}: {name}")
-            for name, source in self.sources.items()
-        }
-
     def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         return push_output(text, self.limits, self.setup.campaign)
-
-    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
-        return True
 
 
 class PushChannel:

@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from atomcast.channels.base import (
     ChannelOutput,
     ChannelSetup,
-    FillableOutput,
     RenderWarning,
-    StandIn,
-    render_string,
 )
 from atomcast.channels.sms_encoding import encode_sms
+from atomcast.channels.text import TextRender
 from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
 
@@ -88,24 +86,20 @@ def sms_output(body: str, config: ChannelConfig, footer: str | None) -> ChannelO
 FOOTER = "footer"
 
 
-class SmsRender:
+class SmsRender(TextRender):
     """SMS for one campaign: the body and, for marketing, the brand's opt-out footer (phase
     1), then lines tidied, GSM-7 or UCS-2 chosen and segments counted (phase 2, on the text
     alone)."""
 
-    fills_text = True
-    value_warnings: frozenset[str] = frozenset()
-    stand_in: StandIn | None = None
+    def first_sources(self) -> dict[str, str]:
+        # The footer first: when both fail, its error is the one reported.
+        footer = self.setup.brand.get("sms_footer")
+        sources = {FOOTER: str(footer)} if not self.setup.transactional and footer else {}
+        sources["body"] = self.layout.parts["body"].source
+        return sources
 
-    def __init__(self, setup: ChannelSetup, sources: Mapping[str, str] | None = None) -> None:
-        self.setup = setup
-        self.layout = setup.layout
-        if sources is None:
-            # The footer first: when both fail, its error is the one reported.
-            footer = setup.brand.get("sms_footer")
-            sources = {FOOTER: str(footer)} if not setup.transactional and footer else {}
-            sources["body"] = self.layout.parts["body"].source
-        self.sources = dict(sources)
+    def where(self, name: str) -> str:
+        return "brand.sms_footer" if name == FOOTER else str(self.layout.path)
 
     def key_sources(self) -> list[str]:
         sources = [part.source for part in self.layout.parts.values()]
@@ -113,24 +107,8 @@ class SmsRender:
             sources.append(self.setup.brand.get("sms_footer") or "")
         return sources
 
-    def template_sources(self) -> dict[str, str]:
-        return dict(self.sources)
-
-    def with_sources(self, sources: Mapping[str, str]) -> SmsRender:
-        return SmsRender(self.setup, {**self.sources, **sources})
-
-    def render_text(self, context: ChannelContext) -> dict[str, str]:
-        where = {"body": self.layout.path, FOOTER: "brand.sms_footer"}
-        return {
-            name: render_string(source, context.namespace, where[name])
-            for name, source in self.sources.items()
-        }
-
     def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         return sms_output(text["body"], self.setup.config, text.get(FOOTER))
-
-    def fillable(self, output: FillableOutput, values: tuple[str, ...]) -> bool:
-        return True
 
 
 class SmsChannel:
