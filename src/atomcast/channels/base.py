@@ -259,7 +259,13 @@ def _sources_dependencies(sources: tuple[str, ...]) -> frozenset[str] | None:
 
 
 def dependency_key(attributes: Mapping[str, Any], dependencies: frozenset[str]) -> tuple[Any, ...]:
-    return tuple([freeze(attributes.get(name)) for name in _sorted_names(dependencies)])
+    return key_values(attributes, _sorted_names(dependencies))
+
+
+def key_values(attributes: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Any, ...]:
+    """:func:`dependency_key` for names already in order (a plan sorts them once)."""
+    get = attributes.get
+    return tuple([freeze(get(name)) for name in names])
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,6 +17,7 @@ from atomcast.channels.base import (
     ChannelRender,
     RenderWarning,
     StandIn,
+    key_values,
 )
 from atomcast.errors import RenderError
 from atomcast.limits import Limits
@@ -49,7 +50,6 @@ from atomcast.render.symbolic import (
     text_template,
     views_clean,
 )
-from atomcast.templating import freeze
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ class SymbolicPlan:
     atoms: Mapping[str, Atom | None]
     render: ChannelRender
     keyed: frozenset[str]
-    #: ``keyed`` in the order of :func:`~atomcast.channels.base.dependency_key`.
+    #: ``keyed`` sorted, as :func:`~atomcast.channels.base.dependency_key` orders it.
     keyed_order: tuple[str, ...]
     #: Attributes the templates only test for presence: keyed on that alone.
     present: tuple[str, ...]
@@ -187,15 +187,15 @@ class SymbolicLayer:
         # Texts by the hole's index in the plan: what its marker carries (short, so that a
         # marker is not longer than a value and length warnings stay rare).
         for index, hole in enumerate(plan.holes):
-            found = hole_texts.get(hole.id, _UNSEEN)
-            if found is _UNSEEN:
+            known = hole_texts.get(hole.id, _UNSEEN)
+            if known is _UNSEEN:
                 printed = hole.printed(context.template_namespace())
-                found = hole_texts[hole.id] = (
+                known = hole_texts[hole.id] = (
                     None if printed is None else (printed, fill_kind(printed))
                 )
-            if found is None:
+            if known is None:
                 return None
-            text, kind = cast(tuple[str, FillKind], found)
+            text, kind = cast(tuple[str, FillKind], known)
             # A long value renders the ordinary way, where each template's output is held to
             # limits.max_output_bytes; filling it here would skip that bound.
             if kind is FillKind.MARKER and len(text) <= longest:
@@ -214,11 +214,10 @@ class SymbolicLayer:
                 return None
             if stand_in.spelled_by(attributes, plan.keyed):
                 return None
-        get = attributes.get
         key = (
             combination,
             tuple(baked),
-            *[freeze(get(name)) for name in plan.keyed_order],
+            *key_values(attributes, plan.keyed_order),
             *[name in attributes for name in plan.present],
         )
         # Where names repeat, what a render and these values make is worked out once for
