@@ -763,8 +763,12 @@ def prints_unchanged(sources: Iterable[str], name: str) -> bool:
 
 def freeze(value: Any) -> Any:
     """A hashable stand-in for a profile value, typed so that 1, 1.0 and True differ."""
+    kind = value.__class__
+    if kind is str or value is None:
+        # Text equals only text, and None only None: no tag needed (the common case).
+        return value
     if isinstance(value, list | tuple):
         return ("list", tuple(freeze(item) for item in value))
     if isinstance(value, dict):
         return ("dict", tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
-    return (value.__class__.__name__, value)
+    return (kind.__name__, value)

@@ -244,7 +244,7 @@ class RecordEncoder:
 
     def _channel(self, output: ChannelOutput) -> bytes:
         filled = output.filled
-        if filled is not None and not _RESERVED.intersection(filled[0].fields):
+        if filled is not None:
             return self._symbolic_channel(output, filled[0], filled[1])
         fields = output.fields
         warnings = output.warnings
@@ -284,12 +284,14 @@ class RecordEncoder:
     ) -> bytes:
         """A filled output: its fields are encoded once per symbolic output, with a token
         where each value goes, and per profile only the values are encoded."""
-        dumps = self.dumps
         cached = self._symbolic.get(id(symbolic))
         if cached is None or cached[0] is not symbolic:
             # The output is kept alive with its pieces, so its id cannot be reused meanwhile
             # (counted twice: its text, and the pieces and per-status templates made of it).
-            pieces = self._field_pieces(symbolic)
+            # A field named like the record's own keys is encoded plainly (None).
+            pieces = (
+                None if _RESERVED.intersection(symbolic.fields) else self._field_pieces(symbolic)
+            )
             cached = (symbolic, pieces, {})
             size = sum([len(p) for p in pieces if isinstance(p, bytes)]) if pieces else 0
             self._symbolic.put(id(symbolic), cached, 3 * size)
@@ -302,7 +304,7 @@ class RecordEncoder:
         if output.atoms or output.reason is not None:
             encoded = [encode_text(value)[1:-1].encode() for value in values]
             fields = b"".join([p if isinstance(p, bytes) else encoded[p] for p in pieces_of_fields])
-            return output.encode(dumps, fields, self._warnings(output.warnings))
+            return output.encode(self.dumps, fields, self._warnings(output.warnings))
         # The envelope and the literal pieces, merged: per profile only the values are new.
         template = cached[2].get(output.status)
         if template is None:

@@ -23,6 +23,10 @@ OTHER = "(other)"
 STATUSES = ("rendered", "skipped", "error")
 
 
+#: Distinct decision objects a chunk's stats remember (a chunk has a few hundred at most).
+KNOWN_DECISIONS = 4096
+
+
 def combination_key(decisions: Mapping[str, str | None]) -> str:
     """``headline=a|offer=b``: the tuple of decisions, in the campaign's slot order."""
     return "|".join([f"{slot}={atom or '-'}" for slot, atom in decisions.items()])
@@ -94,18 +98,29 @@ class ChunkStats:
     #: Where a worker wrote the chunk straight into the output files: ``(rendered start,
     #: rendered end, rejects start, rejects end)``; ``None`` for a chunk written as parts.
     placed: tuple[int, int, int, int] | None = None
+    #: Decisions shared by many profiles (by identity; kept alive with their key), whose
+    #: combination key and atoms are worked out once per chunk.
+    known_decisions: dict[int, tuple[Mapping[str, str | None], str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def add_rendered(self, result: RenderResult) -> None:
         """Count one rendered profile (a profile whose channels are all skipped counts)."""
         self.rendered += 1
         decisions = result.decisions
-        key = combination_key(decisions)
+        atoms = self.atoms
+        known = self.known_decisions.get(id(decisions))
+        if known is not None and known[0] is decisions:
+            key = known[1]
+        else:
+            key = combination_key(decisions)
+            for atom in decisions.values():
+                if atom is not None:
+                    atoms.add(atom)
+            if len(self.known_decisions) < KNOWN_DECISIONS:
+                self.known_decisions[id(decisions)] = (decisions, key)
         combinations = self.combinations
         combinations[key] = combinations.get(key, 0) + 1
-        atoms = self.atoms
-        for atom in decisions.values():
-            if atom is not None:
-                atoms.add(atom)
         experiments = self.experiments
         for name, arm in result.experiments.items():
             exp_key = f"{name}={arm}"

@@ -90,7 +90,7 @@ class DecidedSlots:
     mutated once made, except the lazily filled ``channels``.
     """
 
-    __slots__ = ("channels", "decided", "decisions", "slots")
+    __slots__ = ("channels", "decided", "decisions", "plans", "slots")
 
     def __init__(self, slots: Mapping[str, SlotDecision], decisions: dict[str, str | None]):
         #: The selection's own, kept so that its identity cannot be reused meanwhile.
@@ -101,6 +101,8 @@ class DecidedSlots:
             Channel,
             tuple[dict[str, Atom | None], tuple[str | None, ...], dict[str, str | None] | None],
         ] = {}
+        #: The symbolic layer's plan per channel for these atoms (see ``SymbolicLayer``).
+        self.plans: dict[Channel, object] = {}
 
     def for_channel(
         self, selection: Selection, channel: Channel
@@ -438,7 +440,9 @@ class CampaignRenderer:
         if render is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
         if fast:
-            symbolic = self.symbolic.render(channel, render, atoms, ids, base_context, hole_texts)
+            symbolic = self.symbolic.render(
+                channel, render, atoms, ids, base_context, hole_texts, decided.plans
+            )
             if symbolic is not None:
                 if own_atoms:
                     symbolic.atoms = own_atoms

@@ -8,6 +8,7 @@ It only calls the channel's plain phases (``render_text``, ``finish``) and its d
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -58,6 +59,9 @@ class SymbolicPlan:
 
     atoms: Mapping[str, Atom | None]
     render: ChannelRender
+    #: Unique among the layer's plans: what memo keys name the combination by (cheaper to
+    #: hash than the channel and atom ids; a plan made again gets a new one).
+    serial: int
     keyed: frozenset[str]
     #: ``keyed`` sorted, as :func:`~atomcast.channels.base.dependency_key` orders it.
     keyed_order: tuple[str, ...]
@@ -156,6 +160,7 @@ class SymbolicLayer:
         self.stand_ins = stand_ins
         #: The longest value a hole takes; longer ones render plainly, within the limit.
         self.longest = limits.max_output_bytes // 1024
+        self._serials = itertools.count()
 
     def render(
         self,
@@ -165,18 +170,25 @@ class SymbolicLayer:
         ids: tuple[str | None, ...],
         context: RenderContext,
         hole_texts: dict[int, tuple[str, FillKind] | None],
+        known_plans: dict[Channel, object] | None = None,
     ) -> ChannelOutput | None:
         """The output filled from the combination's symbolic render, or ``None`` when this
         profile must be rendered the ordinary way.
 
         :param hole_texts: this profile's hole values so far, shared by its channels.
+        :param known_plans: plans by channel kept with the decision (shared by the profiles
+            decided alike), so that most profiles find theirs without hashing the atom ids.
         """
-        combination = (channel, ids)
-        found = self.cache.plans.get(combination)
+        found = known_plans.get(channel) if known_plans is not None else None
         if found is None:
-            plan = self._plan(channel, render, atoms)
-            found = _NO_PLAN if plan is None else plan
-            self.cache.plans.put(combination, found)
+            combination = (channel, ids)
+            found = self.cache.plans.get(combination)
+            if found is None:
+                plan = self._plan(channel, render, atoms)
+                found = _NO_PLAN if plan is None else plan
+                self.cache.plans.put(combination, found)
+            if known_plans is not None:
+                known_plans[channel] = found
         if found is _NO_PLAN:
             return None
         assert isinstance(found, SymbolicPlan)
@@ -214,18 +226,21 @@ class SymbolicLayer:
                 return None
             if stand_in.spelled_by(attributes, plan.keyed):
                 return None
-        key = (
-            combination,
-            tuple(baked),
+        # One flat tuple: the symbolic render's key, then the texts (the plan fixes how
+        # many of each, so no two keys run together).
+        fill_key = (
+            plan.serial,
+            tuple(baked) if baked else (),
             *key_values(attributes, plan.keyed_order),
             *[name in attributes for name in plan.present],
+            *texts.values(),
         )
         # Where names repeat, what a render and these values make is worked out once for
         # them; where they do not (a long tail of names and totals), the memo is skipped.
-        fill_key = (key, *texts.values())
         remembers = self.cache.fill_pays(channel)
         filling = self.cache.fills.get(fill_key) if remembers else None
         if filling is None:
+            key = fill_key[: len(fill_key) - len(texts)] if texts else fill_key
             made = self.cache.symbolic.get(key)
             if made is None:
                 made = self._render_with_markers(channel, plan, context, dict(baked))
@@ -339,6 +354,7 @@ class SymbolicLayer:
         return SymbolicPlan(
             symbolic_atoms,
             symbolic,
+            next(self._serials),
             frozenset(keyed),
             tuple(sorted(keyed)),
             tuple(sorted(present)),

@@ -703,6 +703,8 @@ class SymbolicOutput:
     fillers: tuple[tuple[str, Any, Filler | None], ...]
     #: Per top-level string field with holes: its literal length and the slots it prints.
     lengths: Mapping[str, tuple[int, tuple[int, ...]]] = dataclasses.field(default_factory=dict)
+    #: ``(index, escapes)`` of the slots the unsubscribe URL fills (filled per profile).
+    unsubscribe: tuple[tuple[int, int], ...] = ()
 
     def values(self, texts: Mapping[int, str]) -> tuple[str, ...]:
         return tuple(
@@ -715,8 +717,14 @@ class SymbolicOutput:
     def with_value(self, values: tuple[str, ...], hole: int, text: str) -> tuple[str, ...]:
         """``values`` with hole ``hole`` (the stand-in, say) filled with ``text``."""
         filled = list(values)
-        for index, depth in _slots_of(self.slots, hole):
-            filled[index] = text if not depth else _escaped(text, depth)
+        slots = self.unsubscribe if hole == UNSUBSCRIBE else _slots_of(self.slots, hole)
+        for index, depth in slots:
+            value = text
+            # Not through the memo of :func:`_escaped`: a stand-in's value is the profile's
+            # own (its id), never seen again.
+            for _ in range(depth):
+                value = str(escape(value))
+            filled[index] = value
         return tuple(filled)
 
     def fill(self, values: tuple[str, ...]) -> dict[str, Any]:
@@ -863,7 +871,11 @@ def split_output(
         for name, value in template.items()
         if isinstance(value, Leaf)
     }
-    return SymbolicOutput(template, tuple(key for key, _ in ordered), holes, fillers, lengths)
+    slots = tuple(key for key, _ in ordered)
+    unsubscribe = tuple(
+        (index, depth) for index, (hole, depth) in enumerate(slots) if hole == UNSUBSCRIBE
+    )
+    return SymbolicOutput(template, slots, holes, fillers, lengths, unsubscribe)
 
 
 __all__ = [
