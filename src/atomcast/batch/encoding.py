@@ -38,12 +38,15 @@ SHARED_LIMIT = 1024
 EMAIL_LIMIT = 512
 SYMBOLIC_LIMIT = 1024
 HEAD_LIMIT = 4096
+#: Shared outputs (``ChannelOutput.shared``) whose bytes are kept, by identity.
+OUTPUTS_LIMIT = 4096
 #: Byte bounds of the caches whose pieces can be large (counted as the bytes they keep:
 #: encoded pieces, and the text of the keys that hold a whole email).
 SHARED_BYTES = 8 << 20
 EMAIL_BYTES = 8 << 20
 SYMBOLIC_BYTES = 8 << 20
 HEAD_BYTES = 2 << 20
+OUTPUTS_BYTES = 8 << 20
 #: Keys ``ChannelOutput`` writes itself; fields that use them take the plain path.
 _RESERVED = ChannelOutput.RESERVED
 
@@ -159,6 +162,11 @@ class RecordEncoder:
         self._labels: dict[tuple[str, ...], list[bytes]] = {}
         self._warning_lists: dict[tuple[tuple[str, str], ...], bytes] = {}
         self._fieldless: dict[tuple[Any, ...], bytes] = {}
+        #: Bytes of shared outputs, by identity (the output kept alive with them, so that
+        #: its id cannot be reused meanwhile).
+        self._outputs: _Pieces[int, tuple[ChannelOutput, bytes]] = _Pieces(
+            OUTPUTS_LIMIT, OUTPUTS_BYTES
+        )
         #: The envelope of symbolic outputs, by status (see :meth:`_envelope`).
         self._envelopes: dict[str, tuple[bytes, bytes, bytes]] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
@@ -179,7 +187,7 @@ class RecordEncoder:
 
     def clear(self) -> None:
         """Forget every cached piece."""
-        for cache in (self._heads, self._shared, self._email, self._symbolic):
+        for cache in (self._heads, self._shared, self._email, self._symbolic, self._outputs):
             cache.clear()
         for admission in (self._shared_admission, self._email_admission):
             admission.seen.clear()
@@ -191,7 +199,8 @@ class RecordEncoder:
     @property
     def bytes_held(self) -> int:
         """About the bytes the large caches keep (what their budgets bound)."""
-        return sum(c.held for c in (self._heads, self._shared, self._email, self._symbolic))
+        caches = (self._heads, self._shared, self._email, self._symbolic, self._outputs)
+        return sum(c.held for c in caches)
 
     def encode(self, result: RenderResult) -> bytes:
         """The record's JSON line, newline included, in UTF-8.
@@ -243,6 +252,17 @@ class RecordEncoder:
         return self.dumps(output.to_json()).encode()
 
     def _channel(self, output: ChannelOutput) -> bytes:
+        if output.shared:
+            # Many profiles' records hold this very output (never mutated): encoded once.
+            known = self._outputs.get(id(output))
+            if known is not None and known[0] is output:
+                return known[1]
+            encoded = self._unshared(output)
+            self._outputs.put(id(output), (output, encoded), 2 * len(encoded))
+            return encoded
+        return self._unshared(output)
+
+    def _unshared(self, output: ChannelOutput) -> bytes:
         filled = output.filled
         if filled is not None:
             return self._symbolic_channel(output, filled[0], filled[1])

@@ -139,8 +139,9 @@ class JobRenderer:
     ) -> None:
         self.project = project if isinstance(project, Project) else load_project(Path(project))
         self.renderer = Renderer(self.project)
+        # Its records are only encoded and counted: they may share memoised outputs.
         self.campaign_renderer: CampaignRenderer = self.renderer.campaign(
-            campaign, at=at, channels=channels
+            campaign, at=at, channels=channels, share_outputs=True
         )
         self.campaign = campaign
         self.at: dt.datetime = self.campaign_renderer.at
@@ -215,6 +216,10 @@ class JobRenderer:
         if isinstance(done, RejectedRecord):
             return done
         result, blob = done
+        # The caller owns this record: none of its outputs is shared with later ones.
+        for name, output in result.channels.items():
+            if output.shared:
+                result.channels[name] = output.copy()
         return RenderedRecord(line, result.profile_id, result.to_json(), result, blob)
 
     def render_many(self, profiles: Iterable[Mapping[str, Any] | Item]) -> Iterator[Outcome]:

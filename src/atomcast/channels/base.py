@@ -105,9 +105,13 @@ class ChannelOutput:
     :param filled: the symbolic output and values the fields are filled from, when they are
         (see :mod:`atomcast.render.symbolic`). The fields are then built on first use: a batch
         encodes straight from the symbolic output and never needs them.
+
+    ``shared`` marks an output that a memo hands to many profiles' records as it is (only
+    renderers made with ``share_outputs``, whose caller never changes a record): it must not
+    be mutated (take a :meth:`copy`), and an encoder may keep its bytes by its identity.
     """
 
-    __slots__ = ("_fields", "atoms", "filled", "reason", "status", "warnings")
+    __slots__ = ("_fields", "atoms", "filled", "reason", "shared", "status", "warnings")
 
     #: Keys the envelope writes itself: a channel's fields never use them.
     RESERVED: ClassVar[frozenset[str]] = frozenset({"status", "reason", "warnings", "atoms"})
@@ -127,6 +131,15 @@ class ChannelOutput:
         self.reason = reason
         self.atoms: dict[str, str | None] = atoms if atoms is not None else {}
         self.filled = filled
+        self.shared = False
+
+    def copy(self) -> ChannelOutput:
+        """An unshared copy (its lists and mappings new; the fields' own values shared)."""
+        fields = dict(self._fields) if self._fields is not None else None
+        atoms = dict(self.atoms)
+        return ChannelOutput(
+            self.status, fields, list(self.warnings), self.reason, atoms, self.filled
+        )
 
     @property
     def fields(self) -> dict[str, Any]:

@@ -163,14 +163,20 @@ class Renderer:
         at: dt.datetime | str | None = None,
         channels: Sequence[str] = (),
         memoise: bool = True,
+        share_outputs: bool = False,
     ) -> CampaignRenderer:
         """A renderer for one campaign at one instant (default: now).
 
         :param memoise: the fast paths (memo, symbolic holes) on top of the plain renderer
             (on by default; off only to prove they change nothing).
+        :param share_outputs: records may hold memoised channel outputs as they are, shared
+            with other records (``ChannelOutput.shared``): for a caller that encodes and
+            counts records but never changes one (the batch).
         :raises UnknownChannelError: when ``channels`` names a channel atomcast lacks.
         """
-        return CampaignRenderer(self, name, parse_instant(at), channels, memoise)
+        return CampaignRenderer(
+            self, name, parse_instant(at), channels, memoise, share_outputs=share_outputs
+        )
 
     def clear_caches(self) -> None:
         """Empty what this renderer compiled and made (layouts, image fields); campaign
@@ -220,6 +226,8 @@ class CampaignRenderer:
         at: dt.datetime,
         channels: Sequence[str] = (),
         memoise: bool = True,
+        *,
+        share_outputs: bool = False,
     ) -> None:
         self.renderer = renderer
         self.project = renderer.project
@@ -278,6 +286,7 @@ class CampaignRenderer:
             self.layout_dependencies,
             self.renderer.image_fields,
             self.stand_ins,
+            share_outputs,
         )
 
     # The memos, under the names the differential tests read.
@@ -445,6 +454,8 @@ class CampaignRenderer:
             )
             if symbolic is not None:
                 if own_atoms:
+                    if symbolic.shared:
+                        symbolic = symbolic.copy()
                     symbolic.atoms = own_atoms
                 return symbolic
         stand_in = render.stand_in

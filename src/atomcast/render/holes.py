@@ -150,6 +150,7 @@ class SymbolicLayer:
         layout_dependencies: Mapping[Channel, frozenset[str] | None],
         image_fields: Callable[[Atom], Mapping[str, Any]],
         stand_ins: StandInValues,
+        share_outputs: bool = False,
     ) -> None:
         self.renders = renders
         self.cache = cache
@@ -161,6 +162,8 @@ class SymbolicLayer:
         #: The longest value a hole takes; longer ones render plainly, within the limit.
         self.longest = limits.max_output_bytes // 1024
         self._serials = itertools.count()
+        #: Hand out memoised finished outputs as they are (see ``ChannelOutput.shared``).
+        self.share_outputs = share_outputs
 
     def render(
         self,
@@ -257,6 +260,8 @@ class SymbolicLayer:
         assert isinstance(filling, Filling)
         finished = filling.finished
         if finished is not None:
+            if finished.shared:
+                return finished
             # A copy: the memoised record is shared, its fields are never mutated.
             return ChannelOutput(
                 finished.status, finished.fields, list(finished.warnings), finished.reason
@@ -302,9 +307,13 @@ class SymbolicLayer:
             made = render.finish(text, NO_CONTEXT)
             self.cache.text.put(key, made, weigh(text) + weigh(made.fields))
         # A copy: the memoised record is shared, its fields are never mutated.
-        return ChannelOutput(
+        finished = ChannelOutput(
             made.status, made.fields, [*made.warnings, *image_warnings], made.reason
         )
+        # Kept in the fill memo: where records may share it, every profile of the filling
+        # gets this one object.
+        finished.shared = self.share_outputs
+        return finished
 
     def _plan(
         self, channel: Channel, render: ChannelRender, atoms: Mapping[str, Atom | None]
