@@ -167,6 +167,8 @@ class RecordEncoder:
         self._outputs: _Pieces[int, tuple[ChannelOutput, bytes]] = _Pieces(
             OUTPUTS_LIMIT, OUTPUTS_BYTES
         )
+        #: Identity only decides what is kept: a reused id costs one needless entry.
+        self._outputs_admission = _Admission(OUTPUTS_LIMIT * 4)
         #: The envelope of symbolic outputs, by status (see :meth:`_envelope`).
         self._envelopes: dict[str, tuple[bytes, bytes, bytes]] = {}
         #: Encoded literal text of symbolic outputs' leaves, by the output's identity.
@@ -189,7 +191,7 @@ class RecordEncoder:
         """Forget every cached piece."""
         for cache in (self._heads, self._shared, self._email, self._symbolic, self._outputs):
             cache.clear()
-        for admission in (self._shared_admission, self._email_admission):
+        for admission in (self._shared_admission, self._email_admission, self._outputs_admission):
             admission.seen.clear()
         self._labels.clear()
         self._warning_lists.clear()
@@ -253,12 +255,14 @@ class RecordEncoder:
 
     def _channel(self, output: ChannelOutput) -> bytes:
         if output.shared:
-            # Many profiles' records hold this very output (never mutated): encoded once.
+            # Many profiles' records hold this very output (never mutated): encoded once,
+            # from its second record on (most outputs of a long tail of names have one).
             known = self._outputs.get(id(output))
             if known is not None and known[0] is output:
                 return known[1]
             encoded = self._unshared(output)
-            self._outputs.put(id(output), (output, encoded), 2 * len(encoded))
+            if self._outputs_admission.admit(id(output)):
+                self._outputs.put(id(output), (output, encoded), 2 * len(encoded))
             return encoded
         return self._unshared(output)
 

@@ -134,11 +134,15 @@ class ChannelOutput:
         self.shared = False
 
     def copy(self) -> ChannelOutput:
-        """An unshared copy (its lists and mappings new; the fields' own values shared)."""
-        fields = dict(self._fields) if self._fields is not None else None
-        atoms = dict(self.atoms)
+        """An unshared copy: its own warnings and atoms; the fields are the same mapping, as
+        with every memoised output (never mutated, and an encoder knows them by identity)."""
         return ChannelOutput(
-            self.status, fields, list(self.warnings), self.reason, atoms, self.filled
+            self.status,
+            self._fields,
+            list(self.warnings),
+            self.reason,
+            dict(self.atoms),
+            self.filled,
         )
 
     @property

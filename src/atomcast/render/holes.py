@@ -90,6 +90,9 @@ class Filling:
     values: tuple[str, ...]
     finished: ChannelOutput | None
     fillable: bool
+    #: For a channel without a stand-in, where records may share outputs: the filled
+    #: output every profile of this filling gets (``ChannelOutput.shared``).
+    shared: ChannelOutput | None = None
 
 
 #: A combination and key whose symbolic render cannot be filled (renders the ordinary way).
@@ -249,7 +252,7 @@ class SymbolicLayer:
                 made = self._render_with_markers(channel, plan, context, dict(baked))
                 self.cache.symbolic.put(key, made, _weight(made))
             if isinstance(made, SymbolicRender):
-                filling = self._filling(channel, render, made, texts)
+                filling = self._filling(channel, render, made, texts, remembers)
             else:
                 filling = _UNFILLABLE
             if remembers:
@@ -275,22 +278,43 @@ class SymbolicLayer:
                 return None  # a value-dependent warning: let the ordinary render word it
         elif not filling.fillable:
             return None
+        elif filling.shared is not None:
+            return filling.shared
         return ChannelOutput(
             made.status, None, list(made.warnings), made.reason, filled=(output, values)
         )
 
     def _filling(
-        self, channel: Channel, render: ChannelRender, made: SymbolicRender, texts: dict[int, str]
+        self,
+        channel: Channel,
+        render: ChannelRender,
+        made: SymbolicRender,
+        texts: dict[int, str],
+        remembered: bool,
     ) -> Filling:
         """The values of a symbolic render for these hole texts (the stand-in left empty),
-        finished when the channel finishes text, and whether they fill it."""
+        finished when the channel finishes text, and whether they fill it.
+
+        :param remembered: the filling goes into the fill memo: where records may share
+            outputs, its output is made once for all the profiles that will find it there.
+        """
         output = made.output
         values = output.values({**texts, UNSUBSCRIBE: ""})
+        share = remembered and self.share_outputs
         if render.fills_text:
             finished = self._finish_text(channel, render, output.fill(values), made.warnings)
+            finished.shared = share
             return Filling(made, values, finished, True)
-        fillable = render.stand_in is not None or render.fillable(output, values)
-        return Filling(made, values, None, fillable)
+        if render.stand_in is not None:
+            return Filling(made, values, None, True)
+        fillable = render.fillable(output, values)
+        shared = None
+        if fillable and share:
+            shared = ChannelOutput(
+                made.status, None, list(made.warnings), made.reason, filled=(output, values)
+            )
+            shared.shared = True
+        return Filling(made, values, None, fillable, shared)
 
     def _finish_text(
         self,
@@ -307,13 +331,9 @@ class SymbolicLayer:
             made = render.finish(text, NO_CONTEXT)
             self.cache.text.put(key, made, weigh(text) + weigh(made.fields))
         # A copy: the memoised record is shared, its fields are never mutated.
-        finished = ChannelOutput(
+        return ChannelOutput(
             made.status, made.fields, [*made.warnings, *image_warnings], made.reason
         )
-        # Kept in the fill memo: where records may share it, every profile of the filling
-        # gets this one object.
-        finished.shared = self.share_outputs
-        return finished
 
     def _plan(
         self, channel: Channel, render: ChannelRender, atoms: Mapping[str, Atom | None]
