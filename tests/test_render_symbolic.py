@@ -245,3 +245,36 @@ def test_hole_values_are_what_jinja_prints(source: str, profile: dict[str, Any])
         assert value is None or value == printed
         if printed is None:
             assert value is None
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    profile_id=st.text(max_size=40),
+    template=st.sampled_from(
+        [
+            "https://x.example/u/{{ profile.id }}",
+            "https://x.example/u/{{ profile.id }}?c={{ campaign.name }}&l={{ locale }}",
+            "https://x.example/{{ locale }}/u/{{ profile.id | upper }}",
+            "{{ profile.id }}",
+        ]
+    ),
+)
+def test_stand_in_values_joined_fast_are_what_jinja_renders(profile_id: str, template: str) -> None:
+    """The unsubscribe URL is joined without Jinja where its template is text and holes:
+    for any id, what the plain stand-in render gives."""
+    from atomcast.channels.email import unsubscribe_stand_in
+    from atomcast.errors import RenderError
+    from atomcast.render.context import RenderContext
+    from atomcast.render.holes import StandInValues
+
+    stand_in = unsubscribe_stand_in({"unsubscribe_url": template})
+    context = RenderContext({"id": profile_id}, {"name": "B"}, {"name": "spring"}, "de-AT")
+    try:
+        plain: str | None = stand_in.value(context.template_namespace())
+    except RenderError:
+        plain = None
+    try:
+        fast: str | None = StandInValues().value(stand_in, context, fast=True)
+    except RenderError:
+        fast = None
+    assert fast == plain

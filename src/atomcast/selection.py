@@ -63,6 +63,7 @@ class ExperimentPlan:
     slot: str
     arms: tuple[tuple[str, float], ...]
     holdout: float
+    bounds: tuple[tuple[str, float], ...] = field(init=False, repr=False, compare=False)
 
     def assign(self, profile_id: str, campaign: str) -> str:
         """The profile's arm, or ``holdout``: a hash bucket, stable across runs."""
@@ -70,13 +71,21 @@ class ExperimentPlan:
         if bucket < self.holdout:
             return HOLDOUT
         position = (bucket - self.holdout) / (1 - self.holdout)
-        total = sum(weight for _, weight in self.arms)
-        running = 0.0
-        for arm, weight in self.arms:
-            running += weight / total
+        for arm, running in self.bounds:
             if position < running:
                 return arm
         return self.arms[-1][0]
+
+    def __post_init__(self) -> None:
+        # Each arm with the running share it ends at, summed in the order and the way
+        # assignment always summed them (the same boundaries, so the same arms).
+        total = sum(weight for _, weight in self.arms)
+        running = 0.0
+        bounds = []
+        for arm, weight in self.arms:
+            running += weight / total
+            bounds.append((arm, running))
+        object.__setattr__(self, "bounds", tuple(bounds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +268,9 @@ class Selector:
         self._shared: dict[Hashable, Any] = {}
         #: The channels to decide for, by the plan's and the caller's channels.
         self._wanted: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[Channel, ...]] = {}
+        self._last_wanted: tuple[CampaignPlan, tuple[Channel, ...], tuple[Channel, ...]] | None = (
+            None
+        )
 
     def plan(self, campaign: str, at: dt.datetime) -> CampaignPlan:
         """The profile-independent part of selection for ``campaign`` on ``at``'s UTC day."""
@@ -356,12 +368,18 @@ class Selector:
         if chain is None:
             chain = self._chains[locale] = self.project.locale_chain(locale)
         asked = channels if type(channels) is tuple else tuple(channels)
-        wanted = self._wanted.get((plan.channels, asked))
+        last = self._last_wanted
+        if last is not None and last[0] is plan and last[1] is asked:
+            wanted: tuple[Channel, ...] | None = last[2]
+        else:
+            wanted = self._wanted.get((plan.channels, asked))
         if wanted is None:
             wanted = tuple(c for c in plan.channels if not asked or c in asked)
             if len(self._wanted) >= 64:
                 self._wanted.clear()
             self._wanted[(plan.channels, asked)] = wanted
+        # The batch asks for the same channels of the same plan, profile after profile.
+        self._last_wanted = (plan, asked, wanted)
         # Everything but the draw between atoms of equal priority is a function of this key:
         # decide once per key, and per profile only draw between tied atoms (the draw never
         # changes whether a channel has an atom for a slot, so channel states are shared).

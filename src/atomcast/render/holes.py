@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from atomcast.channels.base import (
     ChannelOutput,
@@ -101,6 +101,8 @@ _UNFILLABLE = object()
 _NO_PLAN = object()
 #: A hole not evaluated yet for this profile (``None`` means it cannot be filled).
 _UNSEEN = object()
+_MARKER = FillKind.MARKER
+_BAKED = FillKind.BAKED
 
 
 def _weight(entry: SymbolicRender | Filling | object) -> int:
@@ -202,6 +204,8 @@ class SymbolicLayer:
         texts: dict[int, str] = {}
         baked: list[tuple[int, str]] = []
         longest = self.longest
+        text: str
+        kind: FillKind
         # Texts by the hole's index in the plan: what its marker carries (short, so that a
         # marker is not longer than a value and length warnings stay rare).
         for index, hole in enumerate(plan.holes):
@@ -213,12 +217,12 @@ class SymbolicLayer:
                 )
             if known is None:
                 return None
-            text, kind = cast(tuple[str, FillKind], known)
+            text, kind = known  # type: ignore[misc]
             # A long value renders the ordinary way, where each template's output is held to
             # limits.max_output_bytes; filling it here would skip that bound.
-            if kind is FillKind.MARKER and len(text) <= longest:
+            if kind is _MARKER and len(text) <= longest:
                 texts[index] = text
-            elif kind is FillKind.BAKED:
+            elif kind is _BAKED:
                 baked.append((index, text))
             else:
                 return None

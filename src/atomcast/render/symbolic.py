@@ -442,13 +442,15 @@ class TextTemplate:
     pieces: tuple[str | HoleExpression, ...]
 
     def render(self, context: Mapping[str, Any]) -> str | None:
-        """The rendered text, or ``None`` when a value needs the ordinary render."""
+        """The rendered text, or ``None`` when a value needs the ordinary render (an
+        error, markup). Whatever a value prints is joined as Jinja would print it: the
+        text is a whole value, not a marker's stand-in, so any text will do."""
         parts: list[str] = []
         for piece in self.pieces:
             if isinstance(piece, str):
                 parts.append(piece)
                 continue
-            text = piece.evaluate(context)
+            text = piece.printed(context)
             if text is None:
                 return None
             parts.append(text)
