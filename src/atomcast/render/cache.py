@@ -200,6 +200,8 @@ class RenderCache:
         self.needs = Memo(PLAN_MEMO_SIZE)
         #: Shared slot decisions as the renderer reads them, by the decisions' identity.
         self.decided = Memo(PLAN_MEMO_SIZE)
+        #: Shared outputs of skipped channels, by reason (a handful: no consent, no atom).
+        self.skipped = Memo(PLAN_MEMO_SIZE)
 
     def fill_pays(self, channel: str) -> bool:
         """Whether the fill memo is worth a lookup for ``channel``: always at first, then
@@ -239,6 +241,7 @@ class RenderCache:
             "plans": self.plans,
             "needs": self.needs,
             "decided": self.decided,
+            "skipped": self.skipped,
         }
         if self.views is not None:
             found["views"] = self.views

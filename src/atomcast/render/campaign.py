@@ -249,6 +249,7 @@ class CampaignRenderer:
             for channel, cfg in self.config.channels.items()
         }
         self.memoise = memoise
+        self.share_outputs = share_outputs
         self.cache = RenderCache(memoise)
         self.limits = renderer.limits
         #: Each channel's plain renderer for this campaign (``None``: no layout).
@@ -441,7 +442,16 @@ class CampaignRenderer:
             return ChannelOutput("skipped", reason=f"{channel} is not in the campaign")
         plan = selection.channels[channel]
         if plan.state == "skipped":
-            return ChannelOutput("skipped", reason=plan.reason)
+            if not self.share_outputs:
+                return ChannelOutput("skipped", reason=plan.reason)
+            # A handful of reasons (no consent, no atom): one output each, shared.
+            skipped = self.cache.skipped.get(plan.reason)
+            if skipped is None:
+                skipped = ChannelOutput("skipped", reason=plan.reason)
+                skipped.shared = True
+                self.cache.skipped.put(plan.reason, skipped)
+            assert isinstance(skipped, ChannelOutput)
+            return skipped
         atoms, ids, own = decided.for_channel(selection, channel)
         # A copy: the record's own, which callers may change.
         own_atoms = dict(own) if own is not None else None
