@@ -97,8 +97,17 @@ def _int_array(values: Sequence[int], kind: Any, code: str = "i") -> Any:
 def _string_array(values: Sequence[str | None]) -> Any:
     import pyarrow as pa
 
-    encoded = [b"" if value is None else value.encode() for value in values]
     offsets = array.array("i", [0])
+    if None not in values:
+        text = "".join(values)  # type: ignore[arg-type]
+        if text.isascii():
+            # Characters are bytes: one encoding of the whole column, offsets from lengths
+            # (a column of ids is tens of thousands of short strings).
+            offsets.extend(itertools.accumulate(map(len, values)))  # type: ignore[arg-type]
+            data = text.encode()
+            buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
+            return pa.Array.from_buffers(pa.string(), len(values), buffers)
+    encoded = [b"" if value is None else value.encode() for value in values]
     offsets.extend(itertools.accumulate(len(item) for item in encoded))
     validity = None
     if any(value is None for value in values):
@@ -259,7 +268,12 @@ class DecisionColumns:
             if parsed.get("version") != PART_VERSION:
                 raise StateFileError("another version of atomcast wrote it")
             columns = cls()
-            columns.profile_ids = [_text(pid) for pid in parsed["profile_ids"]]
+            profile_ids = parsed["profile_ids"]
+            # Checked, not trusted: a part is read back from disk (all at once: a type
+            # test per id cost more than the rest of the read).
+            if not isinstance(profile_ids, list) or not set(map(type, profile_ids)) <= {str}:
+                raise StateFileError("profile ids must be strings")
+            columns.profile_ids = profile_ids
             for name in _INTERNED:
                 interned = _Interned.from_json(parsed[name], as_map=name in _MAPS)
                 if len(interned.indexes) != len(columns.profile_ids):
