@@ -25,7 +25,7 @@ import datetime as dt
 import itertools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +139,10 @@ def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
 
 
+#: Distinct shared objects a chunk's column remembers by identity.
+SHARED_ROWS = 4096
+
+
 class _Interned:
     """Distinct values of one column in first-seen order, and each row's index into them.
 
@@ -147,11 +151,14 @@ class _Interned:
     a tuple and a dict lookup per row instead of a Python-to-Arrow conversion.
     """
 
-    __slots__ = ("indexes", "values")
+    __slots__ = ("by_identity", "indexes", "values")
 
     def __init__(self) -> None:
         self.values: dict[tuple[Any, ...], int] = {}
         self.indexes: list[int] = []
+        #: Index by the identity of an object many rows share (a shared decision), kept
+        #: alive with it so that its id cannot be reused meanwhile.
+        self.by_identity: dict[int, tuple[object, int]] = {}
 
     def add(self, value: tuple[Any, ...]) -> None:
         values = self.values
@@ -159,6 +166,17 @@ class _Interned:
         if index is None:
             index = values[value] = len(values)
         self.indexes.append(index)
+
+    def add_shared(self, source: Mapping[str, Any]) -> None:
+        """:meth:`add` of ``tuple(source.items())``, for a mapping many rows share and
+        nobody changes: made into a tuple once per chunk."""
+        known = self.by_identity.get(id(source))
+        if known is not None and known[0] is source:
+            self.indexes.append(known[1])
+            return
+        self.add(tuple(source.items()))
+        if len(self.by_identity) < SHARED_ROWS:
+            self.by_identity[id(source)] = (source, self.indexes[-1])
 
     def to_arrow(self, shape: str) -> Any:
         """The column: ``text`` (1-tuples of a string), ``list`` or ``map`` of strings."""
@@ -219,7 +237,7 @@ class DecisionColumns:
         self.campaigns.add((result.campaign,))
         self.segments.add(result.segments)
         self.experiments.add(tuple(result.experiments.items()))
-        self.decisions.add(tuple(result.decisions.items()))
+        self.decisions.add_shared(result.decisions)
         self.channels.add(tuple([(name, out.status) for name, out in result.channels.items()]))
 
     def to_table(self, at: dt.datetime, content: str) -> Any:
