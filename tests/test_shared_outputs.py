@@ -62,3 +62,21 @@ def test_a_record_handed_to_the_caller_shares_no_output() -> None:
         assert isinstance(again, RenderedRecord)
         assert isinstance(record, RenderedRecord)
         assert again.json_line == record.json_line
+
+
+def test_chunk_stats_leave_the_loop_without_the_decisions_they_counted_by() -> None:
+    """Stats count a shared decision by its identity inside the loop only: what travels to
+    the parent holds no decision objects (a tie-heavy chunk would ship thousands)."""
+    import io
+
+    from atomcast.batch.formats import RenderedSink
+    from atomcast.batch.stats import ChunkStats
+    from atomcast.batch.worker import RejectSink
+
+    job = JobRenderer(PANTRY, "weekly-box", at=AT)
+    items = list(enumerate(_profiles(population(200), 5), start=1))
+    stats = ChunkStats()
+    job.render_items(items, RenderedSink(io.BytesIO()), RejectSink(io.BytesIO(), job.encode), stats)
+    assert stats.rendered == len(items)
+    assert stats.known_decisions == {}
+    assert sum(stats.combinations.values()) == len(items)

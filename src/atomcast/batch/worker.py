@@ -284,6 +284,8 @@ class JobRenderer:
             else:
                 add(done[1], done[0])
                 add_rendered(done[0])
+        # The loop's own shortcut: stats travel to the parent without the decisions.
+        stats.known_decisions.clear()
 
     def render_chunk(self, chunk: Chunk, rendered: RenderedSink, rejects: ByteWriter) -> ChunkStats:
         """Render one chunk into ``rendered`` and ``rejects``; the chunk's stats."""
