@@ -280,6 +280,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="Keep the generated files.")
     parser.add_argument("--json", action="store_true", help="A JSON summary on stdout.")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
 
     from atomcast.project import load_project
 
