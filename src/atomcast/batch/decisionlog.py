@@ -10,19 +10,21 @@ the log as the chunk is committed, in input order (:class:`DecisionLog` is a chu
 file is only closed. Nothing in the bytes depends on the engine, the worker count or the
 order chunks finish in.
 
+The file is written by :mod:`atomcast.batch.parquet`, not pyarrow: importing pyarrow cost
+the parent more CPU than writing a 60,000-row log. Readers (``atomcast results``, tests) use
+pyarrow or DuckDB.
+
 The content fingerprint is the same for every row but known only once every chunk is done
 (it covers the atoms used). Row groups are written with a placeholder of the same length in
-the ``content`` column, stored uncompressed, dictionary-encoded and without statistics, so
-the placeholder is one run of bytes per row group, found through the file's own metadata and
-overwritten in place when the run finishes.
+the ``content`` column, stored uncompressed and dictionary-encoded, so the placeholder is one
+run of bytes per row group, at an offset the writer reports, overwritten in place when the
+run finishes.
 """
 
 from __future__ import annotations
 
-import array
 import contextlib
 import datetime as dt
-import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -32,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 from atomcast.batch.files import sync_folder, write_atomic
 from atomcast.batch.formats import RenderedSink
 from atomcast.batch.journal import part_paths
+from atomcast.batch.parquet import Column, Field, ParquetWriter, overwrite
 from atomcast.batch.sinks import CommittedChunk, FinishedRun
-from atomcast.errors import BatchError, StateFileError
+from atomcast.errors import BatchError, ParameterError, StateFileError
 
 if TYPE_CHECKING:
     from atomcast.render import RenderResult
@@ -43,24 +46,25 @@ DECISIONS = "decisions.parquet"
 PARTIAL = "decisions.partial.parquet"
 #: Suffix of a chunk's decisions part, next to its ``.rendered`` / ``.rejects`` / ``.json``.
 PART_SUFFIX = ".decisions"
-#: Parquet compression of the log: ids and atom names repeat, so dictionary + zstd wins.
-COMPRESSION = "zstd"
 #: Stands for the content fingerprint (64 hex digits) until the run knows it.
 PLACEHOLDER = "~" * 64
-_COLUMNS = (
-    "profile_id",
-    "campaign",
-    "at",
-    "segments",
-    "experiments",
-    "decisions",
-    "channels",
-    "content",
+#: The columns of ``decisions.parquet`` (SPEC 8) as this module writes them; pyarrow reads
+#: them as :func:`decision_schema`. Ids and atom names repeat: zstd makes them small.
+LOG_FIELDS = (
+    Field("profile_id", "text"),
+    Field("campaign", "text"),
+    Field("at", "timestamp"),
+    Field("segments", "text_list"),
+    Field("experiments", "text_map"),
+    Field("decisions", "text_map"),
+    Field("channels", "text_map"),
+    # Raw, one dictionary value per row group: overwritten in place at the end.
+    Field("content", "text", compressed=False, statistics=False, dictionary=True),
 )
 
 
 def decision_schema() -> Any:
-    """The schema of ``decisions.parquet`` (SPEC 8)."""
+    """The schema of ``decisions.parquet`` (SPEC 8) as pyarrow reads it (for readers)."""
     import pyarrow as pa
 
     text_map = pa.map_(pa.string(), pa.string())
@@ -83,51 +87,6 @@ def decisions_part(parts_dir: Path, index: int) -> Path:
     return rendered.with_name(rendered.stem + PART_SUFFIX)
 
 
-# Arrays are built from raw buffers: pyarrow's conversion of Python objects imports pandas
-# when it is installed, which costs more than the whole assembly of a large log.
-
-
-def _int_array(values: Sequence[int], kind: Any, code: str = "i") -> Any:
-    import pyarrow as pa
-
-    raw = array.array(code, values)
-    return pa.Array.from_buffers(kind, len(raw), [None, pa.py_buffer(raw.tobytes())])
-
-
-def _string_array(values: Sequence[str | None]) -> Any:
-    import pyarrow as pa
-
-    offsets = array.array("i", [0])
-    if None not in values:
-        text = "".join(values)  # type: ignore[arg-type]
-        if text.isascii():
-            # Characters are bytes: one encoding of the whole column, offsets from lengths
-            # (a column of ids is tens of thousands of short strings).
-            offsets.extend(itertools.accumulate(map(len, values)))  # type: ignore[arg-type]
-            data = text.encode()
-            buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)]
-            return pa.Array.from_buffers(pa.string(), len(values), buffers)
-    encoded = [b"" if value is None else value.encode() for value in values]
-    offsets.extend(itertools.accumulate(len(item) for item in encoded))
-    validity = None
-    if any(value is None for value in values):
-        bits = bytearray((len(values) + 7) // 8)
-        for position, value in enumerate(values):
-            if value is not None:
-                bits[position >> 3] |= 1 << (position & 7)
-        validity = pa.py_buffer(bytes(bits))
-    buffers = [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(encoded))]
-    return pa.Array.from_buffers(pa.string(), len(values), buffers)
-
-
-def _offsets(groups: Sequence[Sequence[Any]]) -> Any:
-    import pyarrow as pa
-
-    counts = array.array("i", [0])
-    counts.extend(itertools.accumulate(len(group) for group in groups))
-    return _int_array(counts, pa.int32())
-
-
 def _text(value: Any) -> str:
     """``value`` if it is a string: a part read back from disk is checked, not trusted."""
     if not isinstance(value, str):
@@ -147,8 +106,8 @@ class _Interned:
     """Distinct values of one column in first-seen order, and each row's index into them.
 
     A chunk has few distinct segment lists, arm assignments, decision sets and channel
-    outcomes; converting each distinct one to Arrow once, then ``take``-ing by index, costs
-    a tuple and a dict lookup per row instead of a Python-to-Arrow conversion.
+    outcomes; encoding each distinct one once, then referring to it by index, costs a tuple
+    and a dict lookup per row instead of an encoding.
     """
 
     __slots__ = ("by_identity", "indexes", "values")
@@ -178,24 +137,9 @@ class _Interned:
         if len(self.by_identity) < SHARED_ROWS:
             self.by_identity[id(source)] = (source, self.indexes[-1])
 
-    def to_arrow(self, shape: str) -> Any:
-        """The column: ``text`` (1-tuples of a string), ``list`` or ``map`` of strings."""
-        import pyarrow as pa
-
-        distinct = list(self.values)
-        if shape == "text":
-            column = _string_array([value[0] for value in distinct])
-        elif shape == "list":
-            items = [item for value in distinct for item in value]
-            column = pa.ListArray.from_arrays(_offsets(distinct), _string_array(items))
-        else:
-            pairs = [pair for value in distinct for pair in value]
-            column = pa.MapArray.from_arrays(
-                _offsets(distinct),
-                _string_array([key for key, _ in pairs]),
-                _string_array([item for _, item in pairs]),
-            )
-        return column.take(_int_array(self.indexes, pa.int32()))
+    def column(self) -> Column:
+        """The rows for :class:`~atomcast.batch.parquet.ParquetWriter`."""
+        return Column(list(self.values), self.indexes)
 
     def to_json(self) -> list[Any]:
         return [list(self.values), self.indexes]
@@ -210,7 +154,10 @@ class _Interned:
             else:
                 key = tuple(_text(item) for item in value)
             column.values[key] = len(column.values)
-        column.indexes = [int(i) for i in indexes]
+        # Checked all at once (a conversion per row cost more than the rest of the read).
+        if not isinstance(indexes, list) or not set(map(type, indexes)) <= {int}:
+            raise StateFileError("indexes must be integers")
+        column.indexes = indexes
         if column.indexes and not 0 <= min(column.indexes) <= max(column.indexes) < len(values):
             raise StateFileError("index out of range")
         return column
@@ -240,31 +187,28 @@ class DecisionColumns:
         self.decisions.add_shared(result.decisions)
         self.channels.add(tuple([(name, out.status) for name, out in result.channels.items()]))
 
-    def to_table(self, at: dt.datetime, content: str) -> Any:
-        """The chunk's rows with the run's instant and content (``decision_schema``)."""
-        import pyarrow as pa
-
+    def to_columns(self, at: dt.datetime, content: str) -> list[Column]:
+        """The chunk's rows with the run's instant and content, one column per
+        :data:`LOG_FIELDS` field."""
         rows = len(self.profile_ids)
         micros = int(at.astimezone(dt.UTC).timestamp() * 1_000_000)
-        return pa.Table.from_arrays(
-            [
-                _string_array(self.profile_ids),
-                self.campaigns.to_arrow("text"),
-                _int_array([micros] * rows, pa.timestamp("us", tz="UTC"), "q"),
-                self.segments.to_arrow("list"),
-                self.experiments.to_arrow("map"),
-                self.decisions.to_arrow("map"),
-                self.channels.to_arrow("map"),
-                _string_array([content] * rows),
-            ],
-            schema=decision_schema(),
-        )
+        return [
+            Column(self.profile_ids),
+            # Interned as 1-tuples (one key type for every column).
+            Column([value[0] for value in self.campaigns.values], self.campaigns.indexes),
+            Column([micros], [0] * rows),
+            self.segments.column(),
+            self.experiments.column(),
+            self.decisions.column(),
+            self.channels.column(),
+            Column([content], [0] * rows),
+        ]
 
     def to_bytes(self) -> bytes:
         """The chunk's part: compact JSON of the interned columns.
 
-        Not Arrow: a worker would pay for importing pyarrow, and the parent converts every
-        part to Parquet at the end anyway. Not pickle: a part is read back from disk.
+        Not Parquet: the parent writes the log itself, in input order. Not pickle: a part is
+        read back from disk.
         """
         return json.dumps(
             {
@@ -358,7 +302,7 @@ class DecisionLog:
         self.out = out
         self.at = at
         self.parts_dir: Path | None = None
-        self._writer: Any = None
+        self._writer: ParquetWriter | None = None
 
     @property
     def partial(self) -> Path:
@@ -375,139 +319,54 @@ class DecisionLog:
         for index in range(committed):
             self._add(parts_dir, index)
 
-    def _writer_now(self) -> Any:
-        # Opened at the first chunk, not before the run: importing pyarrow then overlaps
-        # with the workers' rendering instead of delaying their start.
+    def _writer_now(self) -> ParquetWriter:
         if self._writer is None:
-            import pyarrow.parquet as pq
-
-            others = [path for path in leaf_paths() if path != "content"]
-            self._writer = pq.ParquetWriter(
-                self.partial,
-                decision_schema(),
-                compression=dict.fromkeys(others, COMPRESSION) | {"content": "none"},
-                write_statistics=others,
-            )
+            self._writer = ParquetWriter(self.partial, LOG_FIELDS)
         return self._writer
 
     def chunk_committed(self, chunk: CommittedChunk) -> None:
         self._add(chunk.parts_dir, chunk.index)
 
     def _add(self, parts_dir: Path, index: int) -> None:
-        import pyarrow as pa
-
         columns = read_part(parts_dir, index)
         if not columns.profile_ids:
             return
         try:
-            table = columns.to_table(self.at, PLACEHOLDER)
-        except (ValueError, pa.ArrowException) as exc:
+            self._writer_now().write_row_group(
+                len(columns), columns.to_columns(self.at, PLACEHOLDER)
+            )
+        except ParameterError as exc:  # a lone surrogate in an id, a map without its key
             path = decisions_part(parts_dir, index)
             raise BatchError(
                 f"{path}: unreadable decision log part ({exc}); remove {parts_dir} and run again"
             ) from None
-        self._writer_now().write_table(table)
-        # The row group is on its way to disk: hand Arrow's buffers back to the system, which
-        # its allocator would otherwise keep (~13 MB) in the parent for the whole run.
-        pa.default_memory_pool().release_unused()
 
     def finish(self, run: FinishedRun) -> None:
         """Close the log, put the content fingerprint in, and move it into place."""
-        self._writer_now().close()
+        writer = self._writer_now()
+        writer.close()
         self._writer = None
-        fill_content(self.partial, run.content_fingerprint)
+        fill_content(self.partial, writer.dictionary_spots["content"], run.content_fingerprint)
         os.replace(self.partial, self.out / DECISIONS)
         sync_folder(self.out)
 
     def close(self) -> None:
         if self._writer is not None:
-            with contextlib.suppress(Exception):  # closing after a failure: keep that error
-                self._writer.close()
+            with contextlib.suppress(OSError):  # closing after a failure: keep that error
+                self._writer.abort()
             self._writer = None
 
 
-def leaf_paths() -> list[str]:
-    """The Parquet leaf columns of the log (``experiments.key_value.key``...): per-column
-    writer options are keyed by them.
+def fill_content(path: Path, spots: Sequence[int], content: str) -> None:
+    """Overwrite the placeholder at each of ``spots`` (one per row group, as the writer
+    reported them) with ``content``, in place and durably.
 
-    Walked from the Arrow schema with Parquet's naming for nested types: asking a written
-    sample file instead makes pyarrow import pandas, a third of a second at every start.
+    :raises BatchError: when ``content`` is not the placeholder's length.
     """
-    import pyarrow as pa
-
-    def leaves(name: str, kind: Any) -> list[str]:
-        if pa.types.is_map(kind):
-            return [
-                *leaves(f"{name}.key_value.key", kind.key_type),
-                *leaves(f"{name}.key_value.value", kind.item_type),
-            ]
-        if pa.types.is_list(kind) or pa.types.is_large_list(kind):
-            return leaves(f"{name}.list.element", kind.value_type)
-        if pa.types.is_struct(kind):
-            return [
-                path
-                for index in range(kind.num_fields)
-                for path in leaves(f"{name}.{kind.field(index).name}", kind.field(index).type)
-            ]
-        return [name]
-
-    return [path for field in decision_schema() for path in leaves(field.name, field.type)]
-
-
-def fill_content(path: Path, content: str) -> None:
-    """Replace the placeholder of every row group's ``content`` with ``content``, on disk.
-
-    In place when the placeholder is where the writer put it (one run of bytes per row
-    group, inside the column's pages); otherwise, row group by row group into a new file.
-    """
-    import pyarrow.parquet as pq
-
-    metadata = pq.ParquetFile(path).metadata
-    # The index of the leaf column: maps and lists count one leaf per key, value or item.
-    leaves = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
-    column = leaves.index("content")
-    needle = PLACEHOLDER.encode()
-    spots: list[int] = []
-    with open(path, "r+b") as handle:
-        for group in range(metadata.num_row_groups):
-            chunk = metadata.row_group(group).column(column)
-            start = chunk.dictionary_page_offset or chunk.data_page_offset
-            handle.seek(start)
-            data = handle.read(chunk.total_compressed_size)
-            found = data.find(needle)
-            if found < 0 or data.find(needle, found + 1) >= 0:
-                break
-            spots.append(start + found)
-        if len(spots) == metadata.num_row_groups and len(content) == len(PLACEHOLDER):
-            for spot in spots:
-                os.pwrite(handle.fileno(), content.encode(), spot)
-            handle.flush()
-            os.fdatasync(handle.fileno())
-            return
-    _rewrite_content(path, content)
-
-
-def _rewrite_content(path: Path, content: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    column = _COLUMNS.index("content")
-    try:
-        source = pq.ParquetFile(path)
-        schema = decision_schema()
-        with pq.ParquetWriter(tmp, schema, compression=COMPRESSION) as writer:
-            for group in range(source.num_row_groups):
-                table = source.read_row_group(group)
-                filled = pa.array([content] * table.num_rows, pa.string())
-                writer.write_table(table.set_column(column, schema.field(column), filled))
-        with open(tmp, "rb") as handle:
-            os.fdatasync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    data = content.encode()
+    if len(data) != len(PLACEHOLDER):
+        raise BatchError(f"internal error: a content fingerprint of {len(data)} bytes")
+    overwrite(path, spots, data)
 
 
 def remove(out: Path) -> None:
@@ -525,6 +384,7 @@ def read_decisions(path: Path, columns: Sequence[str] | None = None) -> Any:
 
 __all__ = [
     "DECISIONS",
+    "LOG_FIELDS",
     "DecisionColumns",
     "DecisionLog",
     "DecisionTap",
