@@ -128,37 +128,35 @@ def copy_range(source: int, target: int, count: int, offset: int) -> None:
         done += len(data)
 
 
-#: Buffers per ``pwritev`` (Linux's ``IOV_MAX``): one call writes a thousand records.
-_IOV_MAX = 1024
-
-
 def _write_all(fd: int, pieces: list[bytes], offset: int) -> int:
     """Write ``pieces`` at ``offset``; the offset after them.
 
-    A chunk is thousands of small records: one ``pwrite`` each cost more system time than
-    the rendering of short ones, so they go out together with ``pwritev``.
+    A chunk is thousands of records of a few KB. The kernel copies them into the page cache
+    five times faster from one contiguous buffer than from as many pieces, even in one
+    ``pwritev`` call (448 MB of 7.5 KB records: 0.9-1.1 s of system time in ``pwritev`` calls
+    of a thousand, 0.15-0.18 s joined into 1 MiB buffers first, for 0.02 s more of joining),
+    so they are joined into buffers of about :data:`WRITE_SIZE`.
     """
-    vectored = getattr(os, "pwritev", None)
-    start = 0
-    while start < len(pieces):
-        group = pieces[start : start + _IOV_MAX]
-        start += len(group)
-        if vectored is not None:
-            size = sum(len(piece) for piece in group)
-            written = vectored(fd, group, offset)
-            offset += written
-            if written == size:
-                continue
-            # A short write (a full disk reports it as an error on the next call): the
-            # rest one piece at a time, from where it stopped.
-            rest = b"".join(group)[written:]
-            group = [rest]
-        for piece in group:
-            view = memoryview(piece)
-            while view:
-                written = os.pwrite(fd, view, offset)
-                offset += written
-                view = view[written:]
+    block: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        block.append(piece)
+        size += len(piece)
+        if size >= WRITE_SIZE:
+            offset = _pwrite_all(fd, b"".join(block), offset)
+            block = []
+            size = 0
+    if block:
+        offset = _pwrite_all(fd, b"".join(block), offset)
+    return offset
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> int:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        offset += written
+        view = view[written:]
     return offset
 
 
