@@ -24,10 +24,13 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, TypeAlias
+
+import orjson
 
 from atomcast.batch.files import RESUME_HINT
 from atomcast.errors import BatchError, CellError
@@ -120,10 +123,28 @@ class JsonlChunk:
 
 
 _decode = json.JSONDecoder().decode
+_fast_decode = orjson.loads
+#: 19 digits in a row: a number orjson could turn into a float (past 64 bits) where ``json``
+#: keeps an exact int, or merely digits in a string. Either way ``json`` decides.
+_LONG_DIGITS = re.compile(rb"[0-9]{19}").search
 
 
-def jsonl_record(data: bytes) -> RawOrError:
-    """One JSON line as a raw profile, or why it is not one; never raises."""
+def jsonl_record(data: bytes, fast: bool = True) -> RawOrError:
+    """One JSON line as a raw profile, or why it is not one; never raises.
+
+    ``json`` is the definition: a line is what ``json.loads`` makes of it (``fast=False``
+    uses nothing else). orjson decodes most lines in a third of the time and agrees on
+    everything it accepts but numbers past 64 bits (screened out first); whatever it refuses
+    (``NaN``, lone surrogates, invalid UTF-8, deep nesting...) is decoded by ``json``, which
+    accepts it or words the error. ``tests/test_jsonl_decoding.py`` holds the two to that.
+    """
+    if fast and data[:1] == b"{" and _LONG_DIGITS(data) is None:
+        try:
+            value = _fast_decode(data)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return _checked(value, data)
     try:
         if data[:1] == b"{" and data[1:2] != b"\0":
             # What json.loads does for UTF-8 bytes (its encoding sniff says UTF-8 for a
@@ -142,6 +163,11 @@ def jsonl_record(data: bytes) -> RawOrError:
         return RecordError(_TOO_DEEP, "too deeply nested")
     except Exception as exc:  # one record must never cost the chunk
         return unreadable(exc)
+    return _checked(value, data)
+
+
+def _checked(value: Any, data: bytes) -> RawOrError:
+    """A decoded line as a raw profile, or why it is not one."""
     if not isinstance(value, dict):
         kind = "array" if isinstance(value, list) else type(value).__name__
         return RecordError(
