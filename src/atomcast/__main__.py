@@ -1,3 +1,3 @@
-from atomcast.cli import main
+from atomcast.cli import run
 
-main()
+run()

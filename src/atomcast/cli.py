@@ -6,6 +6,8 @@ a message (``PATH:LINE: error: ...`` where a file is at fault) and exit status 1
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import difflib
 import json
 import os
@@ -187,6 +189,44 @@ def load_profile_file(project: Project, spec: str | Path) -> Profile:
 @click.version_option(package_name="atomcast")
 def main() -> None:
     """atomcast: atomic content assembled per profile into email, push, SMS and web."""
+
+
+#: The exit status of the command :func:`run` ran, once it ended with one.
+_status: int | None = None
+
+
+def run() -> None:
+    """The ``atomcast`` program: :func:`main` in a process of its own (the console script
+    and ``python -m atomcast``; tests call :func:`main` in-process).
+
+    Once the command has ended with a status and every exit handler has run, the process
+    leaves without the interpreter's teardown, a last collection and the freeing of every
+    object one by one: 75 ms, more than a small batch takes to render and 2% of a
+    60,000-profile one, for memory the system takes back anyway.
+    """
+    global _status
+    # Registered before any handler the command registers (multiprocessing's, Pillow's):
+    # handlers run last-registered first, so this one runs after them.
+    atexit.register(_leave)
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            _status = exc.code or 0
+        raise
+
+
+def _leave() -> None:
+    if _status is None:  # an error escaped the command: the interpreter's own exit
+        return
+    if "logging" in sys.modules:  # its handler was registered before this one: runs after
+        import logging
+
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(_status)
 
 
 @main.command()
