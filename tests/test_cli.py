@@ -92,6 +92,22 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+def test_the_program_exits_with_its_commands_status_and_all_its_output() -> None:
+    """``run()`` leaves without the interpreter's teardown: the status must still be the
+    command's, and output written to a pipe must all arrive."""
+    schema = atomcast("schema", str(ROOT), "--kind", "atom")
+    assert schema.returncode == 0, schema.stderr
+    assert len(schema.stdout) > 5_000  # under the 8 KiB buffer: only a flush sends it
+    json.loads(schema.stdout)
+    usage = atomcast("render", "--no-such-option")
+    assert usage.returncode == 2
+    assert "No such option" in usage.stderr
+    failed = atomcast("render", str(MINI), "-c", "nope", "-p", "vip")
+    assert failed.returncode == 1
+    assert failed.stderr.strip()
+    assert atomcast("--version").stdout.startswith("python -m atomcast, version ")
+
+
 def test_render_on_broken_project_prints_problems(mini_project: Path) -> None:
     atom = mini_project / "content_atoms" / "cta-shop.md"
     atom.write_text(atom.read_text().replace("https://", "http://"))
