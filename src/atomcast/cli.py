@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
-from rich.console import Console
 
 from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import (
@@ -319,6 +318,8 @@ def explain(
     if as_json:
         click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
         return
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
     print_explanation(console, explanation, verbose=show_all)
 

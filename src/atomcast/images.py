@@ -31,11 +31,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any, Literal
 
 from atomcast.errors import ImageError
+
+if TYPE_CHECKING:
+    # Pillow is imported where pixels are decoded: a run whose renditions are all on disk
+    # (every run after the first) never needs it, and it costs 10 ms at every start.
+    from PIL import Image
 
 __all__ = [
     "EMAIL_WIDTHS",
@@ -507,6 +510,8 @@ def _read_bytes(source: Path) -> bytes:
 
 def _decode(source: Path, data: bytes) -> Image.Image:
     """Decode, orient and normalise to RGB, RGBA or L in sRGB, with no metadata attached."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data), formats=_ACCEPTED_FORMATS) as opened:
             opened.load()
@@ -549,6 +554,8 @@ def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
     """Convert from the embedded profile to sRGB, since outputs are untagged (read as sRGB)."""
     if image.mode == "L":
         return image  # Gray profiles rarely shift tones enough to matter.
+    from PIL import ImageCms
+
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         if ImageCms.getProfileDescription(profile).strip().lower().startswith("srgb"):
@@ -572,6 +579,8 @@ def _has_alpha(image: Image.Image) -> bool:
 
 
 def _encode(image: Image.Image, plan: _Plan) -> bytes:
+    from PIL import Image
+
     box = plan.box
     if box == (0, 0, image.width, image.height) and (plan.width, plan.height) == image.size:
         resized = image.copy()

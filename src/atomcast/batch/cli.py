@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from atomcast.batch.formats import OUTPUT_FORMATS
-from atomcast.batch.progress import PROGRESS_MODES, channel_errors, make_progress, print_summary
+from atomcast.batch.progress import PROGRESS_MODES, make_progress
+from atomcast.batch.summary import channel_errors
 from atomcast.cli_options import campaign_option, exit_with, project_dir
 from atomcast.errors import AtomcastError
 from atomcast.models import CHANNELS
@@ -181,6 +182,8 @@ def batch_command(
     if report.already_complete:
         click.echo(f"{out}: this run is already complete; nothing to do", err=True)
     if progress_mode != "none":
+        from atomcast.batch.terminal import print_summary
+
         print_summary(report.manifest)
     errors = channel_errors(report.manifest)
     shown = ", ".join(f"{name} {count}" for name, count in errors.items())

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
-from rich.console import Console
 
 from atomcast.cli_options import campaign_option, error_text, project_dir
 from atomcast.errors import AtomcastError, ProjectError, ReviewError, UnknownCampaignError
@@ -110,6 +109,8 @@ def coverage_command(
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
         return
+    from rich.console import Console
+
     print_coverage(Console(highlight=False, soft_wrap=False), report)
 
 
@@ -183,6 +184,8 @@ def diff_command(
     elif output_format == "markdown":
         click.echo(markdown_diff(report))
     else:
+        from rich.console import Console
+
         print_diff(Console(highlight=False, soft_wrap=False), report)
     if (fail_on == "error" and report.errors_added) or (
         fail_on == "change" and report.output_changed
