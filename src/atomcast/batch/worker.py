@@ -588,6 +588,13 @@ def render_chunk_in_place(spec: JobSpec, chunk: Chunk, parts_dir: str) -> ChunkS
             except OSError as exc:
                 exc.filename = str(folder / name)
                 raise
+        # Nobody reads the output back soon: its synced pages go now, rather than fill the
+        # page cache until the kernel must reclaim them under pressure, from the writers'
+        # own time (a million demo profiles write 20 GB on a 24 GB machine).
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fadvise(
+                rendered_fd, rendered_start, rendered_end - rendered_start, os.POSIX_FADV_DONTNEED
+            )
         if tap is not None:
             decisionlog.write_part(folder, index, tap.columns.to_bytes())
         stats.placed = (rendered_start, rendered_end, rejects_start, rejects_end)
