@@ -331,30 +331,17 @@ class ParquetWriter:
                     )
                 )
             elif field.kind == "text_list":
-                elements += [
-                    _element(
-                        name=field.name,
-                        repetition=_OPTIONAL,
-                        children=1,
-                        converted=_LIST,
-                        logical=_union(3),
-                    ),
-                    _element(name="list", repetition=_REPEATED, children=1),
-                    _text_element("element", _OPTIONAL),
-                ]
+                elements += _nested_group(
+                    field.name, _LIST, 3, "list", [_text_element("element", _OPTIONAL)]
+                )
             else:
-                elements += [
-                    _element(
-                        name=field.name,
-                        repetition=_OPTIONAL,
-                        children=1,
-                        converted=_MAP,
-                        logical=_union(2),
-                    ),
-                    _element(name="key_value", repetition=_REPEATED, children=2),
-                    _text_element("key", _REQUIRED),
-                    _text_element("value", _OPTIONAL),
-                ]
+                elements += _nested_group(
+                    field.name,
+                    _MAP,
+                    2,
+                    "key_value",
+                    [_text_element("key", _REQUIRED), _text_element("value", _OPTIONAL)],
+                )
         return elements
 
 
@@ -566,6 +553,24 @@ def _element(
     if logical is not None:
         fields.append((10, _nested(logical)))
     return _struct(*fields)
+
+
+def _nested_group(
+    name: str, converted: int, logical: int, inner: str, leaves: list[bytes]
+) -> list[bytes]:
+    """An optional LIST or MAP group (``logical``: its ``LogicalType`` member), its
+    repeated inner group, then the inner group's leaves."""
+    return [
+        _element(
+            name=name,
+            repetition=_OPTIONAL,
+            children=1,
+            converted=converted,
+            logical=_union(logical),
+        ),
+        _element(name=inner, repetition=_REPEATED, children=len(leaves)),
+        *leaves,
+    ]
 
 
 def _text_element(name: str, repetition: int) -> bytes:
