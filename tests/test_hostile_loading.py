@@ -16,6 +16,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -186,6 +187,38 @@ def test_any_text_is_yaml_or_a_yaml_syntax_error(text: str) -> None:
     except YamlSyntaxError as exc:
         line = exc.line
     assert line >= 1
+
+
+def test_a_key_spelled_out_overrides_a_merged_one_as_in_yaml() -> None:
+    """``<<: *defaults`` then one of its keys again: the mapping's own value wins, as YAML
+    merge keys mean (and PyYAML reads it); the line is the one spelled out."""
+    text = "defaults: &d\n  a: 1\n  c: 3\nitem:\n  <<: *d\n  a: 2\n"
+    loaded = load_yaml(text)
+    assert (
+        loaded.data
+        == yaml.safe_load(text)
+        == {
+            "defaults": {"a": 1, "c": 3},
+            "item": {"a": 2, "c": 3},
+        }
+    )
+    assert loaded.lines[("item", "a")] == 6
+    assert loaded.lines[("item", "c")] == 3
+    several = "x: &x {a: 1, b: 1}\ny: &y {b: 2, c: 2}\nz:\n  <<: [*x, *y]\n  c: 3\n"
+    assert load_yaml(several).data == yaml.safe_load(several)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: 1\nb: 2\na: 3\n", 3),
+        ("d: &d {k: 1}\ne:\n  <<: *d\n  k: 2\n  k: 3\n", 5),
+    ],
+)
+def test_a_key_spelled_out_twice_is_a_duplicate_at_its_second_line(text: str, line: int) -> None:
+    with pytest.raises(YamlSyntaxError, match="duplicate key") as raised:
+        load_yaml(text)
+    assert raised.value.line == line
 
 
 MINI_CONFIG_LINES = (MINI / "atomcast.yaml").read_text().splitlines()

@@ -87,14 +87,23 @@ _LineLoader.yaml_implicit_resolvers = {
 }
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _convert(
     node: yaml.Node, loader: _LineLoader, path: KeyPath, lines: dict[KeyPath, int], offset: int
 ) -> Any:
     lines.setdefault(path, node.start_mark.line + 1 + offset)
     if isinstance(node, yaml.MappingNode):
+        # A merge (``<<: *defaults``) puts the merged pairs first; a key the mapping then
+        # spells out itself overrides the merged one, as YAML's merge keys mean it. Only a
+        # key spelled out twice in the mapping itself is a duplicate.
+        spelled = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         loader.flatten_mapping(node)
+        merged = len(node.value) - spelled
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        own: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             if not isinstance(key_node, yaml.ScalarNode):
                 raise YamlSyntaxError(
                     "mapping keys must be plain scalars", key_node.start_mark.line + 1 + offset
@@ -106,10 +115,12 @@ def _convert(
                 )
             skey = str(key) if not isinstance(key, str) else key
             child = (*path, skey)
-            if skey in result:
-                raise YamlSyntaxError(
-                    f"duplicate key {skey!r}", key_node.start_mark.line + 1 + offset
-                )
+            if index >= merged:
+                if skey in own:
+                    raise YamlSyntaxError(
+                        f"duplicate key {skey!r}", key_node.start_mark.line + 1 + offset
+                    )
+                own.add(skey)
             lines[child] = key_node.start_mark.line + 1 + offset
             result[skey] = _convert(value_node, loader, child, lines, offset)
         return result
