@@ -206,6 +206,12 @@ def test_a_key_spelled_out_overrides_a_merged_one_as_in_yaml() -> None:
     assert loaded.lines[("item", "c")] == 3
     several = "x: &x {a: 1, b: 1}\ny: &y {b: 2, c: 2}\nz:\n  <<: [*x, *y]\n  c: 3\n"
     assert load_yaml(several).data == yaml.safe_load(several)
+    # An alias visits a mapping again, already flattened; a merge flattens its sources.
+    for again in (
+        "b: &b {a: 1}\nm: &m\n  <<: *b\n  a: 2\ntop: *m\n",
+        "b: &b {a: 1}\nx: {<<: &m {<<: *b, a: 2}, c: 1}\ny: *m\nz: {<<: *m, a: 3}\n",
+    ):
+        assert load_yaml(again).data == yaml.safe_load(again)
 
 
 @pytest.mark.parametrize(

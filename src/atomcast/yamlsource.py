@@ -72,6 +72,8 @@ class Located:
         return Located(node, lines)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
 # libyaml's parser is several times faster and keeps the same node marks (line numbers).
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -79,15 +81,26 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 class _LineLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """A SafeLoader of our own, so the resolver tweak below does not leak into PyYAML."""
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        #: How many pairs a merge (``<<: *defaults``) put first in each flattened mapping,
+        #: by node: keys after them are the mapping's own. Kept per node because an alias
+        #: visits a mapping again, already flattened, and a merge flattens its sources.
+        self.merged: dict[int, int] = {}
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if id(node) in self.merged:
+            return
+        spelled = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+        super().flatten_mapping(node)  # also flattens the merged mappings, through here
+        self.merged[id(node)] = len(node.value) - spelled
+
 
 # PyYAML's SafeLoader turns a bare ``=`` into a "value" tag nobody wants.
 _LineLoader.yaml_implicit_resolvers = {
     key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _convert(
@@ -98,9 +111,8 @@ def _convert(
         # A merge (``<<: *defaults``) puts the merged pairs first; a key the mapping then
         # spells out itself overrides the merged one, as YAML's merge keys mean it. Only a
         # key spelled out twice in the mapping itself is a duplicate.
-        spelled = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         loader.flatten_mapping(node)
-        merged = len(node.value) - spelled
+        merged = loader.merged[id(node)]
         result: dict[Any, Any] = {}
         own: set[str] = set()
         for index, (key_node, value_node) in enumerate(node.value):
