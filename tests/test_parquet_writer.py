@@ -209,6 +209,12 @@ def test_a_bad_row_group_leaves_the_file_as_it_was(tmp_path: Path) -> None:
         writer.write_row_group(1, [Column(["b\ud800"]), Column([("y",)], [0])])
     with pytest.raises(ParameterError, match="rows"):
         writer.write_row_group(2, [Column(["b", "c"]), Column([("y",)], [0])])
+    with pytest.raises(ParameterError, match="out of range"):
+        writer.write_row_group(1, [Column(["b"]), Column([("y",)], [1])])
+    with pytest.raises(ParameterError, match="column id"):
+        writer.write_row_group(1, [Column([7]), Column([("y",)], [0])])
+    with pytest.raises(ParameterError, match="column tags"):
+        writer.write_row_group(1, [Column(["b"]), Column([("y", 3)], [0])])  # type: ignore[list-item]
     assert path.stat().st_size == size
     writer.write_row_group(1, [Column(["c"]), Column([None], [0])])
     writer.close()

@@ -137,8 +137,8 @@ class ParquetWriter:
     def write_row_group(self, rows: int, columns: Sequence[Column]) -> None:
         """Append one row group of ``rows`` rows, a :class:`Column` per field.
 
-        :raises ParameterError: for columns that do not match the fields, or text that is
-            not Unicode (a lone surrogate).
+        :raises ParameterError: for columns that do not match the fields (their number,
+            rows, indexes or kinds of value), or text that is not Unicode (a lone surrogate).
         """
         if self._handle is None:
             raise ParameterError("self", "the writer is closed")
@@ -159,12 +159,20 @@ class ParquetWriter:
                 raise ParameterError(
                     "columns", f"column {leaf.field.name} has {row_count} rows, not {rows}"
                 )
+            if column.rows is not None and not (
+                min(column.rows) >= 0 and max(column.rows) < len(column.distinct)
+            ):
+                raise ParameterError(
+                    "columns", f"column {leaf.field.name}: a row's index is out of range"
+                )
             try:
                 data, meta, raw_size, spot = self._column_chunk(leaf, column, rows, offset)
             except UnicodeEncodeError as exc:
                 raise ParameterError(
                     "columns", f"column {leaf.field.name}: text that is not Unicode ({exc.reason})"
                 ) from None
+            except (TypeError, struct.error) as exc:  # a value of another kind than the field's
+                raise ParameterError("columns", f"column {leaf.field.name}: {exc}") from None
             chunks.append(data)
             metas.append(meta)
             if spot is not None:
