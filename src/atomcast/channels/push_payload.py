@@ -93,8 +93,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-import regex  # type: ignore[import-untyped]
-
+from atomcast.channels.graphemes import grapheme_clusters, grapheme_len
 from atomcast.errors import ParameterError
 
 __all__ = [
@@ -116,8 +115,8 @@ __all__ = [
 ]
 
 ELLIPSIS: Final = "…"
+_ELLIPSIS_LEN: Final = grapheme_len(ELLIPSIS)
 
-_GRAPHEME: Final = regex.compile(r"\X")
 # Inside a Python str a surrogate code point is always unpaired (pairs are decoded into one
 # code point), and it has no UTF-8 encoding: json.dumps(...).encode() would raise.
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
@@ -251,26 +250,6 @@ class PushPayloads:
 # --------------------------------------------------------------------------- text helpers
 
 
-def grapheme_clusters(text: str) -> list[str]:
-    """Split ``text`` into extended grapheme clusters (what a reader sees as characters).
-
-    :param text: any string.
-    :returns: the clusters, in order; ``"".join`` of them is ``text``.
-    """
-    if text.isascii() and "\r" not in text:
-        # Every ASCII character but CR LF is a cluster of its own: skip the regex engine.
-        return list(text)
-    clusters: list[str] = _GRAPHEME.findall(text)
-    return clusters
-
-
-def grapheme_len(text: str) -> int:
-    """Return the number of extended grapheme clusters in ``text``."""
-    if text.isascii() and "\r" not in text:
-        return len(text)
-    return len(grapheme_clusters(text))
-
-
 def payload_size(payload: Mapping[str, Any]) -> int:
     """Return the size in bytes of ``payload`` serialized the way it is sent.
 
@@ -357,7 +336,8 @@ def truncate_graphemes(text: str, max_graphemes: int, *, ellipsis: str = ELLIPSI
     :returns: ``text`` if short enough, else a word- or grapheme-boundary prefix plus the
         ellipsis; ``""`` if not even the ellipsis fits.
     """
-    if grapheme_len(ellipsis) > max_graphemes:
+    marker = _ELLIPSIS_LEN if ellipsis == ELLIPSIS else grapheme_len(ellipsis)
+    if marker > max_graphemes:
         return "" if max_graphemes < grapheme_len(text) else text
     return truncate_text(text, lambda s: grapheme_len(s) <= max_graphemes, ellipsis=ellipsis)
 
@@ -427,8 +407,12 @@ def _data_value(value: Any) -> str:
     return str(value)
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def _to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _ENCODER.encode(value)
 
 
 # ------------------------------------------------------------------------------- payloads

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-import regex  # type: ignore[import-untyped]
+from atomcast.channels.graphemes import grapheme_clusters
 
 __all__ = [
     "GSM7_BASIC",
@@ -204,17 +204,6 @@ def smart_replace(text: str) -> tuple[str, tuple[Replacement, ...]]:
     return "".join(out), replacements
 
 
-_GRAPHEME = regex.compile(r"\X")
-
-
-def _graphemes(text: str) -> list[str]:
-    if text.isascii() and "\r" not in text:
-        # Every ASCII character but CR LF is a cluster of its own: skip the regex engine.
-        return list(text)
-    clusters: list[str] = _GRAPHEME.findall(text)
-    return clusters
-
-
 def _utf16_units(text: str) -> int:
     # Counted per code point rather than via encode("utf-16") so that a lone surrogate
     # (possible in a Python str) costs one unit instead of raising.
@@ -256,7 +245,7 @@ def _split_ucs2(text: str, units: int) -> tuple[str, ...]:
     if units <= UCS2_SINGLE_UNITS:
         return (text,)
     items: list[str] = []
-    for cluster in _graphemes(text):
+    for cluster in grapheme_clusters(text):
         if _utf16_units(cluster) <= UCS2_MULTI_PART_UNITS:
             items.append(cluster)
         else:
@@ -274,7 +263,7 @@ def _non_gsm_clusters(text: str, *, smart: bool) -> tuple[str, ...]:
         return char in _GSM7_ALL or (smart and char in SMART_REPLACEMENTS)
 
     found: dict[str, None] = {}
-    for cluster in _graphemes(text):
+    for cluster in grapheme_clusters(text):
         if not all(fixable(char) for char in cluster):
             found.setdefault(cluster)
     return tuple(found)
@@ -301,7 +290,7 @@ def encode_sms(text: str, *, smart: bool = True) -> SmsEncoding:
             text=text,
             encoding="GSM-7",
             units=septets,
-            characters=len(_graphemes(text)),
+            characters=len(grapheme_clusters(text)),
             segments=len(parts := _split_gsm7(text, septets)),
             parts=parts,
             replacements=replacements,
@@ -313,7 +302,7 @@ def encode_sms(text: str, *, smart: bool = True) -> SmsEncoding:
         text=text,
         encoding="UCS-2",
         units=units,
-        characters=len(_graphemes(text)),
+        characters=len(grapheme_clusters(text)),
         segments=len(parts := _split_ucs2(text, units)),
         parts=parts,
         replacements=(),
