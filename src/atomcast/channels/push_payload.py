@@ -336,8 +336,8 @@ def truncate_graphemes(text: str, max_graphemes: int, *, ellipsis: str = ELLIPSI
     :returns: ``text`` if short enough, else a word- or grapheme-boundary prefix plus the
         ellipsis; ``""`` if not even the ellipsis fits.
     """
-    marker = _ELLIPSIS_LEN if ellipsis == ELLIPSIS else grapheme_len(ellipsis)
-    if marker > max_graphemes:
+    ellipsis_length = _ELLIPSIS_LEN if ellipsis == ELLIPSIS else grapheme_len(ellipsis)
+    if ellipsis_length > max_graphemes:
         return "" if max_graphemes < grapheme_len(text) else text
     return truncate_text(text, lambda s: grapheme_len(s) <= max_graphemes, ellipsis=ellipsis)
 
