@@ -150,6 +150,12 @@ class Memo:
         self.held -= self.sizes.pop(key, 0)
         self.previous_held -= self.previous_sizes.pop(key, 0)
 
+    def size_of(self, key: Hashable) -> int | None:
+        """The estimated bytes ``key``'s entry was stored with, or ``None`` when it is not
+        held (or the memo has no budget)."""
+        size = self.sizes.get(key)
+        return size if size is not None else self.previous_sizes.get(key)
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self.entries or key in self.previous
 

@@ -93,6 +93,9 @@ class Filling:
     #: For a channel without a stand-in, where records may share outputs: the filled
     #: output every profile of this filling gets (``ChannelOutput.shared``).
     shared: ChannelOutput | None = None
+    #: The estimated bytes of ``finished`` (its fields are the text memo's entry's, weighed
+    #: once as that entry was stored: a push payload is dozens of nested objects).
+    finished_bytes: int = 0
 
 
 #: A combination and key whose symbolic render cannot be filled (renders the ordinary way).
@@ -115,7 +118,9 @@ def _weight(entry: SymbolicRender | Filling | object) -> int:
         # Values are strings (one per slot): their lengths, without a call per value.
         values = entry.values
         size = OBJECT_BYTES * (len(values) + 1) + sum(map(len, values))
-        return size + (weigh(finished.fields) if finished is not None else 0)
+        if finished is None:
+            return size
+        return size + (entry.finished_bytes or weigh(finished.fields))
     return OBJECT_BYTES
 
 
@@ -306,9 +311,9 @@ class SymbolicLayer:
         values = output.values({**texts, UNSUBSCRIBE: ""})
         share = remembered and self.share_outputs
         if render.fills_text:
-            finished = self._finish_text(channel, render, output.fill(values), made.warnings)
+            finished, size = self._finish_text(channel, render, output.fill(values), made.warnings)
             finished.shared = share
-            return Filling(made, values, finished, True)
+            return Filling(made, values, finished, True, finished_bytes=size)
         if render.stand_in is not None:
             return Filling(made, values, None, True)
         fillable = render.fillable(output, values)
@@ -326,18 +331,22 @@ class SymbolicLayer:
         render: ChannelRender,
         text: dict[str, str],
         image_warnings: Sequence[RenderWarning],
-    ) -> ChannelOutput:
+    ) -> tuple[ChannelOutput, int]:
         """The channel's finishing phase on its filled text, memoised on that text (common
-        names repeat it)."""
+        names repeat it), and the estimated bytes of its fields and text."""
         key = (channel, *text.items())
         made = self.cache.text.get(key)
+        size = None if made is None else self.cache.text.size_of(key)
         if made is None:
             made = render.finish(text, NO_CONTEXT)
-            self.cache.text.put(key, made, weigh(text) + weigh(made.fields))
+        if size is None:
+            size = weigh(text) + weigh(made.fields)
+            self.cache.text.put(key, made, size)
         # A copy: the memoised record is shared, its fields are never mutated.
-        return ChannelOutput(
+        output = ChannelOutput(
             made.status, made.fields, [*made.warnings, *image_warnings], made.reason
         )
+        return output, size
 
     def _plan(
         self, channel: Channel, render: ChannelRender, atoms: Mapping[str, Atom | None]
