@@ -1,6 +1,6 @@
 """Profile files for batch runs: JSON Lines, CSV and Parquet, read in bounded chunks.
 
-The parent process only *splits* a file into chunks (raw JSONL lines, CSV rows as lists of
+The parent process only *splits* a file into chunks (raw JSONL bytes, CSV rows as lists of
 strings, Parquet record batches); turning a chunk into profile mappings happens in the
 worker that renders it (:meth:`JsonlChunk.records` and friends), so the parsing cost is
 spread over every core and a chunk crosses the process boundary in its cheapest form.
@@ -21,6 +21,7 @@ import bisect
 import csv
 import decimal
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -105,20 +106,39 @@ def id_of(raw: Mapping[str, Any]) -> str | None:
 
 @dataclass(slots=True)
 class JsonlChunk:
-    """Raw JSON Lines of one chunk: ``(line number, bytes)``; blank lines are left out."""
+    """Raw JSON Lines of one chunk: the bytes as read (blank lines included, the file's
+    byte order mark left out), split into lines by the worker that decodes them.
+
+    One ``bytes`` object crosses to the worker: a list of ``(line number, bytes)`` pairs
+    cost the parent more to read and pickle, and the worker more to unpickle, than the
+    worker's split costs.
+    """
 
     index: int
-    lines: list[tuple[int, bytes]]
+    data: bytes
+    #: The line number of the first line in ``data``.
+    first_line: int
+    #: Records: the lines that are not blank.
+    count: int
     position: int
     digest: str = ""
-
-    @property
-    def count(self) -> int:
-        return len(self.lines)
+    #: Line numbers of the first and last record (0 for a chunk without one).
+    first_record: int = 0
+    last_record: int = 0
 
     def records(self, schema: ProfileSchema) -> Iterator[Item]:
-        for line_no, data in self.lines:
-            yield line_no, jsonl_record(data)
+        lines = self.data.split(b"\n")
+        # What follows the last newline: the file's last line when it has none.
+        unended = lines.pop()
+        number = self.first_line
+        for line in lines:
+            if line and not line.isspace():
+                # With its newline, as read: a truncated line's error names the column the
+                # decoder reached, past the newline.
+                yield number, jsonl_record(line + b"\n")
+            number += 1
+        if unended and not unended.isspace():
+            yield number, jsonl_record(unended)
 
 
 _decode = json.JSONDecoder().decode
@@ -579,26 +599,66 @@ def read_profiles(
 
 
 def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[JsonlChunk]:
+    """Chunks of ``chunk_size`` records, a blank line counting for none: a chunk ends with
+    its last record (blank lines after it open the next chunk), but the file's last chunk
+    takes the blank lines at its end."""
     index = 0
     position = 0
-    lines: list[tuple[int, bytes]] = []
-    digest = hashlib.sha256()
+    line_no = 1
     with _open_binary(path) as handle:
-        for line_no, data in enumerate(handle, start=1):
-            position += len(data)
-            digest.update(data)
-            if line_no == 1 and data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
-            if not data.strip():
-                continue
-            lines.append((line_no, data))
-            if len(lines) >= chunk_size:
-                yield JsonlChunk(index, lines, position, digest.hexdigest())
+        while True:
+            # Whole lines in C loops (the file's iterator, islice, isspace): the parent
+            # reads every chunk while both workers render.
+            lines = list(itertools.islice(handle, chunk_size))
+            if not lines:
+                return
+            bom = line_no == 1 and lines[0].startswith(_BOM)
+            blanks = sum(map(bytes.isspace, lines)) + (bom and _blank_after_bom(lines[0]))
+            while len(lines) - blanks < chunk_size:
+                more = list(itertools.islice(handle, chunk_size - len(lines) + blanks))
+                if not more:
+                    break
+                lines += more
+                blanks += sum(map(bytes.isspace, more))
+            raw = b"".join(lines)
+            position += len(raw)
+            records = len(lines) - blanks
+            if records:
+                if blanks:
+                    first, last = _record_lines(lines, line_no, bom)
+                else:
+                    first, last = line_no, line_no + records - 1
+                yield JsonlChunk(
+                    index,
+                    raw[len(_BOM) :] if bom else raw,
+                    line_no,
+                    records,
+                    position,
+                    hashlib.sha256(raw).hexdigest(),
+                    first,
+                    last,
+                )
                 index += 1
-                lines = []
-                digest = hashlib.sha256()
-    if lines:
-        yield JsonlChunk(index, lines, position, digest.hexdigest())
+            line_no += len(lines)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _blank_after_bom(line: bytes) -> bool:
+    """Whether the file's first line is blank but for its byte order mark."""
+    rest = line[len(_BOM) :]
+    return not rest or rest.isspace()
+
+
+def _record_lines(lines: list[bytes], first_line: int, bom: bool) -> tuple[int, int]:
+    """The line numbers of the first and last record among ``lines`` (which hold one)."""
+    numbers = [
+        first_line + offset
+        for offset, line in enumerate(lines)
+        if not (line.isspace() or (bom and offset == 0 and _blank_after_bom(line)))
+    ]
+    return numbers[0], numbers[-1]
 
 
 def _open_binary(path: Path) -> IO[bytes]:
@@ -850,7 +910,7 @@ def _parquet_records(
 def chunk_first_line(chunk: Chunk) -> int:
     """The position of a chunk's first record (for the journal)."""
     if isinstance(chunk, JsonlChunk):
-        return chunk.lines[0][0] if chunk.lines else 0
+        return chunk.first_record
     if isinstance(chunk, CsvChunk):
         return chunk.rows[0][0] if chunk.rows else 0
     return chunk.first
@@ -859,7 +919,7 @@ def chunk_first_line(chunk: Chunk) -> int:
 def chunk_last_line(chunk: Chunk) -> int:
     """The position of a chunk's last record (for the journal)."""
     if isinstance(chunk, JsonlChunk):
-        return chunk.lines[-1][0] if chunk.lines else 0
+        return chunk.last_record
     if isinstance(chunk, CsvChunk):
         return chunk.rows[-1][0] if chunk.rows else 0
     return chunk.first + chunk.count - 1
