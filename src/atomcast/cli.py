@@ -13,19 +13,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping
-from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import click
 
-from atomcast.cli_options import campaign_option, error_text, project_dir
+from atomcast.cli_options import campaign_option, project_dir, reports_errors
 from atomcast.errors import (
-    AtomcastError,
     InputTooLargeError,
     ProfileError,
-    ProjectError,
-    printable,
 )
 from atomcast.models import CHANNELS
 from atomcast.paths import MAX_FILE_BYTES, read_limited
@@ -36,40 +32,6 @@ from atomcast.yamlsource import MAX_DEPTH, YamlSyntaxError, deeper_than, load_ya
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _fail(message: str) -> None:
-    click.echo(printable(message), err=True)
-    sys.exit(1)
-
-
-def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn atomcast's own errors into messages and exit status 1, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except ProjectError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            sys.exit(1)
-        except (AtomcastError, ValueError) as exc:
-            message = error_text(exc)
-            # Errors about a file already read "PATH:LINE: error: ..."; others get the prefix.
-            _fail(message if ": error: " in message else f"error: {message}")
-            raise AssertionError("unreachable") from None
-        except Exception as exc:
-            # A bug of ours, not bad input: say so plainly; ATOMCAST_DEBUG shows the traceback.
-            if os.environ.get("ATOMCAST_DEBUG"):
-                raise
-            _fail(
-                f"internal error: {exc.__class__.__name__}: {exc} (set ATOMCAST_DEBUG=1 "
-                "for a traceback, and please report it)"
-            )
-            raise AssertionError("unreachable") from None
-
-    return wrapper
 
 
 def _no_json_constant(name: str) -> None:

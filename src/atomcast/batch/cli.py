@@ -12,8 +12,8 @@ import click
 from atomcast.batch.formats import OUTPUT_FORMATS
 from atomcast.batch.progress import PROGRESS_MODES, make_progress
 from atomcast.batch.summary import channel_errors
-from atomcast.cli_options import campaign_option, exit_with, project_dir
-from atomcast.errors import AtomcastError
+from atomcast.cli_options import campaign_option, exit_with, project_dir, reports_errors
+from atomcast.errors import AtomcastError, printable
 from atomcast.models import CHANNELS
 
 #: ``atomcast.batch.job.ENGINES``, spelled here so that ``--help`` stays light.
@@ -117,6 +117,7 @@ def _channels(values: tuple[str, ...]) -> tuple[str, ...]:
     help="Also store each profile's decision: sqlite:///PATH or postgresql://... (resume "
     "with the same URL).",
 )
+@reports_errors
 def batch_command(
     directory: Path,
     campaign: str,
@@ -171,8 +172,10 @@ def batch_command(
     except OSError as exc:  # the engine words its own; this is for anything it missed
         where = exc.filename if exc.filename is not None else out
         click.echo(
-            f"error: {where}: {exc.strerror or exc}; finished chunks are kept: rerun with "
-            "--resume to finish the run",
+            printable(
+                f"error: {where}: {exc.strerror or exc}; finished chunks are kept: rerun "
+                "with --resume to finish the run"
+            ),
             err=True,
         )
         sys.exit(1)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import webbrowser
 from pathlib import Path
 
 import click
 
-from atomcast.cli_options import exit_with, project_dir
+from atomcast.cli_options import USAGE_STATUS, exit_with, project_dir, reports_errors
 from atomcast.errors import AtomcastError
 from atomcast.http.hosts import is_loopback_bind
 from atomcast.http.listen import listen_socket
@@ -61,6 +60,7 @@ from atomcast.selection import parse_instant
     type=click.Path(dir_okay=False, path_type=Path),
     help="With --results: outcome events (.jsonl, .csv, .parquet; repeatable).",
 )
+@reports_errors
 def preview_command(
     directory: Path,
     host: str,
@@ -93,8 +93,7 @@ def preview_command(
             return
         _serve(directory, host, port, open_browser, at, compare, results_out, events)
     except ReviewError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        exit_with(exc, USAGE_STATUS)
     except (AtomcastError, ValueError) as exc:
         exit_with(exc)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from atomcast.cli_options import campaign_option, exit_with, project_dir
+from atomcast.cli_options import campaign_option, exit_with, project_dir, reports_errors
 from atomcast.errors import AtomcastError
 
 
@@ -44,6 +44,7 @@ from atomcast.errors import AtomcastError
 @click.option("--profiles", type=int, help="--plan: profiles the campaign will reach.")
 @click.option("--lift", type=float, help="--plan: a relative lift to size for (0.05 = +5%).")
 @click.option("--stddev", type=float, help="--plan: standard deviation of a value metric.")
+@reports_errors
 def results_command(
     directory: Path,
     campaign: str,

@@ -8,24 +8,15 @@ unknown campaign, a malformed ``--at``).
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import click
 
-from atomcast.cli_options import campaign_option, error_text, project_dir
-from atomcast.errors import AtomcastError, ProjectError, ReviewError, UnknownCampaignError
+from atomcast.cli_options import campaign_option, error_text, project_dir, reporting_errors
+from atomcast.errors import ReviewError, UnknownCampaignError
 from atomcast.review.population import DEFAULT_SAMPLE
 from atomcast.selection import parse_instant
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-USAGE_STATUS = 2
 
 _profiles = click.option(
     "--profiles",
@@ -44,37 +35,8 @@ _sample = click.option(
 _at = click.option("--at", "at", default=None, help="Instant (ISO 8601; default now).")
 
 
-def _fail(message: str, status: int) -> None:
-    click.echo(message if ": error: " in message else f"error: {message}", err=True)
-    sys.exit(status)
-
-
-def review_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Bad arguments exit 2, other atomcast errors 1; never a traceback for bad input."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (ReviewError, UnknownCampaignError) as exc:
-            _fail(str(exc), USAGE_STATUS)
-        except ProjectError as exc:
-            for problem in exc.problems:
-                click.echo(str(problem), err=True)
-            sys.exit(1)
-        except AtomcastError as exc:
-            _fail(error_text(exc), 1)
-        except Exception as exc:
-            if os.environ.get("ATOMCAST_DEBUG"):
-                raise
-            _fail(
-                f"internal error: {exc.__class__.__name__}: {exc} (set ATOMCAST_DEBUG=1 "
-                "for a traceback, and please report it)",
-                1,
-            )
-        raise AssertionError("unreachable")
-
-    return wrapper
+#: Bad arguments exit 2, other atomcast errors 1; never a traceback for bad input.
+review_errors = reporting_errors(usage=(ReviewError, UnknownCampaignError))
 
 
 @click.command("coverage")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from atomcast.cli_options import exit_with, project_dir
+from atomcast.cli_options import exit_with, project_dir, reports_errors
 from atomcast.errors import AtomcastError, ServeError
 from atomcast.http.hosts import is_loopback_bind
 from atomcast.http.listen import listen_socket
@@ -58,6 +58,7 @@ DEFAULT_PORT = 8080
     hidden=True,
     help="Render on the event loop or on a render thread per worker (benchmarks).",
 )
+@reports_errors
 def serve_command(
     directory: Path,
     host: str,
