@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol
 
 from atomcast.conditions.messages import article, describe, suggest
-from atomcast.conditions.regexes import compile_regex, regex_hazard, regex_match
+from atomcast.conditions.regexes import RegexTest, compile_regex, regex_hazard, regex_match
 from atomcast.conditions.types import (
     LOGIC_KEYS,
     SEGMENT_KEYS,
@@ -407,7 +407,7 @@ def _emit_regex(gen: Emit, op: str, operand: Any, vf: str, v: str) -> str:
     compiled = compile_regex(operand, flags)
     if compiled is None:
         return str(negated)
-    expr = f"(isinstance({vf}, str) and _search({gen.const(compiled)}, {v}))"
+    expr = f"(isinstance({vf}, str) and {gen.const(RegexTest(compiled))}.search({v}))"
     return negate(expr) if negated else expr
 
 

@@ -72,6 +72,44 @@ def search(compiled: Any, value: str) -> bool:
         ) from None
 
 
+#: Values up to this long have their result remembered by a :class:`RegexTest`...
+MEMO_LENGTH: Final = 64
+#: ... at most this many per test (emptied when full).
+MEMO_ENTRIES: Final = 512
+
+
+class RegexTest:
+    """A compiled condition's ``$regex`` on text: :func:`search`, with the results of short
+    values remembered.
+
+    Profiles repeat a few values (cities, plans, e-mail domains), and between two profiles
+    the ``regex`` module's matcher falls out of the CPU's caches: a search then costs some
+    10 us against 0.6 us warm, a tenth of a demo profile's selection. The memo is bounded
+    (:data:`MEMO_ENTRIES` values of at most :data:`MEMO_LENGTH` characters) and belongs to
+    the compiled condition, so it goes with the project that made it. A search that runs
+    out of time raises, and nothing is remembered.
+    """
+
+    __slots__ = ("compiled", "known")
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.known: dict[str, bool] = {}
+
+    def search(self, value: str) -> bool:
+        found = self.known.get(value)
+        if found is None:
+            found = search(self.compiled, value)
+            if len(value) <= MEMO_LENGTH:
+                if len(self.known) >= MEMO_ENTRIES:
+                    self.known.clear()
+                self.known[value] = found
+        return found
+
+    def __repr__(self) -> str:
+        return f"RegexTest({self.compiled.pattern!r})"
+
+
 def regex_match(pattern: Any, value: Any, flags: int, negate: bool) -> bool:
     """GrowthBook's $regex family on one value (``negate`` for $notRegex)."""
     compiled = compile_regex(pattern, flags)
