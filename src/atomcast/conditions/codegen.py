@@ -16,7 +16,7 @@ from atomcast.conditions.operators import (
     on_value,
 )
 from atomcast.conditions.paths import segments_used, step
-from atomcast.conditions.regexes import clear_regex_cache, regex_match, search
+from atomcast.conditions.regexes import clear_regex_cache, regex_match
 from atomcast.conditions.types import ConditionFn
 from atomcast.conditions.values import (
     ARRAY,
@@ -233,7 +233,6 @@ _RUNTIME: Final[dict[str, Any]] = {
     "_pad_version": pad_version,
     "_pad_version_text": pad_version_text,
     "_regex": regex_match,
-    "_search": search,
     "_LimitError": LimitError,
     "_elem": _elem,
     "_all": _all,

@@ -84,7 +84,7 @@ class RegexTest:
 
     Profiles repeat a few values (cities, plans, e-mail domains), and between two profiles
     the ``regex`` module's matcher falls out of the CPU's caches: a search then costs some
-    10 us against 0.6 us warm, a tenth of a demo profile's selection. The memo is bounded
+    10 us against 0.6 us warm, a quarter of a demo profile's selection. The memo is bounded
     (:data:`MEMO_ENTRIES` values of at most :data:`MEMO_LENGTH` characters) and belongs to
     the compiled condition, so it goes with the project that made it. A search that runs
     out of time raises, and nothing is remembered.
