@@ -7,8 +7,10 @@ import gc
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import sys
 import threading
+from types import FrameType, TracebackType
 from typing import Any
 
 from atomcast.batch.executors.base import INFLIGHT_PER_WORKER, chunk_failed, drive
@@ -37,6 +39,55 @@ def worker_context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["atomcast.batch.worker"])
     return context
+
+
+#: Seconds between looks at a held Ctrl-C while chunks render.
+INTERRUPT_POLL = 0.1
+
+
+class DeferredInterrupt:
+    """Ctrl-C while worker processes render: held, then raised where the loop can take it.
+
+    Python raises ``KeyboardInterrupt`` wherever the main thread happens to be. Raised as a
+    lock's ``__enter__`` returns (a queue's of the process pool, a future's condition), it
+    leaves the lock held, and the pool's shutdown then waits for it forever: the run said
+    "interrupted" and never exited. Inside the block, SIGINT only sets :attr:`pending`;
+    :meth:`check` raises it between two steps, and leaving the block raises one still held.
+    Only the main thread's default handler is replaced (a library caller's own stays).
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> DeferredInterrupt:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._hold)
+        return self
+
+    def _hold(self, signum: int, frame: FrameType | None) -> None:
+        self.pending = True
+
+    def check(self) -> None:
+        """Raise the Ctrl-C held since the last look, if any."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        if kind is None:
+            self.check()
 
 
 class LocalWorkers:
@@ -119,8 +170,16 @@ class LocalWorkers:
             indexes[future] = chunk.index
             return future
 
+        interrupt = DeferredInterrupt()
+
         def collect(handles: set[Any]) -> list[tuple[Any, ChunkStats]]:
-            done, _ = concurrent.futures.wait(handles, return_when="FIRST_COMPLETED")
+            while True:
+                done, _ = concurrent.futures.wait(
+                    handles, timeout=INTERRUPT_POLL, return_when="FIRST_COMPLETED"
+                )
+                interrupt.check()
+                if done:
+                    break
             finished: list[tuple[Any, ChunkStats]] = []
             for future in done:
                 index = indexes.pop(future)
@@ -131,7 +190,8 @@ class LocalWorkers:
             return finished
 
         inflight = self.workers * INFLIGHT_PER_WORKER
-        return drive(source, journal, progress, inflight, submit, collect, resume)
+        with interrupt:
+            return drive(source, journal, progress, inflight, submit, collect, resume)
 
     def stop(self, failed: bool) -> None:
         """Stop the workers: at once after a failure or an interruption (their finished
@@ -156,4 +216,4 @@ class LocalWorkers:
             process.join(timeout=5)
 
 
-__all__ = ["LocalWorkers", "worker_context"]
+__all__ = ["INTERRUPT_POLL", "DeferredInterrupt", "LocalWorkers", "worker_context"]
