@@ -52,7 +52,8 @@ class DeferredInterrupt:
     lock's ``__enter__`` returns (a queue's of the process pool, a future's condition), it
     leaves the lock held, and the pool's shutdown then waits for it forever: the run said
     "interrupted" and never exited. Inside the block, SIGINT only sets :attr:`pending`;
-    :meth:`check` raises it between two steps, and leaving the block raises one still held.
+    :meth:`check` delivers it between two steps, and leaving the block delivers one still
+    held.
     Only the main thread's default handler is replaced (a library caller's own stays).
     """
 
@@ -72,10 +73,11 @@ class DeferredInterrupt:
         self.pending = True
 
     def check(self) -> None:
-        """Raise the Ctrl-C held since the last look, if any."""
+        """Deliver the Ctrl-C held since the last look, if any, to Python's own handler
+        (the one this replaced), which raises ``KeyboardInterrupt`` here."""
         if self.pending:
             self.pending = False
-            raise KeyboardInterrupt
+            signal.default_int_handler(signal.SIGINT, None)
 
     def __exit__(
         self,
