@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 from atomcast.batch.executors.base import INFLIGHT_PER_WORKER, chunk_failed, drive
@@ -79,12 +79,7 @@ class DeferredInterrupt:
             self.pending = False
             signal.default_int_handler(signal.SIGINT, None)
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
