@@ -27,6 +27,7 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
 from atomcast.channels.base import ChannelOutput, FillableOutput, RenderWarning
+from atomcast.jsontext import compact_encoder
 from atomcast.render import RenderResult
 from atomcast.render.symbolic import TOKEN_CLOSE, TOKEN_OPEN
 
@@ -149,9 +150,7 @@ class RecordEncoder:
     """
 
     def __init__(self) -> None:
-        self.dumps: Callable[[Any], str] = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":")
-        ).encode
+        self.dumps: Callable[[Any], str] = compact_encoder()
         self._heads: _Pieces[tuple[Any, ...], bytes] = _Pieces(HEAD_LIMIT, HEAD_BYTES)
         self._shared: _Pieces[tuple[Any, ...], tuple[Mapping[str, Any], bytes]] = _Pieces(
             SHARED_LIMIT, SHARED_BYTES

@@ -87,7 +87,6 @@ This module is pure: it depends on nothing else in atomcast.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
@@ -95,6 +94,7 @@ from urllib.parse import urlsplit
 
 from atomcast.channels.graphemes import grapheme_clusters, grapheme_len
 from atomcast.errors import ParameterError
+from atomcast.jsontext import compact_encoder
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -408,11 +408,7 @@ def _data_value(value: Any) -> str:
 
 
 # One encoder for every call: json.dumps with options builds a new one each time.
-_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _to_json(value: Any) -> str:
-    return _ENCODER.encode(value)
+_to_json: Final = compact_encoder(default=str)
 
 
 # ------------------------------------------------------------------------------- payloads

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from atomcast.errors import StoreError, printable
+from atomcast.jsontext import compact_encoder
 
 #: The version of the tables below; a store written by another version is refused, not
 #: guessed at. Bump it with a migration when a column changes.
@@ -99,7 +100,7 @@ def storable_key(campaign: str, profile_id: str) -> bool:
 #: A record as both backends write it: campaign, profile id, UTC instant, content, then the
 #: segments, experiments and decisions as JSON text.
 Row = tuple[str, str, dt.datetime, str, str, str, str]
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ENCODE = compact_encoder()
 _UNSET: Any = object()
 
 
