@@ -7,8 +7,10 @@ import pytest
 from jinja2 import TemplateSyntaxError
 
 from atomcast.templating import (
+    SOURCE_BUDGET,
     TEMPLATE_CACHE,
     BoundedCache,
+    SourceMemo,
     analyse,
     compile_template,
     encode_url_values,
@@ -76,3 +78,106 @@ def test_an_analysis_is_made_once_per_source_and_mode() -> None:
     assert len(TEMPLATE_CACHE.analyses) == 2
     TEMPLATE_CACHE.clear()
     assert len(TEMPLATE_CACHE.analyses) == 0
+
+
+def test_a_budget_bounds_the_characters_of_source_held() -> None:
+    cache: BoundedCache[str, int] = BoundedCache(100, budget=10)
+    cache.put("aaaa", 1)
+    cache.put("bbbb", 2)
+    assert cache.held == 8
+    cache.put("aaaa", 1)  # the same key again: counted once, and now the most recent
+    assert cache.held == 8
+    cache.put("cccc", 3)  # 12 characters: the least recently used goes
+    assert "bbbb" not in cache
+    assert [cache.get(key) for key in ("aaaa", "cccc")] == [1, 3]
+    assert cache.held == 8
+    cache.put("x" * 11, 4)  # larger than the whole budget: not kept, nothing evicted
+    assert len(cache) == 2
+    assert cache.held == 8
+    cache.clear()
+    assert cache.held == 0
+    assert len(cache) == 0
+
+
+def test_tuple_keys_count_their_texts() -> None:
+    cache: BoundedCache[tuple[str, ...], int] = BoundedCache(100, budget=10)
+    cache.put(("text", "abcdef"), 1)
+    assert cache.held == 10
+    cache.put(("html", "a"), 2)
+    assert ("text", "abcdef") not in cache
+    assert cache.held == 5
+
+
+def test_a_source_memo_remembers_none_and_never_an_exception() -> None:
+    calls: list[str] = []
+
+    def parse(source: str) -> int | None:
+        calls.append(source)
+        if source == "bad":
+            raise ValueError(source)
+        return None if source == "none" else len(source)
+
+    memo = SourceMemo(parse, limit=4, budget=100)
+    assert memo("none") is None
+    assert memo("none") is None
+    assert memo("abc") == 3
+    assert memo("abc") == 3
+    for _ in range(2):
+        with pytest.raises(ValueError, match="bad"):
+            memo("bad")
+    assert calls == ["none", "abc", "bad", "bad"]
+    memo.cache_clear()
+    assert memo("abc") == 3
+    assert calls[-1] == "abc"
+
+
+def test_every_cache_of_source_text_is_held_and_bounded_in_one_place() -> None:
+    # The modules that declare them (imported by the renderer).
+    import atomcast.channels.web
+    import atomcast.render.symbolic
+
+    caches = TEMPLATE_CACHE.caches()
+    assert {
+        "compiled",
+        "dependencies",
+        "url_templates",
+        "analyses",
+        "holes",
+        "rewrites",
+        "keyed_dependencies",
+        "tainted_fields",
+        "markdown_bodies",
+        "atom_dependencies",
+        "web_layouts",
+    } <= set(caches)
+    assert all(cache.budget == SOURCE_BUDGET for cache in caches.values())
+    atomcast.channels.web.guarded_source('<a href="{{ profile.url }}">x</a>')
+    assert TEMPLATE_CACHE.sizes()["web_layouts"] >= 1
+    TEMPLATE_CACHE.clear()
+    assert set(TEMPLATE_CACHE.sizes().values()) == {0}
+    assert set(TEMPLATE_CACHE.held().values()) == {0}
+
+
+@pytest.mark.slow  # rewrites some 10 MB of layouts, by design
+def test_large_layouts_edited_many_times_stay_within_the_budget() -> None:
+    """What a designer's autosave does to a long-lived preview: every save of a large
+    layout is a new source text for each cache."""
+    from atomcast.render.symbolic import keyed_dependencies, rewrite
+
+    TEMPLATE_CACHE.clear()
+    # Mostly literal markup, as a real layout is (a few holes in 200 KB).
+    block = "<p>Hello {{ profile.first_name }}, {{ slots.offer.text }}</p>\n" + (
+        "<tr><td class='cell'>Fresh pine and harbour light</td></tr>\n" * 3_500
+    )
+    edits = SOURCE_BUDGET // len(block) + 20
+    for edit in range(edits):
+        source = f"{block}<p>edit {edit}</p>"
+        rewritten = rewrite(source)
+        keyed_dependencies(rewritten.source)
+        profile_dependencies(source)
+    held = TEMPLATE_CACHE.held()
+    assert 0 < held["rewrites"] <= SOURCE_BUDGET
+    assert 0 < held["keyed_dependencies"] <= SOURCE_BUDGET
+    assert 0 < held["dependencies"] <= SOURCE_BUDGET
+    assert len(TEMPLATE_CACHE.caches()["rewrites"]) < edits
+    TEMPLATE_CACHE.clear()

@@ -17,7 +17,7 @@ import functools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Generic, Literal, TypeVar, cast
@@ -30,6 +30,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from atomcast import limits
+from atomcast.errors import AtomcastError
 from atomcast.jinjatokens import constructs
 from atomcast.markdown import is_allowed_url
 
@@ -446,12 +447,32 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
-class BoundedCache(Generic[K, V]):
-    """A least-recently-used map of at most ``limit`` entries, safe to share between the
-    threads of a server (a hit only reorders; inserts and evictions hold the lock)."""
+def source_size(key: object) -> int:
+    """Characters of source text in a cache key: the text itself, or the texts in a tuple
+    (a mode and a source, several sources)."""
+    if isinstance(key, str):
+        return len(key)
+    if isinstance(key, tuple):
+        return sum(source_size(part) for part in key)
+    return 0
 
-    def __init__(self, limit: int) -> None:
+
+class BoundedCache(Generic[K, V]):
+    """A least-recently-used map of at most ``limit`` entries and, with ``budget``, of at
+    most ``budget`` characters of source text in its keys (:func:`source_size`); safe to
+    share between the threads of a server (a hit only reorders; inserts and evictions hold
+    the lock).
+
+    What is derived from a template (compiled code, a rewrite, an analysis) grows with its
+    source, so a count alone does not bound it: 2,000 edits of a 20 KB layout are 40 MB of
+    keys before anything derived from them. A key larger than the budget is not kept.
+    """
+
+    def __init__(self, limit: int, budget: int | None = None) -> None:
         self.limit = limit
+        self.budget = budget
+        #: Characters of source text in the keys held (counted with a budget only).
+        self.held = 0
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -467,11 +488,20 @@ class BoundedCache(Generic[K, V]):
         return key in self._entries
 
     def put(self, key: K, value: V) -> None:
+        budget = self.budget
+        size = source_size(key) if budget is not None else 0
+        if budget is not None and size > budget:
+            return  # one such key would take the whole budget: derived again each time
         with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
+            entries = self._entries
+            if key not in entries:
+                self.held += size
+            entries[key] = value
+            entries.move_to_end(key)
+            while len(entries) > self.limit or (budget is not None and self.held > budget):
+                evicted, _ = entries.popitem(last=False)
+                if budget is not None:
+                    self.held -= source_size(evicted)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -479,6 +509,7 @@ class BoundedCache(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.held = 0
 
 
 #: Bounds of the template caches: far more templates than a project has, so that a batch
@@ -487,42 +518,104 @@ class BoundedCache(Generic[K, V]):
 COMPILED_TEMPLATES = 2_048
 TEMPLATE_DEPENDENCIES = 4_096
 URL_TEMPLATES = 1_024
+#: Characters of source text each cache keeps at most (a large project has well under
+#: 2 MB of templates and Markdown in all; see :class:`BoundedCache`).
+SOURCE_BUDGET = 8 << 20
 
 
 class TemplateCache:
-    """Every cache of this module, keyed on template source text: compiled templates,
-    profile dependencies and URL templates. One per process (the sandboxed environments are
-    shared too); bounded, and emptied together by :meth:`clear`."""
+    """Every cache keyed on template or Markdown source text, in one place: compiled
+    templates, profile dependencies, URL templates and analyses here, and the pure functions
+    of source text other modules declare with :func:`source_memo` (rewrites for holes,
+    Markdown bodies, ...). One per process (the sandboxed environments are shared too);
+    each cache bounded in entries and in characters of source, all emptied by
+    :meth:`clear`."""
 
     def __init__(self) -> None:
-        self.compiled: BoundedCache[tuple[Mode, str], Template] = BoundedCache(COMPILED_TEMPLATES)
-        self.dependencies: BoundedCache[str, tuple[frozenset[str] | None]] = BoundedCache(
-            TEMPLATE_DEPENDENCIES
+        self.compiled: BoundedCache[tuple[Mode, str], Template] = BoundedCache(
+            COMPILED_TEMPLATES, SOURCE_BUDGET
         )
-        self.url_templates: BoundedCache[str, str] = BoundedCache(URL_TEMPLATES)
+        self.dependencies: BoundedCache[str, tuple[frozenset[str] | None]] = BoundedCache(
+            TEMPLATE_DEPENDENCIES, SOURCE_BUDGET
+        )
+        self.url_templates: BoundedCache[str, str] = BoundedCache(URL_TEMPLATES, SOURCE_BUDGET)
         #: What ``check`` reads of a template: a project load analyses every template, and
         #: the preview and ``serve`` reload the same sources at every save.
         self.analyses: BoundedCache[tuple[Mode, str], Analysis] = BoundedCache(
-            TEMPLATE_DEPENDENCIES
+            TEMPLATE_DEPENDENCIES, SOURCE_BUDGET
         )
+        #: The caches of :func:`source_memo` functions, by name.
+        self.memos: dict[str, BoundedCache[Any, Any]] = {}
+
+    def caches(self) -> dict[str, BoundedCache[Any, Any]]:
+        """Every cache, by name."""
+        return {
+            "compiled": self.compiled,
+            "dependencies": self.dependencies,
+            "url_templates": self.url_templates,
+            "analyses": self.analyses,
+            **self.memos,
+        }
 
     def sizes(self) -> dict[str, int]:
         """Entries held per cache (for tests and diagnostics)."""
-        return {
-            "compiled": len(self.compiled),
-            "dependencies": len(self.dependencies),
-            "url_templates": len(self.url_templates),
-            "analyses": len(self.analyses),
-        }
+        return {name: len(cache) for name, cache in self.caches().items()}
+
+    def held(self) -> dict[str, int]:
+        """Characters of source text held per cache (for tests and diagnostics)."""
+        return {name: cache.held for name, cache in self.caches().items()}
+
+    def register(self, name: str, cache: BoundedCache[Any, Any]) -> None:
+        if name in self.caches():
+            raise AtomcastError(f"internal error: two template caches named {name!r}")
+        self.memos[name] = cache
 
     def clear(self) -> None:
-        self.compiled.clear()
-        self.dependencies.clear()
-        self.url_templates.clear()
-        self.analyses.clear()
+        for cache in self.caches().values():
+            cache.clear()
 
 
 TEMPLATE_CACHE = TemplateCache()
+
+A = TypeVar("A", bound=Hashable)
+
+
+class SourceMemo(Generic[A, V]):
+    """A pure function of source text (or of a tuple of texts), remembered in a
+    :class:`BoundedCache` that :data:`TEMPLATE_CACHE` holds. Its exceptions are raised each
+    time, never remembered; ``None`` is a result like any other."""
+
+    def __init__(self, function: Callable[[A], V], limit: int, budget: int) -> None:
+        self.function = function
+        #: Results held in 1-tuples: a ``None`` result is kept, not taken for a miss.
+        self.cache: BoundedCache[A, tuple[V]] = BoundedCache(limit, budget)
+        functools.update_wrapper(self, function)
+
+    def __call__(self, key: A) -> V:
+        found = self.cache.get(key)
+        if found is not None:
+            return found[0]
+        value = self.function(key)
+        self.cache.put(key, (value,))
+        return value
+
+    def cache_clear(self) -> None:
+        self.cache.clear()
+
+
+def source_memo(
+    name: str, limit: int, budget: int = SOURCE_BUDGET
+) -> Callable[[Callable[[A], V]], SourceMemo[A, V]]:
+    """Remember a pure function of source text under ``name`` in :data:`TEMPLATE_CACHE`:
+    at most ``limit`` results and ``budget`` characters of source, least recently used
+    first out. For what a long-lived preview derives from each edit of a template."""
+
+    def decorate(function: Callable[[A], V]) -> SourceMemo[A, V]:
+        memo = SourceMemo(function, limit, budget)
+        TEMPLATE_CACHE.register(name, memo.cache)
+        return memo
+
+    return decorate
 
 
 def environment(mode: Mode) -> ImmutableSandboxedEnvironment:

@@ -26,6 +26,7 @@ from atomcast.templating import (
     freeze,
     has_jinja,
     profile_dependencies,
+    source_memo,
 )
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ def compiled_body(atom: Atom) -> CompiledBody | None:
     return _compiled_markdown(atom.body.source)
 
 
-@functools.lru_cache(maxsize=4096)
+@source_memo("markdown_bodies", 4096)
 def _compiled_markdown(source: str) -> CompiledBody:
     # A pure function of the Markdown text: bounded, so edits in a long-lived preview
     # do not pile up old bodies.
@@ -264,7 +265,7 @@ def atom_dependencies(atom: Atom) -> frozenset[str] | None:
     return _sources_dependencies(tuple(sources))
 
 
-@functools.lru_cache(maxsize=8192)
+@source_memo("atom_dependencies", 8192)
 def _sources_dependencies(sources: tuple[str, ...]) -> frozenset[str] | None:
     found: set[str] = set()
     for source in sources:

@@ -4,7 +4,6 @@ front ends."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +17,7 @@ from atomcast.channels.base import (
 )
 from atomcast.jinjatokens import protect
 from atomcast.models import Channel as ChannelName
+from atomcast.templating import source_memo
 
 if TYPE_CHECKING:
     from atomcast.render.context import ChannelContext
@@ -48,7 +48,7 @@ def slot_data(slots: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
     }
 
 
-@functools.lru_cache(maxsize=1024)
+@source_memo("web_layouts", 1024)
 def guarded_source(source: str) -> str:
     """The layout with every templated href/src passed through ``safe_url``, as in email,
     so that a profile value can never become a ``javascript:`` link in a web page."""

@@ -21,7 +21,7 @@ profile, an empty or whitespace-only value is rendered into the hole itself (the
 keyed on it: see :class:`FillKind`); one with other leading, trailing or repeated
 whitespace, or Markup, is not filled in: that profile renders the ordinary way.
 
-Everything here is a pure function of source text (cached with bounded ``lru_cache``): a
+Everything here is a pure function of source text (remembered with ``source_memo``): a
 hole's id is a digest of its expression, and in a symbolic render a marker carries the
 hole's index in its plan (short, as a value would be).
 """
@@ -49,6 +49,7 @@ from atomcast.templating import (
     context_names,
     environment,
     profile_dependencies,
+    source_memo,
 )
 
 HOLE_PREFIX = "__atomcast_hole_"
@@ -328,7 +329,7 @@ def _native(node: nodes.Node, env: Environment) -> Evaluator | None:
     return None
 
 
-@functools.lru_cache(maxsize=8192)
+@source_memo("holes", 8192)
 def _hole_for(body: str) -> HoleExpression | None:
     """The hole for the expression ``body`` (the text between ``{{`` and ``}}``)."""
     found: HoleExpression | None = None
@@ -384,7 +385,7 @@ class Rewritten:
     expressions: Mapping[int, HoleExpression] = dataclasses.field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=8192)
+@source_memo("rewrites", 8192)
 def rewrite(source: str) -> Rewritten:
     """``source`` with every hole-able ``{{ expression }}`` printing a hole instead (a pure
     function of the text: cached, bounded)."""
@@ -484,7 +485,7 @@ def text_template(source: str) -> TextTemplate | None:
 _HOLE_REFERENCE = re.compile(re.escape(HOLE_PREFIX) + r"\d+")
 
 
-@functools.lru_cache(maxsize=8192)
+@source_memo("keyed_dependencies", 8192)
 def keyed_dependencies(source: str) -> tuple[frozenset[str], frozenset[str]] | None:
     """What a rewritten template still reads outside its holes, which keys its symbolic
     render: the attributes whose values it reads, and those it only tests for presence
@@ -587,7 +588,7 @@ def tainted_fields(sources: Iterable[str]) -> frozenset[tuple[str, ...]] | None:
     return _tainted_fields(tuple(sources))
 
 
-@functools.lru_cache(maxsize=1024)
+@source_memo("tainted_fields", 1024)
 def _tainted_fields(sources: tuple[str, ...]) -> frozenset[tuple[str, ...]] | None:
     """Slot fields (``("slots", "offer", "code")``, or a shorter prefix for all below it) that
     the layout ``sources`` use other than by printing or testing them; ``None`` when it
