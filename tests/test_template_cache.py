@@ -3,9 +3,15 @@ through content edits (each edit a new source text) must not grow them without e
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from jinja2 import TemplateSyntaxError
 
+from atomcast.channels.base import CompiledLayouts
+from atomcast.channels.email import EmailCompiler
+from atomcast.project import load_project
 from atomcast.templating import (
     SOURCE_BUDGET,
     TEMPLATE_CACHE,
@@ -181,3 +187,45 @@ def test_large_layouts_edited_many_times_stay_within_the_budget() -> None:
     assert 0 < held["dependencies"] <= SOURCE_BUDGET
     assert len(TEMPLATE_CACHE.caches()["rewrites"]) < edits
     TEMPLATE_CACHE.clear()
+
+
+class _Texts(CompiledLayouts):
+    def weigh(self, made: Any) -> int:
+        return len(made)
+
+
+def test_compiled_layouts_are_bounded_by_the_text_they_hold() -> None:
+    layouts = _Texts(limit=100, budget=10)
+    assert layouts.get("a", lambda: "aaaa") == "aaaa"
+    layouts.get("b", lambda: "bbbb")
+    assert layouts.get("a", lambda: "never built") == "aaaa"  # a hit: now the most recent
+    layouts.get("c", lambda: "cccc")  # 12 characters: the least recently used goes
+    assert len(layouts) == 2
+    assert layouts.held == 8
+    assert layouts.get("b", lambda: "rebuilt") == "rebuilt"
+    assert layouts.get("big", lambda: "x" * 11) == "x" * 11  # larger than the budget
+    assert layouts.held <= 10
+    layouts.clear()
+    assert (len(layouts), layouts.held) == (0, 0)
+
+
+def test_saved_email_layouts_stay_within_the_compiler_budget(demo_project: Path) -> None:
+    """Each save of a layout is a new compiled entry in the compiler the preview hands from
+    renderer to renderer: the budget, not the count, bounds a large layout's."""
+    layout_file = demo_project / "layouts" / "email" / "promo.mjml"
+    original = layout_file.read_text()
+    compiler = EmailCompiler(limit=512, budget=1_000_000)
+    sizes = []
+    for save in range(8):
+        filler = "".join(
+            f"<mj-section><mj-column><mj-text>Story {save}.{n}</mj-text></mj-column></mj-section>\n"
+            for n in range(150)
+        )
+        layout_file.write_text(original.replace("</mj-body>", filler + "</mj-body>", 1))
+        layout = load_project(demo_project).layouts[("email", "promo")]
+        made = compiler.compile(layout)
+        sizes.append(compiler.weigh(made))
+        assert compiler.compile(layout) is made  # compiled once per save
+    assert min(sizes) > 150_000  # so that a few fit and the rest do not
+    assert compiler.held <= 1_000_000
+    assert len(compiler) < 8

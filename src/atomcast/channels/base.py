@@ -22,6 +22,7 @@ from atomcast.models import Channel as ChannelName
 from atomcast.models import ChannelConfig
 from atomcast.project import Atom, Layout
 from atomcast.templating import (
+    SOURCE_BUDGET,
     compile_template,
     freeze,
     has_jinja,
@@ -298,28 +299,45 @@ T = TypeVar("T")
 
 class CompiledLayouts:
     """What channels compile once per layout (MJML, guarded sources), by key: bounded (least
-    recently used first out), clearable and safe to share between threads. One per
+    recently used first out) in entries and in the characters they hold (:meth:`weigh`),
+    clearable and safe to share between threads. One per
     :class:`~atomcast.render.Renderer`; the preview hands it to the next project's renderer so
-    that a save recompiles only what changed."""
+    that a save recompiles only what changed (each save of a layout is a new key)."""
 
-    def __init__(self, limit: int = 512) -> None:
+    def __init__(self, limit: int = 512, budget: int = SOURCE_BUDGET) -> None:
         self.limit = limit
+        self.budget = budget
+        #: Characters the entries hold, by :meth:`weigh`.
+        self.held = 0
         self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
         self._lock = threading.Lock()
+
+    def weigh(self, made: Any) -> int:
+        """The characters of text an entry holds, for the budget: the one override point
+        for what a channel compiles (nothing counted by default)."""
+        return 0
 
     def get(self, key: Hashable, build: Callable[[], T]) -> T:
         """The entry for ``key``, built by ``build`` on a miss (its errors propagate and
-        nothing is stored)."""
+        nothing is stored; an entry larger than the whole budget is built each time)."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 found: T = self._entries[key]
                 return found
         made = build()
+        size = self.weigh(made)
+        if size > self.budget:
+            return made
         with self._lock:
-            self._entries[key] = made
-            while len(self._entries) > self.limit:
-                self._entries.popitem(last=False)
+            entries = self._entries
+            self.held += size - self._sizes.get(key, 0)
+            entries[key] = made
+            self._sizes[key] = size
+            while len(entries) > self.limit or self.held > self.budget:
+                evicted, _ = entries.popitem(last=False)
+                self.held -= self._sizes.pop(evicted)
         return made
 
     def __len__(self) -> int:
@@ -328,6 +346,8 @@ class CompiledLayouts:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
+            self.held = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,13 @@ class EmailCompiler(CompiledLayouts):
         """
         return self.get(("email", layout.path, layout.fingerprint), lambda: compile_email(layout))
 
+    def weigh(self, made: Any) -> int:
+        # The HTML template's text and the MJML it came from; the compiled template is
+        # about proportional to them.
+        if isinstance(made, CompiledEmail):
+            return len(made.source) + made.mjml_bytes
+        return 0
+
 
 @dataclass(frozen=True, slots=True)
 class TextLabels:
