@@ -81,7 +81,7 @@ Warning codes
 ``reserved_data_key`` (a data key FCM or this module reserves, dropped),
 ``invalid_text`` (lone surrogates replaced by U+FFFD: they cannot be encoded as UTF-8).
 
-This module is pure: it depends on nothing else in atomcast.
+This module is pure: it depends only on the grapheme, error and JSON text helpers of atomcast.
 """
 
 from __future__ import annotations
