@@ -25,8 +25,10 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=5)
-    | st.dictionaries(st.text(st.characters(codec=None), max_size=8), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.text(st.characters(codec=None), max_size=8), inner, max_size=5)
+    ),
     max_leaves=40,
 )
 
