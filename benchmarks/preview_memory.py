@@ -14,27 +14,17 @@ from __future__ import annotations
 
 import argparse
 import gc
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from atomcast.preview.app import PreviewState
+from preview import AT, copy_demo
 
-ROOT = Path(__file__).resolve().parent.parent
-AT = "2026-07-15T12:00:00Z"
 EMAIL = "layouts/email/promo.mjml"
 SMS = "layouts/sms/promo.txt"
 BODY = "content_atoms/summer-sale/bodies"
-
-
-def copy_demo(target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "atomcast.yaml", target / "atomcast.yaml")
-    for name in ("content_atoms", "layouts", "previews", "brand"):
-        shutil.copytree(ROOT / name, target / name)
-    return target
 
 
 def rss_mb() -> int:
