@@ -824,6 +824,47 @@ def _dependencies(tree: nodes.Template) -> frozenset[str] | None:
     return frozenset(used)
 
 
+#: What a template could reach other templates' context through (they would read ``slots``).
+_OTHER_TEMPLATES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+
+
+@source_memo("slots_read", 2048)
+def slots_read(source: str) -> frozenset[str] | None:
+    """The slots a template reads (``slots.offer``, ``slots['offer']``): a channel whose
+    templates read only these renders with only these (an SMS never fails, nor is keyed, on
+    the headline it does not print). ``None`` when it cannot be known statically: ``slots``
+    used as a whole, with a dynamic key, through a dict method (``slots.items()``), shadowed
+    by an assignment, or reachable from another template."""
+    try:
+        tree = _ENVIRONMENTS["text"].parse(source)
+    except TemplateSyntaxError:
+        return None
+    if any(True for _ in tree.find_all(_OTHER_TEMPLATES)):
+        return None
+    read: set[str] = set()
+    resolved: set[int] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        base = node.node  # type: ignore[attr-defined]
+        if not (isinstance(base, nodes.Name) and base.name == "slots"):
+            continue
+        if isinstance(node, nodes.Getattr) and not hasattr(dict, node.attr):
+            # Jinja tries the attribute first: ``slots.get`` is the dict's method.
+            read.add(node.attr)
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            read.add(node.arg.value)
+        else:
+            return None
+        resolved.add(id(base))
+    for name in tree.find_all(nodes.Name):
+        if name.name == "slots" and (id(name) not in resolved or name.ctx != "load"):
+            return None
+    return frozenset(read)
+
+
 #: Filters that leave a URL as it is (escaping is undone by the browser, safe_url passes or
 #: empties it, and the sentinel is a safe https URL either way).
 _TRANSPARENT_FILTERS = frozenset({"safe_url", "e", "escape"})

@@ -441,6 +441,13 @@ class ChannelRender(Protocol):
         """Every template the output reads the profile through (what keys its memo)."""
         ...
 
+    def slots_read(self) -> frozenset[str] | None:
+        """The slots the channel reads (``None``: every slot). Its phases see only these:
+        the renderer builds no other slot views for it, and keys its memos and plans on
+        their atoms alone (an SMS that prints the offer is the same whatever the headline).
+        """
+        ...
+
     def template_sources(self) -> dict[str, str]:
         """The templates :meth:`render_text` renders, by name (what holes are made in).
 

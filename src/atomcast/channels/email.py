@@ -267,6 +267,10 @@ class EmailRender:
     def key_sources(self) -> list[str]:
         return [part.source for part in self.layout.parts.values()]
 
+    def slots_read(self) -> frozenset[str] | None:
+        # The text part and the link and alt-text warnings go through every slot.
+        return None
+
     def template_sources(self) -> dict[str, str]:
         compiled = self.compiled()
         parts = self.layout.parts

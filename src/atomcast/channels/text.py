@@ -15,6 +15,7 @@ from atomcast.channels.base import (
     StandIn,
     render_string,
 )
+from atomcast.templating import slots_read
 
 if TYPE_CHECKING:
     from atomcast.render.context import ChannelContext
@@ -50,6 +51,16 @@ class TextRender(ABC):
     @abstractmethod
     def finish(self, text: Mapping[str, str], context: ChannelContext) -> ChannelOutput:
         """Phase 2, from the rendered text alone."""
+
+    def slots_read(self) -> frozenset[str] | None:
+        # The finishing phase reads the text alone: the templates are all that reads slots.
+        found: set[str] = set()
+        for source in self.sources.values():
+            read = slots_read(source)
+            if read is None:
+                return None
+            found |= read
+        return frozenset(found)
 
     def template_sources(self) -> dict[str, str]:
         return dict(self.sources)

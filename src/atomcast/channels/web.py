@@ -87,6 +87,10 @@ class WebRender:
     def key_sources(self) -> list[str]:
         return [part.source for part in self.layout.parts.values()]
 
+    def slots_read(self) -> frozenset[str] | None:
+        # ``data`` carries every slot's fields.
+        return None
+
     def template_sources(self) -> dict[str, str]:
         return {"body": self.source}
 

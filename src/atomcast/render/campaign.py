@@ -30,7 +30,6 @@ from atomcast.channels.base import (
     ChannelOutput,
     ChannelRender,
     ChannelSetup,
-    RenderWarning,
 )
 from atomcast.channels.email import EmailCompiler
 from atomcast.channels.registry import CHANNEL_ORDER, REGISTRY, registered
@@ -40,7 +39,7 @@ from atomcast.limits import LIMITS, WATCHDOG, Deadline, Expired, Limits
 from atomcast.models import Channel
 from atomcast.project import Atom, Project, brand_asset
 from atomcast.render.cache import Memo, RenderCache, weigh
-from atomcast.render.context import ChannelContext, RenderContext, SlotViews
+from atomcast.render.context import ChannelAtoms, ChannelContext, RenderContext, SlotViews
 from atomcast.render.holes import StandInValues, SymbolicLayer
 from atomcast.render.memo import OutputMemo
 from atomcast.render.symbolic import (
@@ -87,7 +86,7 @@ class DecidedSlots:
 
     Where the selection's slots are shared by many profiles (no tie), one of these is kept
     with them, so that it is derived once per decision, not per profile. Nothing in it is
-    mutated once made, except the lazily filled ``channels``.
+    mutated once made, except the lazily filled ``channels`` and ``plans``.
     """
 
     __slots__ = ("channels", "decided", "decisions", "plans", "slots")
@@ -97,25 +96,10 @@ class DecidedSlots:
         self.slots = slots
         self.decisions = decisions
         self.decided = tuple(decisions.values())
-        self.channels: dict[
-            Channel,
-            tuple[dict[str, Atom | None], tuple[str | None, ...], dict[str, str | None] | None],
-        ] = {}
+        #: Each channel's atoms (see ``CampaignRenderer._channel_atoms``).
+        self.channels: dict[Channel, ChannelAtoms] = {}
         #: The symbolic layer's plan per channel for these atoms (see ``SymbolicLayer``).
         self.plans: dict[Channel, object] = {}
-
-    def for_channel(
-        self, selection: Selection, channel: Channel
-    ) -> tuple[dict[str, Atom | None], tuple[str | None, ...], dict[str, str | None] | None]:
-        """The channel's atoms by slot, their ids, and the atoms it names in its record
-        (``None`` when they are the slot decisions)."""
-        found = self.channels.get(channel)
-        if found is None:
-            atoms = selection.atoms_for(channel)
-            ids = tuple(atom.id if atom else None for atom in atoms.values())
-            own = dict(zip(atoms, ids, strict=True)) if ids != self.decided else None
-            found = self.channels[channel] = (atoms, ids, own)
-        return found
 
 
 class Renderer:
@@ -277,6 +261,10 @@ class CampaignRenderer:
         self._symbolic_ok = not holds_marker([self.renderer.brand, self.campaign_context])
         self.layout_dependencies = {
             channel: self._layout_dependencies(channel) for channel in CHANNEL_ORDER
+        }
+        self.slots_read = {
+            channel: None if render is None else render.slots_read()
+            for channel, render in self.renders.items()
         }
         # The two layers around the plain renderer: they only call the channels' phases.
         self.memo = OutputMemo(self.renders, self.cache, self.layout_dependencies)
@@ -452,15 +440,15 @@ class CampaignRenderer:
                 self.cache.skipped.put(plan.reason, skipped)
             assert isinstance(skipped, ChannelOutput)
             return skipped
-        atoms, ids, own = decided.for_channel(selection, channel)
-        # A copy: the record's own, which callers may change.
-        own_atoms = dict(own) if own is not None else None
         render = self.renders.get(channel)
         if render is None:
             return ChannelOutput("error", reason=f"layout for {channel} is missing")
+        chosen = self._channel_atoms(decided, selection, channel)
+        # A copy: the record's own, which callers may change.
+        own_atoms = dict(chosen.own) if chosen.own is not None else None
         if fast:
             symbolic = self.symbolic.render(
-                channel, render, atoms, ids, base_context, hole_texts, decided.plans
+                channel, render, chosen, base_context, hole_texts, decided.plans
             )
             if symbolic is not None:
                 if own_atoms:
@@ -469,12 +457,12 @@ class CampaignRenderer:
                     symbolic.atoms = own_atoms
                 return symbolic
         stand_in = render.stand_in
-        key = self.memo.key(channel, atoms, ids, base_context.profile) if fast else None
+        key = self.memo.key(channel, chosen, base_context.profile) if fast else None
         memoised = self.cache.outputs.get(key) if key is not None else None
         personal: str | None = None
         try:
             # A memo hit needs no slot views: its key covers everything they read.
-            slots = views.for_channel(atoms) if memoised is None else None
+            slots = views.for_channel(chosen.read) if memoised is None else None
             if stand_in is not None:
                 personal = self.stand_ins.value(stand_in, base_context, fast)
             if memoised is None:
@@ -492,7 +480,7 @@ class CampaignRenderer:
                 if key is not None:
                     self.cache.outputs.put(key, memoised, weigh(memoised.fields))
         except RenderError as exc:
-            all_atoms = dict(zip(atoms, ids, strict=True))
+            all_atoms = dict(zip(chosen.atoms, chosen.ids, strict=True))
             return ChannelOutput("error", reason=str(exc), atoms=all_atoms)
         fields = memoised.fields
         if stand_in is not None and key is not None and personal is not None:
@@ -508,8 +496,22 @@ class CampaignRenderer:
         output = ChannelOutput(memoised.status, fields, list(memoised.warnings), memoised.reason)
         if own_atoms:
             output.atoms = own_atoms
-        output.warnings.extend(self._image_warnings(atoms, channel))
+        output.warnings.extend(chosen.warnings)
         return output
+
+    def _channel_atoms(
+        self, decided: DecidedSlots, selection: Selection, channel: Channel
+    ) -> ChannelAtoms:
+        """The channel's atoms by slot, the ones it reads and names in its record."""
+        found = decided.channels.get(channel)
+        if found is None:
+            atoms = selection.atoms_for(channel)
+            ids = tuple(atom.id if atom else None for atom in atoms.values())
+            own = dict(zip(atoms, ids, strict=True)) if ids != decided.decided else None
+            found = decided.channels[channel] = ChannelAtoms.of(
+                atoms, ids, own, channel, self.slots_read[channel], self.renderer.image_fields
+            )
+        return found
 
     def _decided(self, selection: Selection) -> DecidedSlots:
         """What the render reads of the selection's slots, kept by the slots' identity
@@ -522,19 +524,6 @@ class CampaignRenderer:
             found = DecidedSlots(slots, selection.decisions)
             self.cache.decided.put(id(slots), found)
         assert isinstance(found, DecidedSlots)
-        return found
-
-    def _image_warnings(
-        self, atoms: Mapping[str, Atom | None], channel: Channel
-    ) -> list[RenderWarning]:
-        """The warnings of the channel's image renditions (what the views carry)."""
-        found: list[RenderWarning] = []
-        for atom in atoms.values():
-            if atom is None or atom.kind != "image":
-                continue
-            for purpose, code, message in self.renderer.image_fields(atom)["image_warnings"]:
-                if purpose in (None, channel):
-                    found.append(RenderWarning(code, message))
         return found
 
     def render_many(self, profiles: Iterable[Profile]) -> Iterator[RenderResult]:

@@ -21,6 +21,7 @@ from atomcast.channels.base import (
     MAIN_FIELD,
     TEXT_FIELDS,
     ImageFields,
+    RenderWarning,
     atom_dependencies,
     compiled_body,
     dependency_key,
@@ -194,6 +195,62 @@ def build_slot_view(atom: Atom, context: RenderContext, image_fields: ImageField
     return SlotView(atom.id, atom.kind, view, image_warnings)
 
 
+def image_warnings(
+    atoms: Mapping[str, Atom | None], channel: Channel, image_fields: ImageFields
+) -> tuple[RenderWarning, ...]:
+    """The warnings of a channel's image renditions, in slot order: every chosen image's,
+    whether or not the channel prints it (they are the same for every profile). An image
+    that cannot be made has none: where the channel reads it, its view's error is the
+    channel's; where it does not, it is not the channel's concern."""
+    found: list[RenderWarning] = []
+    for atom in atoms.values():
+        if atom is None or atom.kind != "image":
+            continue
+        try:
+            fields = image_fields(atom)
+        except RenderError:
+            continue
+        for purpose, code, message in fields["image_warnings"]:
+            if purpose in (None, channel):
+                found.append(RenderWarning(code, message))
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAtoms:
+    """A channel's chosen atoms for one decision, as its renderer reads them (worked out
+    once per decision where profiles share it)."""
+
+    #: Every slot's atom: what an error names and the image warnings come from.
+    atoms: Mapping[str, Atom | None]
+    ids: tuple[str | None, ...]
+    #: The atoms the record names, when they differ from the slot decisions.
+    own: Mapping[str, str | None] | None
+    #: The slots the channel reads (``ChannelRender.slots_read``): the only views it gets.
+    read: Mapping[str, Atom | None]
+    #: What the output memo and the symbolic plans name the combination by: the ids, or where
+    #: the channel reads only some slots, theirs and the image warnings of the rest.
+    key: tuple[Any, ...]
+    warnings: tuple[RenderWarning, ...]
+
+    @classmethod
+    def of(
+        cls,
+        atoms: Mapping[str, Atom | None],
+        ids: tuple[str | None, ...],
+        own: Mapping[str, str | None] | None,
+        channel: Channel,
+        reads: frozenset[str] | None,
+        image_fields: ImageFields,
+    ) -> ChannelAtoms:
+        warnings = image_warnings(atoms, channel, image_fields)
+        if reads is None or reads.issuperset(atoms):
+            return cls(atoms, ids, own, atoms, ids, warnings)
+        read = {slot: atom for slot, atom in atoms.items() if slot in reads}
+        key = (*[atom.id if atom else None for atom in read.values()], warnings)
+        return cls(atoms, ids, own, read, key, warnings)
+
+
 class KeyedMemo(Protocol):
     """What :class:`SlotViews` memoises views in (``atomcast.render.cache.Memo``)."""
 
@@ -280,6 +337,7 @@ class SlotViews:
 
 __all__ = [
     "NO_CONTEXT",
+    "ChannelAtoms",
     "ChannelContext",
     "ImageWarning",
     "KeyedMemo",
@@ -287,4 +345,5 @@ __all__ = [
     "SlotView",
     "SlotViews",
     "build_slot_view",
+    "image_warnings",
 ]

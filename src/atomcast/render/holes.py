@@ -27,10 +27,9 @@ from atomcast.project import Atom
 from atomcast.render.cache import OBJECT_BYTES, RenderCache, weigh
 from atomcast.render.context import (
     NO_CONTEXT,
+    ChannelAtoms,
     ChannelContext,
-    ImageWarning,
     RenderContext,
-    SlotView,
     SlotViews,
 )
 from atomcast.render.symbolic import (
@@ -69,6 +68,8 @@ class SymbolicPlan:
     present: tuple[str, ...]
     holes: tuple[HoleExpression, ...]
     tainted: frozenset[tuple[str, ...]]
+    #: The image warnings of every chosen atom, read or not (``ChannelAtoms.warnings``).
+    warnings: tuple[RenderWarning, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +180,7 @@ class SymbolicLayer:
         self,
         channel: Channel,
         render: ChannelRender,
-        atoms: Mapping[str, Atom | None],
-        ids: tuple[str | None, ...],
+        chosen: ChannelAtoms,
         context: RenderContext,
         hole_texts: dict[int, tuple[str, FillKind] | None],
         known_plans: dict[Channel, object] | None = None,
@@ -188,16 +188,18 @@ class SymbolicLayer:
         """The output filled from the combination's symbolic render, or ``None`` when this
         profile must be rendered the ordinary way.
 
+        :param chosen: the channel's atoms: its plans are made of those it reads and named by
+            ``chosen.key``.
         :param hole_texts: this profile's hole values so far, shared by its channels.
         :param known_plans: plans by channel kept with the decision (shared by the profiles
             decided alike), so that most profiles find theirs without hashing the atom ids.
         """
         found = known_plans.get(channel) if known_plans is not None else None
         if found is None:
-            combination = (channel, ids)
+            combination = (channel, chosen.key)
             found = self.cache.plans.get(combination)
             if found is None:
-                plan = self._plan(channel, render, atoms)
+                plan = self._plan(channel, render, chosen.read, chosen.warnings)
                 found = _NO_PLAN if plan is None else plan
                 self.cache.plans.put(combination, found)
             if known_plans is not None:
@@ -349,7 +351,11 @@ class SymbolicLayer:
         return output, size
 
     def _plan(
-        self, channel: Channel, render: ChannelRender, atoms: Mapping[str, Atom | None]
+        self,
+        channel: Channel,
+        render: ChannelRender,
+        atoms: Mapping[str, Atom | None],
+        warnings: tuple[RenderWarning, ...],
     ) -> SymbolicPlan | None:
         if self.layout_dependencies.get(channel) is None:
             return None
@@ -402,6 +408,7 @@ class SymbolicLayer:
             tuple(sorted(present)),
             tuple(holes[hole] for hole in sorted(holes)),
             tainted,
+            warnings,
         )
 
     def _render_with_markers(
@@ -453,7 +460,7 @@ class SymbolicLayer:
             symbolic = split_output(output.fields)
             if symbolic is None:
                 return _UNFILLABLE
-        warnings = (*output.warnings, *_image_warnings(slots, channel))
+        warnings = (*output.warnings, *plan.warnings)
         return SymbolicRender(output.status, symbolic, warnings, output.reason)
 
 
@@ -461,18 +468,6 @@ def _merge(holes: dict[int, HoleExpression], more: Mapping[int, HoleExpression])
     """Add ``more`` to ``holes``; ``False`` when two expressions share a digest (never
     seen, but then the combination renders plainly)."""
     return all(holes.setdefault(hole, f).source == f.source for hole, f in more.items())
-
-
-def _image_warnings(slots: Mapping[str, SlotView | None], channel: Channel) -> list[RenderWarning]:
-    found: list[RenderWarning] = []
-    warning: ImageWarning
-    for view in slots.values():
-        if view is not None:
-            for warning in view.image_warnings:
-                purpose, code, message = warning
-                if purpose in (None, channel):
-                    found.append(RenderWarning(code, message))
-    return found
 
 
 __all__ = ["Filling", "StandInValues", "SymbolicLayer", "SymbolicPlan", "SymbolicRender"]

@@ -11,6 +11,7 @@ from atomcast.channels.base import ChannelRender, atom_dependencies, dependency_
 from atomcast.models import Channel
 from atomcast.project import Atom
 from atomcast.render.cache import RenderCache
+from atomcast.render.context import ChannelAtoms
 
 #: A combination whose output cannot be memoised (memos hold no ``None``).
 _NO_KEY = object()
@@ -33,23 +34,24 @@ class OutputMemo:
     def key(
         self,
         channel: Channel,
-        atoms: Mapping[str, Atom | None],
-        ids: tuple[str | None, ...],
+        chosen: ChannelAtoms,
         attributes: Mapping[str, Any],
     ) -> tuple[Any, ...] | None:
         """The memo key of a channel's output, or ``None`` when it must be rendered.
 
-        The output is a function of the layout, the chosen atoms and the profile attributes
-        that any of their templates read; a key that includes the profile id would never hit.
+        The output is a function of the layout, the atoms it reads and the profile
+        attributes that any of their templates read; a key that includes the profile id
+        would never hit.
         """
         dependencies = self.layout_dependencies.get(channel)
         if dependencies is None:
             return None
         # The attributes needed depend only on the combination: work them out once for it.
+        ids = chosen.key
         combination = (channel, ids)
         needed = self.cache.needs.get(combination)
         if needed is None:
-            found = self._combination_needs(dependencies, atoms)
+            found = self._combination_needs(dependencies, chosen.read)
             needed = _NO_KEY if found is None else found
             self.cache.needs.put(combination, needed)
         if needed is _NO_KEY:
