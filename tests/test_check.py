@@ -159,6 +159,15 @@ SEEDS = [
         "prints sensitive attribute profile.medical_notes",
     ),
     Seed(
+        # It would print every attribute, sensitive ones included.
+        "template-mapping-method",
+        "content_atoms/headline-generic.md",
+        "the sale is on",
+        "{% for k, v in profile.items() %}{{ v }}{% endfor %}",
+        3,
+        "profile.items is a method of the profile mapping, not an attribute",
+    ),
+    Seed(
         "layout-unknown-attribute",
         "layouts/sms/promo.txt",
         "{{ brand.name }}",

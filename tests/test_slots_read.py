@@ -1,5 +1,9 @@
 """A channel renders only the slots its templates read (``ChannelRender.slots_read``): an
-SMS that prints the offer and the link is neither keyed on, nor failed by, the headline."""
+SMS that prints the offer and the link is neither keyed on, nor failed by, the headline.
+
+What a template reads of ``slots`` and of ``profile`` is found by one analysis
+(``templating.keys_read``): a memo keyed on fewer keys than the output depends on would hand
+one profile's text to another."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import pytest
 from atomcast.project import load_project
 from atomcast.render import CampaignRenderer, Renderer
 from atomcast.schema import validate_profile
-from atomcast.templating import slots_read
+from atomcast.templating import profile_dependencies, slots_read
 from tests.conftest import add_demo_renditions
 
 AT = "2026-07-15T12:00:00Z"
@@ -53,6 +57,22 @@ CASES = [
 @pytest.mark.parametrize(("source", "expected"), CASES)
 def test_slots_read(source: str, expected: set[str] | None) -> None:
     found = slots_read(source)
+    assert found == (None if expected is None else frozenset(expected))
+
+
+PROFILE_CASES = [
+    ("{{ profile.first_name }} {{ profile['city'] }}", {"first_name", "city"}),
+    ("{% if profile.vip %}{{ locale }}{% endif %}", {"vip", "locale"}),
+    ("{{ profile.items() }}", None),
+    ("{{ profile.get('first_name') }}", None),
+    ("{% for k in profile %}{{ k }}{% endfor %}", None),
+    ("{{ profile[profile.field] }}", None),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), PROFILE_CASES)
+def test_profile_dependencies(source: str, expected: set[str] | None) -> None:
+    found = profile_dependencies(source)
     assert found == (None if expected is None else frozenset(expected))
 
 

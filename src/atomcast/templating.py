@@ -740,10 +740,13 @@ class Analysis:
 
     :param references: every ``profile`` attribute used, with line and whether printed.
     :param names: the context variables it reads (``profile``, ``slots``, a typo...).
+    :param methods: ``profile.items``, ``profile.get``...: the mapping's own methods (Jinja
+        tries the attribute first), never the attributes of those names, with their lines.
     """
 
     references: tuple[ProfileReference, ...]
     names: frozenset[str]
+    methods: tuple[tuple[str, int], ...] = ()
 
 
 def analyse(source: str, mode: Mode = "text") -> Analysis:
@@ -756,7 +759,14 @@ def analyse(source: str, mode: Mode = "text") -> Analysis:
     if cached is not None:
         return cached
     tree = _ENVIRONMENTS[mode].parse(source)
-    result = Analysis(tuple(_walk_statements(tree)), context_names(tree))
+    methods = tuple(
+        (node.attr, node.lineno)
+        for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name)
+        and node.node.name == "profile"
+        and hasattr(dict, node.attr)
+    )
+    result = Analysis(tuple(_walk_statements(tree)), context_names(tree), methods)
     TEMPLATE_CACHE.analyses.put(key, result)
     return result
 
@@ -800,27 +810,38 @@ def _dependencies(tree: nodes.Template) -> frozenset[str] | None:
     # Globals never show as undeclared, so look for the impure one by name.
     if any(name.name in _IMPURE_GLOBALS for name in tree.find_all(nodes.Name)):
         return None
+    used = keys_read(tree, "profile")
+    if used is None:
+        return None
+    return used | {"locale"} if "locale" in names else used
+
+
+def keys_read(tree: nodes.Template, name: str) -> frozenset[str] | None:
+    """The keys a template reads of the mapping ``name`` (``profile.city``,
+    ``slots['offer']``); ``None`` when it uses the mapping any other way: as a whole, with a
+    dynamic key, through one of its methods (Jinja tries the attribute first, so
+    ``profile.items`` is the dict's method, never an attribute named ``items``), or when
+    the template assigns the name itself."""
     used: set[str] = set()
     resolved: set[int] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         base = node.node  # type: ignore[attr-defined]
-        if isinstance(base, nodes.Name) and base.name == "profile":
-            if isinstance(node, nodes.Getattr):
-                used.add(node.attr)
-            elif (
-                isinstance(node, nodes.Getitem)
-                and isinstance(node.arg, nodes.Const)
-                and isinstance(node.arg.value, str)
-            ):
-                used.add(node.arg.value)
-            else:
-                return None
-            resolved.add(id(base))
-    for name in tree.find_all(nodes.Name):
-        if name.name == "profile" and id(name) not in resolved:
+        if not (isinstance(base, nodes.Name) and base.name == name):
+            continue
+        if isinstance(node, nodes.Getattr) and not hasattr(dict, node.attr):
+            used.add(node.attr)
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            used.add(node.arg.value)
+        else:
             return None
-    if "locale" in names:
-        used.add("locale")
+        resolved.add(id(base))
+    for found in tree.find_all(nodes.Name):
+        if found.name == name and (id(found) not in resolved or found.ctx != "load"):
+            return None
     return frozenset(used)
 
 
@@ -841,28 +862,7 @@ def slots_read(source: str) -> frozenset[str] | None:
         return None
     if any(True for _ in tree.find_all(_OTHER_TEMPLATES)):
         return None
-    read: set[str] = set()
-    resolved: set[int] = set()
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        base = node.node  # type: ignore[attr-defined]
-        if not (isinstance(base, nodes.Name) and base.name == "slots"):
-            continue
-        if isinstance(node, nodes.Getattr) and not hasattr(dict, node.attr):
-            # Jinja tries the attribute first: ``slots.get`` is the dict's method.
-            read.add(node.attr)
-        elif (
-            isinstance(node, nodes.Getitem)
-            and isinstance(node.arg, nodes.Const)
-            and isinstance(node.arg.value, str)
-        ):
-            read.add(node.arg.value)
-        else:
-            return None
-        resolved.add(id(base))
-    for name in tree.find_all(nodes.Name):
-        if name.name == "slots" and (id(name) not in resolved or name.ctx != "load"):
-            return None
-    return frozenset(read)
+    return keys_read(tree, "slots")
 
 
 #: Filters that leave a URL as it is (escaping is undone by the browser, safe_url passes or

@@ -152,8 +152,19 @@ class LoadContext:
                 f"{what}: unknown variable '{name}'{hint}; templates here see "
                 f"{', '.join(sorted(names))}",
             )
+        for method, method_line in analysis.methods:
+            # ``profile.items()`` would print every attribute, sensitive ones included.
+            self.problems.add(
+                path,
+                line + method_line - 1,
+                f"{what}: profile.{method} is a method of the profile mapping, not an "
+                f"attribute: read attributes by name (profile['{method}'] for one called "
+                f"'{method}')",
+            )
         sensitive = schema.sensitive_names
         for ref in analysis.references:
+            if (ref.attribute.split(".")[0], ref.line) in analysis.methods:
+                continue  # reported above
             ref_line = line + ref.line - 1
             spec = schema.resolve(ref.attribute)
             if spec is False:
