@@ -94,6 +94,11 @@ def test_awkward_names_render_as_without_holes(demo_project: Path) -> None:
         "{% set captured %}{{ slots.body.html }}{% endset %}{{ captured | length }}",
         "{% if slots.body %}{% set n = slots.body.html | length %}{{ n }}{% endif %}",
         "{{ slots.body.html }}{{ slots.body.html | e }}",
+        # The field's own methods and the view's: Jinja tries attributes first.
+        "{{ slots.body.html.split() | join('-') }}",
+        "{{ slots.body.html.replace(' ', '_') }}",
+        "{{ slots.body.items() | list }}",
+        "{{ slots.items() | list | length }}{{ slots.body.html }}",
     ],
 )
 def test_layouts_that_transform_filled_text_render_as_without_holes(
@@ -103,7 +108,8 @@ def test_layouts_that_transform_filled_text_render_as_without_holes(
         layout = mini_project / "layouts" / channel / name
         layout.write_text(layout.read_text().replace("{{ slots.body.html }}", replacement))
     memoised, fresh = _pair(mini_project, "sale", AT)
-    for index, first_name in enumerate(["Ann", "Bartholomew-Longname", "Ann", "O'Hara", "Ann"]):
+    names = ["Ann", "Bartholomew-Longname", "Ann", "O'Hara", "Mary Ann", "Ann"]
+    for index, first_name in enumerate(names):
         raw = {"id": f"p-{index}", "first_name": first_name, "consent": CONSENT}
         _same(memoised, fresh, raw)
 
@@ -141,11 +147,22 @@ def test_tainted_fields_are_slot_fields_used_other_than_printed() -> None:
             "{{ slots.a.text }}{% if slots.b.text %}{{ slots.b.text | e }}{% endif %}"
             "{{ slots.c.text | upper }}{{ (slots.d.url) | safe_url }}"
             "{% for item in slots.e.items %}{{ item }}{% endfor %}"
+            "{{ slots.f.text.split() | join }}{{ slots.g.get('text') }}"
         ]
     )
+    # ``slots.e.items`` is the view's method (Jinja tries the attribute first): every field
+    # of ``e`` is used; ``split`` is the field's own method: all of ``f.text``.
     assert tainted == frozenset(
-        {("slots", "c", "text"), ("slots", "d", "url"), ("slots", "e", "items")}
+        {
+            ("slots", "c", "text"),
+            ("slots", "d", "url"),
+            ("slots", "e"),
+            ("slots", "f", "text"),
+            ("slots", "g"),
+        }
     )
+    assert tainted_fields(["{{ slots.items() | list }}"]) == frozenset({("slots",)})
+    assert tainted_fields(["{{ preheader.upper() }}"]) == frozenset({("preheader",)})
 
 
 @pytest.fixture(scope="module")

@@ -571,8 +571,22 @@ class _Uses:
 
     def _mark(self, node: nodes.Node) -> None:
         chain = constant_chain(node)
-        if chain is not None:
+        if chain is not None and _watched_part(chain) == chain:
             self.plain.add(id(_root(node)))
+
+
+def _watched_part(chain: tuple[str, ...]) -> tuple[str, ...]:
+    """What a constant chain from a watched name uses whole: ``slots.offer.code`` reads one
+    field, but ``slots.offer.items()`` reads every field of the offer (Jinja tries the
+    attribute first: a mapping's methods shadow keys of their names), and
+    ``slots.offer.code.split()`` transforms the field (a value's own attributes). Such a
+    chain is cut before the method or below the field: the rest is what it uses whole."""
+    # ``slots`` -> slot -> field; ``preheader`` is itself the value.
+    depth = 3 if chain[0] == "slots" else 1
+    for position in range(1, len(chain)):
+        if position >= depth or hasattr(dict, chain[position]):
+            return chain[:position]
+    return chain
 
 
 def _root(node: nodes.Node) -> nodes.Node:
@@ -633,7 +647,7 @@ def _chain_of_name(tree: nodes.Template, name: nodes.Name) -> tuple[str, ...] | 
                 return None
             if len(chain) > len(best):
                 best = chain
-    return best
+    return _watched_part(best)
 
 
 def carries_hole(value: Any) -> bool:
