@@ -99,6 +99,7 @@ def test_awkward_names_render_as_without_holes(demo_project: Path) -> None:
         "{{ slots.body.html.replace(' ', '_') }}",
         "{{ slots.body.items() | list }}",
         "{{ slots.items() | list | length }}{{ slots.body.html }}",
+        "{% if slots.body.html.count('a') > 6 %}many a{% endif %}{{ slots.body.html }}",
     ],
 )
 def test_layouts_that_transform_filled_text_render_as_without_holes(
