@@ -36,13 +36,27 @@ def test_memo_changes_nothing(campaign: str, at: str, tmp_path: Path) -> None:
     assert memoised.output_memo.hits > 0
 
 
-def test_transformed_unsubscribe_url_is_never_the_stand_in(mini_project: Path) -> None:
+@pytest.mark.parametrize(
+    "transformed",
+    [
+        "{{ unsubscribe_url | upper }}",
+        # Printed unchanged, but captured first and transformed after.
+        "{% set u %}{{ unsubscribe_url }}{% endset %}{{ u | upper }}",
+        "{% filter upper %}{{ unsubscribe_url }}{% endfilter %}",
+        "{% macro m() %}{{ unsubscribe_url }}{% endmacro %}{{ m() | upper }}",
+        "{% block b %}{{ unsubscribe_url | upper }}{% endblock %}",
+        "{% block b %}{{ unsubscribe_url }}{% endblock %}{{ self.b() | upper }}",
+    ],
+)
+def test_transformed_unsubscribe_url_is_never_the_stand_in(
+    mini_project: Path, transformed: str
+) -> None:
     """A layout that transforms the URL cannot use the memo's stand-in: it renders directly."""
     layout = mini_project / "layouts" / "email" / "promo.mjml"
     layout.write_text(
         layout.read_text().replace(
             '<a href="{{ unsubscribe_url }}">Unsubscribe</a>',
-            '<a href="{{ unsubscribe_url }}">{{ unsubscribe_url | upper }}</a>',
+            '<a href="{{ unsubscribe_url }}">' + transformed + "</a>",
         )
     )
     project = load_project(mini_project)

@@ -100,6 +100,8 @@ def test_awkward_names_render_as_without_holes(demo_project: Path) -> None:
         "{{ slots.body.items() | list }}",
         "{{ slots.items() | list | length }}{{ slots.body.html }}",
         "{% if slots.body.html.count('a') > 6 %}many a{% endif %}{{ slots.body.html }}",
+        # A block prints in place, and ``self`` renders it again as a value.
+        "{% block b %}{{ slots.body.html }}{% endblock %}{{ self.b().split() | join('-') }}",
     ],
 )
 def test_layouts_that_transform_filled_text_render_as_without_holes(

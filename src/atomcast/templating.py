@@ -865,6 +865,11 @@ def slots_read(source: str) -> frozenset[str] | None:
     return keys_read(tree, "slots")
 
 
+#: Constructs whose printed output can be captured and transformed before it reaches the
+#: page: a {% set %} block, a macro or call, a {% filter %}, and a {% block %}, which
+#: ``self.<block>()`` renders again as a value.
+CAPTURING = (nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.Block)
+
 #: Filters that leave a URL as it is (escaping is undone by the browser, safe_url passes or
 #: empties it, and the sentinel is a safe https URL either way).
 _TRANSPARENT_FILTERS = frozenset({"safe_url", "e", "escape"})
@@ -881,8 +886,17 @@ def prints_unchanged(sources: Iterable[str], name: str) -> bool:
             tree = _ENVIRONMENTS["text"].parse(source)
         except TemplateSyntaxError:
             return False
+        # What a {% set %} block, macro, call or {% filter %} captures can be transformed
+        # after (``{% set u %}{{ unsubscribe_url }}{% endset %}{{ u | upper }}``).
+        captured = {
+            id(output)
+            for block in tree.find_all(CAPTURING)
+            for output in block.find_all(nodes.Output)
+        }
         allowed: set[int] = set()
         for output in tree.find_all(nodes.Output):
+            if id(output) in captured:
+                continue
             for expression in output.nodes:
                 node: nodes.Expr | None = expression
                 while isinstance(node, nodes.Filter) and node.name in _TRANSPARENT_FILTERS:

@@ -45,6 +45,7 @@ from markupsafe import escape
 from atomcast.jinjatokens import constructs
 from atomcast.project import Atom
 from atomcast.templating import (
+    CAPTURING,
     constant_chain,
     context_names,
     environment,
@@ -62,8 +63,6 @@ _MARKER = re.compile(_OPEN + r"(\d+)x('|&#39;|&amp;#39;|&amp;amp;#39;)X" + _CLOS
 _DEPTH = {"'": 0, "&#39;": 1, "&amp;#39;": 2, "&amp;amp;#39;": 3}
 #: What a hole expression may read: per profile (``profile``, ``locale``) or per renderer.
 _HOLE_NAMES = frozenset({"profile", "locale", "brand", "campaign"})
-#: Constructs that capture or transform printed output before it reaches the page.
-_CAPTURING = (nodes.AssignBlock, nodes.Macro, nodes.CallBlock, nodes.FilterBlock)
 #: Atom fields that become URLs: ``safe_url`` judges the whole value, so never a hole.
 URL_FIELDS = frozenset({"url", "link", "src"})
 #: Names whose values flow from slot views (or the layout's own parts) into a layout.
@@ -423,7 +422,7 @@ def _holes_only_printed(source: str) -> bool:
         tree = environment("text").parse(source)
     except TemplateSyntaxError:
         return False
-    for block in tree.find_all(_CAPTURING):
+    for block in tree.find_all(CAPTURING):
         if any(n.name.startswith(HOLE_PREFIX) for n in block.find_all(nodes.Name)):
             return False
     printed: set[int] = set()
@@ -617,7 +616,7 @@ def _tainted_fields(sources: tuple[str, ...]) -> frozenset[tuple[str, ...]] | No
         # What a {% set %} block, macro or {% filter %} captures can be used any way after.
         captured = {
             id(output)
-            for block in tree.find_all(_CAPTURING)
+            for block in tree.find_all(CAPTURING)
             for output in block.find_all(nodes.Output)
         }
         for output in tree.find_all(nodes.Output):
