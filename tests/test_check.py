@@ -385,3 +385,22 @@ def test_a_name_set_inside_if_is_not_an_unknown_variable(mini_project: Path) -> 
     errors = [p for p in check_project(mini_project) if p.is_error]
     assert errors
     assert "unknown variable 'shwon'" in errors[0].message
+
+
+def test_a_method_of_a_profile_value_is_not_an_unknown_attribute(mini_project: Path) -> None:
+    """``profile.first_name.title()`` calls the string's method (Jinja tries attributes
+    first): no attribute ``first_name.title`` is needed in the schema."""
+    banner = mini_project / "layouts" / "web" / "banner.html"
+    banner.write_text(
+        banner.read_text().replace(
+            "{{ slots.body.html }}",
+            "{{ slots.body.html }}{{ profile.first_name.title() }}"
+            "{{ (profile.first_name | default('')).split() | join('-') }}"
+            "{% for channel, given in profile.consent.items() %}{{ channel }}{% endfor %}",
+        )
+    )
+    assert not [p for p in check_project(mini_project) if p.is_error]
+    banner.write_text(banner.read_text().replace("first_name.title()", "first_name.titel"))
+    errors = [p.message for p in check_project(mini_project) if p.is_error]
+    assert len(errors) == 1
+    assert "profile.first_name.titel is not in the profile schema" in errors[0]

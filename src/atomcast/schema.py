@@ -43,6 +43,19 @@ class AttributeSpec:
     properties: Mapping[str, AttributeSpec] = field(default_factory=dict)
 
 
+#: The Python type of each attribute type's values, as templates see them (datetimes are
+#: canonical strings).
+_VALUE_TYPES: dict[str, type] = {
+    "string": str,
+    "number": float,
+    "integer": int,
+    "boolean": bool,
+    "datetime": str,
+    "list": list,
+    "object": dict,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ProfileSchema:
     """All declared attributes by name."""
@@ -69,6 +82,20 @@ class ProfileSchema:
                 return False
             spec = child
         return spec
+
+    def names_a_method(self, dotted: str) -> bool:
+        """Whether a path the schema does not know goes through a method of a known value:
+        ``first_name.split``, ``consent.items`` (Jinja tries the attribute first, so these
+        are the string's and the mapping's own methods, not attributes)."""
+        parts = dotted.split(".")
+        for end in range(1, len(parts)):
+            spec = self.resolve(".".join(parts[:end]))
+            if not spec:
+                return False
+            if parts[end] in spec.properties:
+                continue
+            return hasattr(_VALUE_TYPES[spec.type], parts[end])
+        return False
 
     @property
     def sensitive_names(self) -> frozenset[str]:

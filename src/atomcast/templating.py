@@ -727,10 +727,11 @@ def context_names(tree: nodes.Template) -> frozenset[str]:
     """The names a template reads from its context.
 
     Jinja's ``meta.find_undeclared_variables`` also lists names set inside an ``{% if %}``
-    (``{% if x %}{% set y = 1 %}{{ y }}{% endif %}`` reports ``y``); a name the template
-    assigns anywhere is the template's own.
+    (``{% if x %}{% set y = 1 %}{{ y }}{% endif %}`` reports ``y``, and likewise a macro
+    defined there); a name the template assigns or defines anywhere is the template's own.
     """
     assigned = {name.name for name in tree.find_all(nodes.Name) if name.ctx in ("store", "param")}
+    assigned.update(macro.name for macro in tree.find_all(nodes.Macro))
     return frozenset(meta.find_undeclared_variables(tree) - assigned)
 
 

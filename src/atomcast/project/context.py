@@ -167,7 +167,7 @@ class LoadContext:
                 continue  # reported above
             ref_line = line + ref.line - 1
             spec = schema.resolve(ref.attribute)
-            if spec is False:
+            if spec is False and not schema.names_a_method(ref.attribute):
                 known = difflib.get_close_matches(ref.attribute, list(schema.attributes), n=1)
                 hint = f" (did you mean '{known[0]}'?)" if known else ""
                 self.problems.add(

@@ -1,0 +1,183 @@
+"""Generated layouts: the fast paths against the plain renderer, layer by layer.
+
+The fixed layouts of the demo and pantry cannot show what the analyses behind the holes, the
+memos and the slots a channel reads must get right for any layout an editor writes. Here
+the layouts are generated from the uses that break those analyses: a slot field or profile
+value through its own methods, captured and transformed after, tested, looped over, printed
+again through ``self``; and rendered for names with spaces, empty, missing and marker-like.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from atomcast.project import load_project
+from atomcast.render import Renderer
+from atomcast.render.symbolic import marker
+from tests.conftest import MINI, examples
+
+AT = "2026-01-15"
+CONSENT = {"email": True, "push": True, "sms": True, "web": True}
+#: Every profile of an example is rendered twice: the second meets the memos.
+NAMES: list[str | None] = ["Ann", "Mary Ann", "", "  ", "O'Hara", "Zoé", marker(0), None]
+
+#: Values the templates print: slot fields that carry holes (the mini project's body prints
+#: the first name, and so does the text of its generic headline), fields that do not, and
+#: profile values.
+VALUES = [
+    "slots.body.html",
+    "slots.body.text",
+    "slots.body.html",
+    "slots.headline.text",
+    "slots.headline.short",
+    "slots.offer.short",
+    "slots.cta.url",
+    "profile.first_name | default('x')",
+    "profile.first_name",
+]
+#: What a template does with a value ``{}``.
+TRANSFORMS = [
+    "{}",
+    "{} | upper",
+    "{} | truncate(12)",
+    "({}).split() | join('-')",
+    "({}).replace(' ', '_')",
+    "({})[:8]",
+    "{} | length",
+    "({}) ~ '!'",
+    "{} | wordcount",
+    "({}).strip()",
+    "{} | e",
+]
+TESTS = [
+    "{}",
+    "({}).startswith('H')",
+    "'Ann' in ({})",
+    "({}) | length > 20",
+    "{} is defined",
+]
+
+
+@st.composite
+def _statement(draw: st.DrawFn, index: int) -> str:
+    value = draw(st.sampled_from(VALUES))
+    shown = draw(st.sampled_from(TRANSFORMS)).format(value)
+    kind = draw(st.integers(0, 7))
+    if kind == 0:
+        return "{{ " + shown + " }}"
+    if kind == 1:
+        test = draw(st.sampled_from(TESTS)).format(value)
+        return "{% if " + test + " %}A{% else %}B{% endif %}"
+    if kind == 2:
+        after = draw(st.sampled_from(["c | upper", "c.split() | join('+')", "c"]))
+        return "{% set c %}{{ " + shown + " }}{% endset %}{{ " + after + " }}"
+    if kind == 3:
+        return "{% filter lower %}{{ " + shown + " }}{% endfilter %}"
+    if kind == 4:
+        return "{% for w in (" + value + ").split() %}{{ w }}|{% endfor %}"
+    if kind == 5:
+        block = f"b{index}"
+        return (
+            "{% block " + block + " %}{{ " + shown + " }}{% endblock %}"
+            "{{ self." + block + "().split() | join('-') }}"
+        )
+    if kind == 6:
+        macro = f"m{index}"
+        return (
+            "{% macro " + macro + "() %}{{ " + shown + " }}{% endmacro %}"
+            "{{ " + macro + "() | upper }}"
+        )
+    return "{{ slots.headline.items() | list | length }}{{ " + shown + " }}"
+
+
+@st.composite
+def _layout(draw: st.DrawFn) -> str:
+    count = draw(st.integers(1, 4))
+    return " ".join(draw(_statement(index)) for index in range(count))
+
+
+def _raw(index: int, name: str | None) -> dict[str, Any]:
+    raw: dict[str, Any] = {"id": f"p-{index}", "consent": CONSENT}
+    if name is not None:
+        raw["first_name"] = name
+    return raw
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("generated") / "mini"
+    shutil.copytree(MINI, root)
+    return root
+
+
+@settings(
+    max_examples=examples(200),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(layout=_layout(), names=st.permutations(NAMES))
+def test_generated_layouts_render_as_without_fast_paths(
+    project: Path, layout: str, names: list[str | None]
+) -> None:
+    (project / "layouts" / "sms" / "promo.txt").write_text(layout + "\n", encoding="utf-8")
+    (project / "layouts" / "web" / "banner.html").write_text(
+        "<div>" + layout + "</div>\n", encoding="utf-8"
+    )
+    renderer = Renderer(load_project(project), assets_dir=project / "assets")
+    channels = ("sms", "web")
+    fast = renderer.campaign("sale", at=AT, channels=channels)
+    plain = renderer.campaign("sale", at=AT, channels=channels, memoise=False)
+    for index, name in enumerate(names * 2):
+        raw = _raw(index % len(names), name)
+        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
+        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
+        assert got == want, (layout, name)
+
+
+#: Uses of the email's per-profile unsubscribe URL (the memo's stand-in is swapped for it).
+UNSUBSCRIBE = [
+    "{{ unsubscribe_url }}",
+    "{{ unsubscribe_url | e }}",
+    "{{ unsubscribe_url | upper }}",
+    "{{ unsubscribe_url[:20] }}",
+    "{% set u %}{{ unsubscribe_url }}{% endset %}{{ u | upper }}",
+    "{% filter upper %}{{ unsubscribe_url }}{% endfilter %}",
+    "{% block unsub %}{{ unsubscribe_url }}{% endblock %}{{ self.unsub() | lower }}",
+    "{{ unsubscribe_url.replace('/', '|') }}",
+]
+
+
+@settings(
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    body=_layout(),
+    # Half the time printed as it is: only then do the email's fast paths engage.
+    footer=st.one_of(st.just(UNSUBSCRIBE[0]), st.sampled_from(UNSUBSCRIBE)),
+    names=st.permutations(NAMES),
+)
+def test_generated_email_layouts_render_as_without_fast_paths(
+    project: Path, body: str, footer: str, names: list[str | None]
+) -> None:
+    mjml = MINI / "layouts" / "email" / "promo.mjml"
+    text = mjml.read_text(encoding="utf-8")
+    text = text.replace("<mj-text>{{ slots.body.html }}</mj-text>", f"<mj-text>{body}</mj-text>")
+    text = text.replace('<a href="{{ unsubscribe_url }}">Unsubscribe</a>', footer)
+    (project / "layouts" / "email" / "promo.mjml").write_text(text, encoding="utf-8")
+    renderer = Renderer(load_project(project), assets_dir=project / "assets")
+    fast = renderer.campaign("sale", at=AT, channels=("email",))
+    plain = renderer.campaign("sale", at=AT, channels=("email",), memoise=False)
+    for index, name in enumerate(names * 2):
+        raw = _raw(index % len(names), name)
+        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
+        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
+        assert got == want, (body, footer, name)
