@@ -26,7 +26,17 @@ from tests.conftest import MINI, examples
 AT = "2026-01-15"
 CONSENT = {"email": True, "push": True, "sms": True, "web": True}
 #: Every profile of an example is rendered twice: the second meets the memos.
-NAMES: list[str | None] = ["Ann", "Mary Ann", "", "  ", "O'Hara", "Zoé", marker(0), None]
+NAMES: list[str | None] = [
+    "Ann",
+    "Mary Ann",
+    "",
+    "  ",
+    "O'Hara",
+    "<b>Zoé</b> & co",
+    marker(0),
+    "Bartholomew " * 12,
+    None,
+]
 
 #: Values the templates print: slot fields that carry holes (the mini project's body prints
 #: the first name, and so does the text of its generic headline), fields that do not, and
@@ -123,15 +133,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(layout=_layout(), names=st.permutations(NAMES))
-def test_generated_layouts_render_as_without_fast_paths(
+def test_generated_text_and_web_layouts_render_as_without_fast_paths(
     project: Path, layout: str, names: list[str | None]
 ) -> None:
     (project / "layouts" / "sms" / "promo.txt").write_text(layout + "\n", encoding="utf-8")
     (project / "layouts" / "web" / "banner.html").write_text(
         "<div>" + layout + "</div>\n", encoding="utf-8"
     )
+    # Push fits its title and body to their limits after the text is filled.
+    push = [
+        f'title: "{layout}"',
+        "body: \"{{ slots.body.text }} {{ profile.first_name | default('') }}\"",
+        'url: "{{ slots.cta.url }}"',
+    ]
+    (project / "layouts" / "push" / "promo.yaml").write_text(
+        "\n".join(push) + "\n", encoding="utf-8"
+    )
     renderer = Renderer(load_project(project), assets_dir=project / "assets")
-    channels = ("sms", "web")
+    channels = ("push", "sms", "web")
     fast = renderer.campaign("sale", at=AT, channels=channels)
     plain = renderer.campaign("sale", at=AT, channels=channels, memoise=False)
     for index, name in enumerate(names * 2):
