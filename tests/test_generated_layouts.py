@@ -65,6 +65,16 @@ TRANSFORMS = [
     "{} | wordcount",
     "({}).strip()",
     "{} | e",
+    "{} | replace('a', 'b')",
+    "{} | title",
+    "'%s!' | format({})",
+    "{} | center(30)",
+    "{} | list | first",
+    "{} | reverse | join",
+    "[{}, 'x'] | join(',')",
+    "({0}) if ({0}) else 'n'",
+    "{} | safe",
+    "{} | default('d', true)",
 ]
 TESTS = [
     "{}",
@@ -78,8 +88,8 @@ TESTS = [
 @st.composite
 def _statement(draw: st.DrawFn, index: int) -> str:
     value = draw(st.sampled_from(VALUES))
-    shown = draw(st.sampled_from(TRANSFORMS)).format(value)
-    kind = draw(st.integers(0, 7))
+    shown = draw(st.sampled_from(TRANSFORMS)).format(value, value)
+    kind = draw(st.integers(0, 10))
     if kind == 0:
         return "{{ " + shown + " }}"
     if kind == 1:
@@ -104,6 +114,12 @@ def _statement(draw: st.DrawFn, index: int) -> str:
             "{% macro " + macro + "() %}{{ " + shown + " }}{% endmacro %}"
             "{{ " + macro + "() | upper }}"
         )
+    if kind == 7:
+        return "{% with x = " + value + " %}{{ x | upper }}{{ x.split() | join('+') }}{% endwith %}"
+    if kind == 8:
+        return "{% set x = " + value + " %}{{ x[1:] }}"
+    if kind == 9:
+        return "{{ slots.headline | attr('text') }}{{ slots.body | dictsort | length }}"
     return "{{ slots.headline.items() | list | length }}{{ " + shown + " }}"
 
 
