@@ -613,7 +613,8 @@ def _tainted_fields(sources: tuple[str, ...]) -> frozenset[tuple[str, ...]] | No
         except TemplateSyntaxError:
             return None
         uses = _Uses()
-        # What a {% set %} block, macro or {% filter %} captures can be used any way after.
+        # What a {% set %} block, macro, {% filter %} or block captures can be used any way
+        # after.
         captured = {
             id(output)
             for block in tree.find_all(CAPTURING)
