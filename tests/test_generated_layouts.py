@@ -216,3 +216,57 @@ def test_generated_email_layouts_render_as_without_fast_paths(
         got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
         want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
         assert got == want, (body, footer, name)
+
+
+#: How an atom prints a profile value: each is a hole, baked, keyed or rendered plainly.
+ATOM_EXPRESSIONS = [
+    "{{ profile.first_name | default('friend') }}",
+    "{{ profile.first_name | default('') | upper }}",
+    "{{ (profile.first_name | default('')).split() | join('-') }}",
+    "{{ (profile.first_name | default('x'))[:3] }}",
+    "{{ '%s!' | format(profile.first_name | default('')) }}",
+    "{{ profile.first_name | default('') | length }}",
+    "{% if profile.first_name %}Hi {{ profile.first_name }}{% else %}Hello{% endif %}",
+    "{% if profile.first_name is defined %}{{ profile.first_name }}{% endif %}",
+    "{{ profile.first_name | default('') | trim }}",
+    "{{ profile.first_name | default('') ~ '?' }}",
+    "{{ profile.first_name | default('', true) | title }}",
+    "{{ profile.first_name | default('') | replace(' ', '_') }}",
+    "{{ profile.consent.email }}",
+]
+
+
+@settings(
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    printed=st.lists(st.sampled_from(ATOM_EXPRESSIONS), min_size=6, max_size=6),
+    names=st.permutations(NAMES),
+)
+def test_generated_atom_templates_render_as_without_fast_paths(
+    project: Path, printed: list[str], names: list[str | None]
+) -> None:
+    """The atoms' side: their fields and Markdown bodies print profile values every way."""
+    shutil.rmtree(project / "layouts")
+    shutil.copytree(MINI / "layouts", project / "layouts")
+    atoms = project / "content_atoms"
+    for name in ("headline-generic", "headline-a", "headline-b"):
+        lines = (MINI / "content_atoms" / f"{name}.md").read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines[:-1] if not line.startswith(("text:", "short:"))]
+        fields = [f'text: "{printed[1]} and more"', f'short: "{printed[0]}"']
+        (atoms / f"{name}.md").write_text("\n".join([*kept, *fields, "---"]) + "\n")
+    (atoms / "body-main.md").write_text(
+        f"---\nkind: body\n---\nEverything in the **{printed[2]}** shop is on sale, "
+        f"{printed[3]}.\n\n[See {printed[4]}](https://test.example/sale) {printed[5]}\n",
+        encoding="utf-8",
+    )
+    renderer = Renderer(load_project(project), assets_dir=project / "assets")
+    fast = renderer.campaign("sale", at=AT)
+    plain = renderer.campaign("sale", at=AT, memoise=False)
+    for index, name in enumerate(names * 2):
+        raw = _raw(index % len(names), name)
+        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
+        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
+        assert got == want, (printed, name)
