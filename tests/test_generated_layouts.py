@@ -2,9 +2,10 @@
 
 The fixed layouts of the demo and pantry cannot show what the analyses behind the holes, the
 memos and the slots a channel reads must get right for any layout an editor writes. Here
-the layouts are generated from the uses that break those analyses: a slot field or profile
-value through its own methods, captured and transformed after, tested, looped over, printed
-again through ``self``; and rendered for names with spaces, empty, missing and marker-like.
+the layouts (and the atoms' templates) are generated from the uses that break those
+analyses: a slot field or profile value through its own methods, captured and transformed
+after, tested, looped over, printed again through ``self``; and rendered for names with
+spaces, empty, missing and marker-like.
 """
 
 from __future__ import annotations
@@ -136,6 +137,30 @@ def _raw(index: int, name: str | None) -> dict[str, Any]:
     return raw
 
 
+def _rendering(count: int) -> settings:
+    """Hypothesis settings for an example that loads a project and renders it."""
+    return settings(
+        max_examples=examples(count),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+
+
+def _fast_is_plain(
+    project: Path, channels: tuple[str, ...], names: list[str | None], what: object
+) -> None:
+    """Every name, twice (the second meets the memos), renders to the same record with the
+    fast paths as without them."""
+    renderer = Renderer(load_project(project), assets_dir=project / "assets")
+    fast = renderer.campaign("sale", at=AT, channels=channels)
+    plain = renderer.campaign("sale", at=AT, channels=channels, memoise=False)
+    for index, name in enumerate(names * 2):
+        raw = _raw(index % len(names), name)
+        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
+        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
+        assert got == want, (what, name)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("generated") / "mini"
@@ -143,11 +168,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@settings(
-    max_examples=examples(200),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@_rendering(200)
 @given(layout=_layout(), names=st.permutations(NAMES))
 def test_generated_text_and_web_layouts_render_as_without_fast_paths(
     project: Path, layout: str, names: list[str | None]
@@ -165,15 +186,7 @@ def test_generated_text_and_web_layouts_render_as_without_fast_paths(
     (project / "layouts" / "push" / "promo.yaml").write_text(
         "\n".join(push) + "\n", encoding="utf-8"
     )
-    renderer = Renderer(load_project(project), assets_dir=project / "assets")
-    channels = ("push", "sms", "web")
-    fast = renderer.campaign("sale", at=AT, channels=channels)
-    plain = renderer.campaign("sale", at=AT, channels=channels, memoise=False)
-    for index, name in enumerate(names * 2):
-        raw = _raw(index % len(names), name)
-        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
-        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
-        assert got == want, (layout, name)
+    _fast_is_plain(project, ("push", "sms", "web"), names, layout)
 
 
 #: Uses of the email's per-profile unsubscribe URL (the memo's stand-in is swapped for it).
@@ -189,11 +202,7 @@ UNSUBSCRIBE = [
 ]
 
 
-@settings(
-    max_examples=examples(40),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@_rendering(40)
 @given(
     body=_layout(),
     # Half the time printed as it is: only then do the email's fast paths engage.
@@ -208,14 +217,7 @@ def test_generated_email_layouts_render_as_without_fast_paths(
     text = text.replace("<mj-text>{{ slots.body.html }}</mj-text>", f"<mj-text>{body}</mj-text>")
     text = text.replace('<a href="{{ unsubscribe_url }}">Unsubscribe</a>', footer)
     (project / "layouts" / "email" / "promo.mjml").write_text(text, encoding="utf-8")
-    renderer = Renderer(load_project(project), assets_dir=project / "assets")
-    fast = renderer.campaign("sale", at=AT, channels=("email",))
-    plain = renderer.campaign("sale", at=AT, channels=("email",), memoise=False)
-    for index, name in enumerate(names * 2):
-        raw = _raw(index % len(names), name)
-        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
-        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
-        assert got == want, (body, footer, name)
+    _fast_is_plain(project, ("email",), names, (body, footer))
 
 
 #: How an atom prints a profile value: each is a hole, baked, keyed or rendered plainly.
@@ -236,11 +238,7 @@ ATOM_EXPRESSIONS = [
 ]
 
 
-@settings(
-    max_examples=examples(60),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+@_rendering(60)
 @given(
     printed=st.lists(st.sampled_from(ATOM_EXPRESSIONS), min_size=6, max_size=6),
     names=st.permutations(NAMES),
@@ -256,17 +254,11 @@ def test_generated_atom_templates_render_as_without_fast_paths(
         lines = (MINI / "content_atoms" / f"{name}.md").read_text(encoding="utf-8").splitlines()
         kept = [line for line in lines[:-1] if not line.startswith(("text:", "short:"))]
         fields = [f'text: "{printed[1]} and more"', f'short: "{printed[0]}"']
-        (atoms / f"{name}.md").write_text("\n".join([*kept, *fields, "---"]) + "\n")
+        text = "\n".join([*kept, *fields, "---"]) + "\n"
+        (atoms / f"{name}.md").write_text(text, encoding="utf-8")
     (atoms / "body-main.md").write_text(
         f"---\nkind: body\n---\nEverything in the **{printed[2]}** shop is on sale, "
         f"{printed[3]}.\n\n[See {printed[4]}](https://test.example/sale) {printed[5]}\n",
         encoding="utf-8",
     )
-    renderer = Renderer(load_project(project), assets_dir=project / "assets")
-    fast = renderer.campaign("sale", at=AT)
-    plain = renderer.campaign("sale", at=AT, memoise=False)
-    for index, name in enumerate(names * 2):
-        raw = _raw(index % len(names), name)
-        got = json.dumps(fast.render_raw(raw).to_json(), sort_keys=True)
-        want = json.dumps(plain.render_raw(raw).to_json(), sort_keys=True)
-        assert got == want, (printed, name)
+    _fast_is_plain(project, ("email", "push", "sms", "web"), names, printed)
