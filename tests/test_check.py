@@ -404,3 +404,8 @@ def test_a_method_of_a_profile_value_is_not_an_unknown_attribute(mini_project: P
     errors = [p.message for p in check_project(mini_project) if p.is_error]
     assert len(errors) == 1
     assert "profile.first_name.titel is not in the profile schema" in errors[0]
+    # The sandbox refuses private attributes: never a method to accept.
+    banner.write_text(banner.read_text().replace("first_name.titel", "first_name.__class__"))
+    errors = [p.message for p in check_project(mini_project) if p.is_error]
+    assert len(errors) == 1
+    assert "profile.first_name.__class__ is not in the profile schema" in errors[0]

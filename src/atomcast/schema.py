@@ -94,7 +94,9 @@ class ProfileSchema:
                 return False
             if parts[end] in spec.properties:
                 continue
-            return hasattr(_VALUE_TYPES[spec.type], parts[end])
+            # Private names are not methods a template may call: the sandbox refuses them.
+            method = parts[end]
+            return not method.startswith("_") and hasattr(_VALUE_TYPES[spec.type], method)
         return False
 
     @property
